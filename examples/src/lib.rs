@@ -1,0 +1,1 @@
+//! Shared helpers for the netns example programs (see the `[[example]]` targets).

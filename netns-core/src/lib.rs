@@ -1,0 +1,2 @@
+//! netns-core
+#![deny(missing_docs)]
