@@ -1,2 +1,38 @@
-//! netns-core
+//! netns-core: network namespaces and rtnetlink, synchronously.
+//!
+//! What `ip netns`, `ip link`, `ip addr`, `ip route` and `ip neigh` do, as a
+//! library: typed, with the kernel's own error messages, and without ever
+//! moving the calling thread into another namespace.
+//!
+//! - [`NetNs`] / [`NetnsDir`]: open, create, name, list, delete namespaces;
+//!   run code or start processes inside them.
+//! - [`Handle`]: a netlink socket bound to one namespace, usable from any
+//!   thread; the object operations are methods on it.
+//! - [`Error`]: one error type carrying the operation, the object, the errno
+//!   and the kernel's extended-ack text.
+//!
+//! ```no_run
+//! use netns_core::{Handle, NetNs};
+//!
+//! let red = NetNs::create_named("red")?;   // ip netns add red
+//! let h = red.handle()?;                   // a socket inside "red"
+//! println!("{:?}", h.nsid_get(&NetNs::current()?)?);
+//! NetNs::delete_named("red")?;             // ip netns del red
+//! # Ok::<(), netns_core::Error>(())
+//! ```
 #![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod error;
+mod handle;
+pub mod ns;
+mod nsid;
+mod socket;
+
+pub use error::{Error, Result};
+pub use handle::Handle;
+pub use ns::{NetNs, NetnsDir};
+pub use socket::DEFAULT_DUMP_ATTEMPTS;

@@ -1,1 +1,203 @@
-//! test support
+//! Test support for the netns workspace.
+//!
+//! - [`in_private_netns`]: run a test body on a thread of its own inside a
+//!   fresh network namespace, so tests never touch the host's networking or
+//!   each other.
+//! - [`TempNetnsDir`]: a temporary netns directory (instead of /run/netns),
+//!   unmounted and removed on drop.
+//! - [`ip`], [`ip_json`], [`ip_in_dir`]: iproute2 as the oracle, run inside
+//!   the calling thread's namespace (a child inherits the namespaces of the
+//!   thread that spawns it).
+//!
+//! This crate deliberately does not depend on netns-core: what it checks with
+//! must be independent of what it checks.
+#![allow(clippy::missing_panics_doc)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Run `body` on a new thread that first moves into a new, empty network
+/// namespace (only `lo`, down). The calling thread is untouched; a panic in
+/// `body` is resumed on the caller so the test fails with it.
+pub fn in_private_netns<T: Send>(body: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+                panic!("unshare(CLONE_NEWNET) failed ({e}): the privileged tests must run as root");
+            }
+            body()
+        });
+        match h.join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
+}
+
+/// Like [`in_private_netns`], with `lo` brought up first.
+pub fn in_private_netns_lo_up<T: Send>(body: impl FnOnce() -> T + Send) -> T {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        body()
+    })
+}
+
+/// The inode of the calling thread's network namespace.
+pub fn thread_netns_inode() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/thread-self/ns/net")
+        .expect("stat /proc/thread-self/ns/net")
+        .ino()
+}
+
+/// The number of open file descriptors of this process.
+pub fn fd_count() -> usize {
+    fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+}
+
+/// Run `ip ARGS...` in the calling thread's network namespace; panic with
+/// its stderr unless it succeeds. Returns stdout.
+pub fn ip<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = ip_output(args);
+    assert!(
+        out.status.success(),
+        "ip failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `ip ARGS...` in the calling thread's network namespace and return its
+/// output whatever the status.
+pub fn ip_output<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip (is iproute2 installed?)")
+}
+
+/// Run `ip -j ARGS...` and parse its JSON (an empty output is `[]`).
+pub fn ip_json<I, S>(args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut all: Vec<std::ffi::OsString> = vec!["-j".into()];
+    all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+    let out = ip(all);
+    if out.trim().is_empty() {
+        return serde_json::Value::Array(vec![]);
+    }
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("ip -j output is not JSON ({e}): {out}"))
+}
+
+/// Run `ip ARGS...` with `/run/netns` replaced by `dir`, in a throw-away
+/// mount namespace: `ip netns` has no option for another directory, so the
+/// child gets a private tmpfs on /run with `dir` bind-mounted (recursively)
+/// at /run/netns. Mounts `ip` makes under /run/netns propagate back to `dir`
+/// when `dir` is a shared mount (netns-core's create makes it one), and the
+/// host's /run is never touched.
+pub fn ip_in_dir<I, S>(dir: &Path, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    const SCRIPT: &str = r#"set -e
+d=$1; shift
+m=$(findmnt -n -o TARGET --target /run)
+mount --make-private "$m"
+mount -t tmpfs netns-test /run
+mkdir /run/netns
+mount --rbind "$d" /run/netns
+exec ip "$@""#;
+    Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "unchanged",
+            "sh",
+            "-c",
+            SCRIPT,
+            "sh",
+        ])
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run unshare (is util-linux installed?)")
+}
+
+/// A temporary netns directory. On drop, every name in it is unmounted and
+/// removed, then the directory's own mounts (the shared bind mount netns-core
+/// or iproute2 makes) and the directory itself.
+#[derive(Debug)]
+pub struct TempNetnsDir {
+    path: PathBuf,
+}
+
+impl TempNetnsDir {
+    /// A new empty directory under the system temp dir.
+    pub fn new() -> TempNetnsDir {
+        let template = std::env::temp_dir().join("netns-test.XXXXXX");
+        let path = nix::unistd::mkdtemp(&template).expect("mkdtemp");
+        TempNetnsDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Default for TempNetnsDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempNetnsDir {
+    fn drop(&mut self) {
+        use nix::mount::{umount2, MntFlags};
+        if let Ok(entries) = fs::read_dir(&self.path) {
+            for e in entries.flatten() {
+                let p = e.path();
+                while umount2(&p, MntFlags::MNT_DETACH).is_ok() {}
+                let _ = fs::remove_file(&p);
+            }
+        }
+        while umount2(&self.path, MntFlags::MNT_DETACH).is_ok() {}
+        let _ = fs::remove_dir(&self.path);
+    }
+}
+
+/// Whether this process's mount table has a mount at `path`.
+pub fn is_mount_point(path: &Path) -> bool {
+    let table = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let want = path.to_string_lossy();
+    table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| mp == want)
+}
+
+/// A name unique within this test process (for namespaces, links...).
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
