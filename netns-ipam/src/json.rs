@@ -1,0 +1,437 @@
+//! Parsing a CNI network config (JSON on the plugin's stdin) into an
+//! [`IpamConfig`], the way host-local (Go's `encoding/json`) reads it:
+//! object keys match case-insensitively, the last of duplicate keys wins,
+//! unknown keys are ignored, `null` means absent, an empty address string
+//! means unset.
+
+use std::net::IpAddr;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::config::{
+    parse_cni_args, parse_ip_or_cidr, ConfigError, IpamConfig, IpamInput, RangeSpec, Route,
+};
+use crate::ip::{parse_ip, Cidr};
+
+/// A JSON value that keeps object keys in document order, duplicates included.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Null,
+    Bool,
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+                Ok(Value::Bool)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+                Ok(Value::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::String(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Value, E> {
+                Ok(Value::String(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(Value::Array(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                    out.push((k, v));
+                }
+                Ok(Value::Object(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parse_value(bytes: &[u8]) -> Result<Value, ConfigError> {
+    serde_json::from_slice::<Value>(bytes).map_err(|e| ConfigError::Invalid(e.to_string()))
+}
+
+fn type_error(found: &Value, path: &str, ty: &str) -> ConfigError {
+    ConfigError::Invalid(format!(
+        "json: cannot unmarshal {} into Go struct field {path} of type {ty}",
+        found.kind()
+    ))
+}
+
+/// The object's fields, or a type error.
+fn object<'a>(v: &'a Value, path: &str) -> Result<&'a [(String, Value)], ConfigError> {
+    match v {
+        Value::Object(o) => Ok(o),
+        other => Err(type_error(other, path, "struct")),
+    }
+}
+
+/// The value of `name` in `obj`: the last non-null key equal to it, ignoring
+/// case (Go's rule).
+fn field<'a>(obj: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .rev()
+        .find(|(k, v)| k.eq_ignore_ascii_case(name) && *v != Value::Null)
+        .map(|(_, v)| v)
+}
+
+fn string(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<String>, ConfigError> {
+    match field(obj, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(type_error(other, &format!("{path}.{name}"), "string")),
+    }
+}
+
+fn array<'a>(
+    obj: &'a [(String, Value)],
+    name: &str,
+    path: &str,
+) -> Result<&'a [Value], ConfigError> {
+    match field(obj, name) {
+        None => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(other) => Err(type_error(other, &format!("{path}.{name}"), "array")),
+    }
+}
+
+/// A `net.IP` field: empty string is unset, otherwise Go's ParseIP.
+fn net_ip(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<IpAddr>, ConfigError> {
+    match string(obj, name, path)? {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => parse_ip(&s)
+            .map(Some)
+            .ok_or_else(|| ConfigError::Invalid(format!("invalid IP address: {s}"))),
+    }
+}
+
+/// A `types.IPNet` field.
+fn ip_net(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<Cidr>, ConfigError> {
+    match string(obj, name, path)? {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<Cidr>()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid(e.to_string())),
+    }
+}
+
+/// An `[]ip.IP` field (`addr` or `addr/len`).
+fn ip_list(obj: &[(String, Value)], name: &str, path: &str) -> Result<Vec<IpAddr>, ConfigError> {
+    let mut out = Vec::new();
+    for v in array(obj, name, path)? {
+        match v {
+            Value::Null => {}
+            Value::String(s) => out.push(
+                parse_ip_or_cidr(s)
+                    .ok_or_else(|| ConfigError::Invalid(format!("invalid IP address {s}")))?,
+            ),
+            other => return Err(type_error(other, &format!("{path}.{name}"), "string")),
+        }
+    }
+    Ok(out)
+}
+
+fn int(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<i64>, ConfigError> {
+    match field(obj, name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "json: cannot unmarshal number {n} into Go struct field {path}.{name} of type int"
+            ))
+        }),
+        Some(other) => Err(type_error(other, &format!("{path}.{name}"), "int")),
+    }
+}
+
+/// A range object; `Ok(None)` when it has no subnet.
+fn range(obj: &[(String, Value)], path: &str) -> Result<Option<RangeSpec>, ConfigError> {
+    let range_start = net_ip(obj, "rangeStart", path)?;
+    let range_end = net_ip(obj, "rangeEnd", path)?;
+    let gateway = net_ip(obj, "gateway", path)?;
+    let subnet = ip_net(obj, "subnet", path)?;
+    Ok(subnet.map(|subnet| RangeSpec {
+        subnet,
+        range_start,
+        range_end,
+        gateway,
+    }))
+}
+
+/// `[][]Range`, with the range-set index offset for error messages.
+fn range_sets(
+    obj: &[(String, Value)],
+    name: &str,
+    path: &str,
+    first_index: usize,
+) -> Result<Vec<Vec<RangeSpec>>, ConfigError> {
+    let mut sets = Vec::new();
+    for (i, set) in array(obj, name, path)?.iter().enumerate() {
+        let p = format!("{path}.{name}");
+        let items: &[Value] = match set {
+            Value::Null => &[],
+            Value::Array(a) => a,
+            other => return Err(type_error(other, &p, "allocator.RangeSet")),
+        };
+        let mut specs = Vec::new();
+        for item in items {
+            let Some(spec) = range(object(item, &p)?, &p)? else {
+                return Err(ConfigError::InvalidRangeSet {
+                    index: first_index + i,
+                    source: Box::new(ConfigError::Invalid("IP <nil> not v4 nor v6".into())),
+                });
+            };
+            specs.push(spec);
+        }
+        sets.push(specs);
+    }
+    Ok(sets)
+}
+
+fn routes(obj: &[(String, Value)], path: &str) -> Result<Vec<Route>, ConfigError> {
+    let mut out = Vec::new();
+    let p = format!("{path}.routes");
+    for v in array(obj, "routes", path)? {
+        if *v == Value::Null {
+            continue;
+        }
+        let o = object(v, &p)?;
+        let dst = ip_net(o, "dst", &p)?
+            .ok_or_else(|| ConfigError::Invalid("invalid route: no dst".into()))?;
+        out.push(Route {
+            dst,
+            gw: net_ip(o, "gw", &p)?,
+            mtu: int(o, "mtu", &p)?,
+            advmss: int(o, "advmss", &p)?,
+            priority: int(o, "priority", &p)?,
+            table: int(o, "table", &p)?,
+            scope: int(o, "scope", &p)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The fields every CNI command looks at first: `name` and `cniVersion`
+/// (empty if absent; CNI reads an absent version as 0.1.0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkHeader {
+    /// The network name.
+    pub name: String,
+    /// The config's `cniVersion`, as written.
+    pub cni_version: String,
+}
+
+/// Read `name` and `cniVersion` from a network config.
+///
+/// ```
+/// let h = netns_ipam::json::parse_header(br#"{"cniVersion":"1.0.0","NAME":"n"}"#)?;
+/// assert_eq!((h.name.as_str(), h.cni_version.as_str()), ("n", "1.0.0"));
+/// assert!(netns_ipam::json::parse_header(b"{").is_err());
+/// # Ok::<(), netns_ipam::ConfigError>(())
+/// ```
+pub fn parse_header(stdin: &[u8]) -> Result<NetworkHeader, ConfigError> {
+    let v = parse_value(stdin)?;
+    let top = object(&v, "")?;
+    Ok(NetworkHeader {
+        name: string(top, "name", "")?.unwrap_or_default(),
+        cni_version: string(top, "cniVersion", "")?.unwrap_or_default(),
+    })
+}
+
+/// host-local's `LoadIPAMConfig`: parse the network config `stdin` and the
+/// CNI_ARGS string, and normalise (see [`IpamInput::normalize`]).
+///
+/// ```
+/// let conf = netns_ipam::json::parse_ipam_config(br#"{
+///     "cniVersion": "1.0.0", "name": "net",
+///     "ipam": {"type": "host-local", "subnet": "10.0.0.0/29",
+///              "rangeStart": "10.0.0.3", "routes": [{"dst": "0.0.0.0/0"}]},
+///     "args": {"cni": {"ips": ["10.0.0.5"]}}
+/// }"#, "IgnoreUnknown=1;K8S_POD_NAME=p")?;
+/// assert_eq!(conf.range_sets[0].to_string(), "10.0.0.3-10.0.0.6");
+/// assert_eq!(conf.requested_ips, vec!["10.0.0.5".parse::<std::net::IpAddr>()?]);
+/// assert_eq!(conf.data_dir(), "/var/lib/cni/networks");
+///
+/// let e = netns_ipam::json::parse_ipam_config(
+///     br#"{"name": "n", "ipam": {"subnet": "10.0.0.0/31"}}"#, "").unwrap_err();
+/// assert_eq!(e.to_string(), "invalid range set 0: Network 10.0.0.0/31 too small to allocate from");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_ipam_config(stdin: &[u8], cni_args: &str) -> Result<IpamConfig, ConfigError> {
+    let v = parse_value(stdin)?;
+    let top = object(&v, "")?;
+    let name = string(top, "name", "")?.unwrap_or_default();
+    let cni_version = string(top, "cniVersion", "")?.unwrap_or_default();
+
+    let (runtime_ranges, runtime_ips) = match field(top, "runtimeConfig") {
+        None => (Vec::new(), Vec::new()),
+        Some(rc) => {
+            let rc = object(rc, "runtimeConfig")?;
+            (
+                range_sets(rc, "ipRanges", "runtimeConfig", 0)?,
+                ip_list(rc, "ips", "runtimeConfig")?,
+            )
+        }
+    };
+    let args_ips = match field(top, "args") {
+        None => Vec::new(),
+        Some(a) => match field(object(a, "args")?, "cni") {
+            None => Vec::new(),
+            Some(c) => ip_list(object(c, "args.cni")?, "ips", "args.cni")?,
+        },
+    };
+    let ipam = match field(top, "ipam") {
+        None => None,
+        Some(i) => Some(object(i, "ipam")?),
+    };
+    let Some(ipam) = ipam else {
+        return Err(ConfigError::MissingIpam);
+    };
+    let legacy_range = range(ipam, "ipam")?;
+    let first = runtime_ranges.len() + usize::from(legacy_range.is_some());
+    let ranges = range_sets(ipam, "ranges", "ipam", first)?;
+    let input = IpamInput {
+        name,
+        cni_version,
+        legacy_range,
+        ranges,
+        runtime_ranges,
+        env_ip: None,
+        args_ips,
+        runtime_ips,
+        routes: routes(ipam, "ipam")?,
+        data_dir: string(ipam, "dataDir", "ipam")?,
+        resolv_conf: string(ipam, "resolvConf", "ipam")?,
+    };
+    let env_ip = parse_cni_args(cni_args)?;
+    IpamInput { env_ip, ..input }.normalize()
+}
+
+/// The CNI 1.1 GC list `cni.dev/valid-attachments`: (container id, ifname)
+/// pairs.
+///
+/// ```
+/// let v = netns_ipam::json::parse_valid_attachments(br#"{"name":"n",
+///     "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}"#)?;
+/// assert_eq!(v, vec![("c1".to_string(), "eth0".to_string())]);
+/// # Ok::<(), netns_ipam::ConfigError>(())
+/// ```
+pub fn parse_valid_attachments(stdin: &[u8]) -> Result<Vec<(String, String)>, ConfigError> {
+    let v = parse_value(stdin)?;
+    let top = object(&v, "")?;
+    let p = "cni.dev/valid-attachments";
+    let mut out = Vec::new();
+    for a in array(top, p, "")? {
+        if *a == Value::Null {
+            continue;
+        }
+        let o = object(a, p)?;
+        out.push((
+            string(o, "containerID", p)?.unwrap_or_default(),
+            string(o, "ifname", p)?.unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_key_rules() {
+        let c = parse_ipam_config(
+            br#"{"name":"n","ipam":{"SUBNET":"10.0.0.0/24","subnet":"10.1.0.0/24","rangestart":"10.1.0.7","gateway":""}}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.range_sets[0].to_string(), "10.1.0.7-10.1.0.254");
+        assert_eq!(
+            c.range_sets[0].ranges()[0].gateway().to_string(),
+            "10.1.0.1"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_value() {
+        let e = |s: &str| parse_ipam_config(s.as_bytes(), "").unwrap_err().to_string();
+        assert_eq!(e(r#"{"name":"n"}"#), "IPAM config missing 'ipam' key");
+        assert_eq!(e(r#"{"name":"n","ipam":{}}"#), "no IP ranges specified");
+        assert_eq!(
+            e(r#"{"name":"n","ipam":{"subnet":"zzz"}}"#),
+            "invalid CIDR address: zzz"
+        );
+        assert_eq!(
+            e(r#"{"name":"n","ipam":{"subnet":"10.0.0.0/24","gateway":"bad"}}"#),
+            "invalid IP address: bad"
+        );
+        assert!(e(r#"{"name":"n","ipam":{"subnet":5}}"#).contains("cannot unmarshal number"));
+        assert_eq!(
+            e(
+                r#"{"name":"n","runtimeConfig":{"ips":["10.0.0.x"]},"ipam":{"subnet":"10.0.0.0/24"}}"#
+            ),
+            "invalid IP address 10.0.0.x"
+        );
+        assert_eq!(
+            e(
+                r#"{"name":"n","ipam":{"ranges":[[{"subnet":"10.0.0.0/24"}],[{"gateway":"10.0.0.1"}]]}}"#
+            ),
+            "invalid range set 1: IP <nil> not v4 nor v6"
+        );
+    }
+
+    #[test]
+    fn requested_order() {
+        let c = parse_ipam_config(
+            br#"{"name":"n","cniVersion":"1.0.0","runtimeConfig":{"ips":["10.0.0.7/24"],"ipRanges":[[{"subnet":"10.5.0.0/24"}]]},
+                "args":{"cni":{"ips":["10.0.0.6"]}},"ipam":{"subnet":"10.0.0.0/24"}}"#,
+            "IP=10.0.0.5",
+        )
+        .unwrap();
+        let ips: Vec<String> = c.requested_ips.iter().map(|i| i.to_string()).collect();
+        assert_eq!(ips, ["10.0.0.5", "10.0.0.6", "10.0.0.7"]);
+        assert_eq!(c.range_sets[0].to_string(), "10.5.0.1-10.5.0.254");
+    }
+}

@@ -1,0 +1,449 @@
+//! The [`Store`] trait, the in-memory index shared by the stores, and
+//! [`MemoryStore`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::ip::{self, Family};
+
+/// The owner string host-local writes into a reservation file:
+/// `ID\r\nIFNAME`, the id trimmed of surrounding whitespace.
+///
+/// ```
+/// assert_eq!(netns_ipam::owner_key("c1", "eth0"), "c1\r\neth0");
+/// ```
+pub fn owner_key(id: &str, ifname: &str) -> String {
+    format!("{}\r\n{}", id.trim(), ifname)
+}
+
+/// One reserved address and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The address.
+    pub ip: IpAddr,
+    /// The owner as stored (trimmed): `ID\r\nIFNAME`, or `ID` alone for a
+    /// reservation written by an old host-local.
+    pub owner: String,
+}
+
+impl Reservation {
+    /// The container id.
+    pub fn id(&self) -> &str {
+        self.owner
+            .split_once("\r\n")
+            .map_or(&self.owner, |(id, _)| id)
+    }
+
+    /// The interface name, `None` for a legacy id-only reservation.
+    pub fn ifname(&self) -> Option<&str> {
+        self.owner.split_once("\r\n").map(|(_, ifname)| ifname)
+    }
+}
+
+/// A store failure: an I/O error with the operation and the path, or an
+/// unusable network name.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O operation failed.
+    Io {
+        /// What was being done (`create`, `write`, `rename`, `flock`...).
+        op: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The network name cannot name a directory (empty, `.`, `..`, or
+    /// containing `/` or NUL).
+    InvalidNetworkName(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        StoreError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io { op, path, source } => {
+                write!(f, "{op} {}: {source}", path.display())
+            }
+            StoreError::InvalidNetworkName(n) => write!(f, "invalid network name {n:?}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Io { source, .. } => Some(source),
+            StoreError::InvalidNetworkName(_) => None,
+        }
+    }
+}
+
+/// Where reservations live. The primitives are small; the host-local
+/// semantics built on them (two-pass release, legacy owners) are provided
+/// methods, so every store behaves the same.
+///
+/// Every method but [`Store::lock`] is called with the lock held.
+pub trait Store {
+    /// Take the store's exclusive lock (host-local: `flock` on `lock`).
+    fn lock(&mut self) -> Result<(), StoreError>;
+
+    /// Release the lock.
+    fn unlock(&mut self) -> Result<(), StoreError>;
+
+    /// Reserve `ip` for (`id`, `ifname`) and record it as the last reserved
+    /// address of range set `range_id`. `Ok(false)` if it is already taken.
+    /// On error nothing is reserved.
+    fn reserve(
+        &mut self,
+        id: &str,
+        ifname: &str,
+        ip: IpAddr,
+        range_id: usize,
+    ) -> Result<bool, StoreError>;
+
+    /// The last address reserved in range set `range_id`, if any.
+    fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError>;
+
+    /// Remove the reservation of `ip`; `Ok(false)` if there was none.
+    fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError>;
+
+    /// The addresses whose stored owner is exactly `owner`, in order.
+    fn ips_of_owner(&mut self, owner: &str) -> Result<Vec<IpAddr>, StoreError>;
+
+    /// The first address in `from..=to` (one family) that is not reserved.
+    fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError>;
+
+    /// Every reservation, in address order.
+    fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError>;
+
+    /// host-local's `GetByID`: the addresses owned by (`id`, `ifname`) or by
+    /// the legacy owner `id`.
+    fn get_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>, StoreError> {
+        let mut out = self.ips_of_owner(&owner_key(id, ifname))?;
+        out.extend(self.ips_of_owner(id.trim())?);
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// host-local's `FindByID`: whether (`id`, `ifname`) or the legacy owner
+    /// `id` holds anything.
+    fn find_by_id(&mut self, id: &str, ifname: &str) -> Result<bool, StoreError> {
+        Ok(!self.ips_of_owner(&owner_key(id, ifname))?.is_empty()
+            || !self.ips_of_owner(id.trim())?.is_empty())
+    }
+
+    /// host-local's `ReleaseByID`: release everything owned by (`id`,
+    /// `ifname`); only if there was nothing, release what the legacy owner
+    /// `id` holds. Returns the released addresses.
+    fn release_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>, StoreError> {
+        let mut released = Vec::new();
+        for ip in self.ips_of_owner(&owner_key(id, ifname))? {
+            if self.release_ip(ip)? {
+                released.push(ip);
+            }
+        }
+        if released.is_empty() {
+            for ip in self.ips_of_owner(id.trim())? {
+                if self.release_ip(ip)? {
+                    released.push(ip);
+                }
+            }
+        }
+        Ok(released)
+    }
+}
+
+/// Maximal runs of taken addresses: `start -> end`, inclusive, disjoint and
+/// never adjacent, so the first free address at or after `x` is one lookup.
+#[derive(Debug, Default, Clone)]
+struct Intervals(BTreeMap<u128, u128>);
+
+impl Intervals {
+    fn containing(&self, v: u128) -> Option<(u128, u128)> {
+        self.0
+            .range(..=v)
+            .next_back()
+            .filter(|(_, &e)| e >= v)
+            .map(|(&s, &e)| (s, e))
+    }
+
+    fn insert(&mut self, v: u128) {
+        if self.containing(v).is_some() {
+            return;
+        }
+        let left = v
+            .checked_sub(1)
+            .and_then(|p| self.containing(p))
+            .map(|(s, _)| s);
+        let right = v
+            .checked_add(1)
+            .and_then(|n| self.0.get(&n).map(|&e| (n, e)));
+        let start = left.unwrap_or(v);
+        let end = match right {
+            Some((n, e)) => {
+                self.0.remove(&n);
+                e
+            }
+            None => v,
+        };
+        self.0.insert(start, end);
+    }
+
+    fn remove(&mut self, v: u128) {
+        let Some((s, e)) = self.containing(v) else {
+            return;
+        };
+        self.0.remove(&s);
+        if s < v {
+            self.0.insert(s, v - 1);
+        }
+        if v < e {
+            self.0.insert(v + 1, e);
+        }
+    }
+
+    fn next_free(&self, from: u128, to: u128) -> Option<u128> {
+        if from > to {
+            return None;
+        }
+        let x = match self.containing(from) {
+            Some((_, e)) => e.checked_add(1)?,
+            None => from,
+        };
+        (x <= to).then_some(x)
+    }
+}
+
+/// The in-memory view of a store's reservations: by address, by owner, and
+/// as runs of taken addresses. Every operation is O(log n).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Index {
+    by_ip: HashMap<IpAddr, String>,
+    by_owner: HashMap<String, BTreeSet<IpAddr>>,
+    taken_v4: Intervals,
+    taken_v6: Intervals,
+}
+
+impl Index {
+    fn taken(&mut self, f: Family) -> &mut Intervals {
+        match f {
+            Family::V4 => &mut self.taken_v4,
+            Family::V6 => &mut self.taken_v6,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = Index::default();
+    }
+
+    pub(crate) fn contains(&self, ip: &IpAddr) -> bool {
+        self.by_ip.contains_key(ip)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_ip.len()
+    }
+
+    /// Record `ip` as owned by `owner`, replacing any previous owner.
+    pub(crate) fn insert(&mut self, ip: IpAddr, owner: String) {
+        self.remove(&ip);
+        self.by_owner.entry(owner.clone()).or_default().insert(ip);
+        self.by_ip.insert(ip, owner);
+        let v = ip::to_u128(ip);
+        self.taken(Family::of(&ip)).insert(v);
+    }
+
+    pub(crate) fn remove(&mut self, ip: &IpAddr) -> bool {
+        let Some(owner) = self.by_ip.remove(ip) else {
+            return false;
+        };
+        if let Some(set) = self.by_owner.get_mut(&owner) {
+            set.remove(ip);
+            if set.is_empty() {
+                self.by_owner.remove(&owner);
+            }
+        }
+        let v = ip::to_u128(*ip);
+        self.taken(Family::of(ip)).remove(v);
+        true
+    }
+
+    pub(crate) fn ips_of_owner(&self, owner: &str) -> Vec<IpAddr> {
+        self.by_owner
+            .get(owner)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn next_free(&self, from: IpAddr, to: IpAddr) -> Option<IpAddr> {
+        let f = Family::of(&from);
+        if Family::of(&to) != f {
+            return None;
+        }
+        let taken = match f {
+            Family::V4 => &self.taken_v4,
+            Family::V6 => &self.taken_v6,
+        };
+        taken
+            .next_free(ip::to_u128(from), ip::to_u128(to))
+            .map(|v| ip::from_u128(f, v))
+    }
+
+    pub(crate) fn reservations(&self) -> Vec<Reservation> {
+        let mut out: Vec<Reservation> = self
+            .by_ip
+            .iter()
+            .map(|(ip, owner)| Reservation {
+                ip: *ip,
+                owner: owner.clone(),
+            })
+            .collect();
+        out.sort_by_key(|r| r.ip);
+        out
+    }
+}
+
+/// A store in memory: for tests, embedding, and as the reference the file
+/// store is checked against. Locking is a no-op (use it from one thread, or
+/// wrap it).
+///
+/// ```
+/// use netns_ipam::{MemoryStore, Store};
+/// let mut s = MemoryStore::new();
+/// let ip = "10.0.0.5".parse()?;
+/// assert!(s.reserve("c1", "eth0", ip, 0)?);
+/// assert!(!s.reserve("c2", "eth0", ip, 0)?);
+/// assert_eq!(s.last_reserved_ip(0)?, Some(ip));
+/// assert_eq!(s.release_by_id("c1", "eth0")?, vec![ip]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    index: Index,
+    cursors: HashMap<usize, IpAddr>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Insert a reservation with an arbitrary owner string (e.g. a legacy
+    /// id-only owner), replacing any existing one.
+    pub fn insert_raw(&mut self, ip: IpAddr, owner: &str) {
+        self.index
+            .insert(ip::canonical(ip), owner.trim().to_string());
+    }
+
+    /// Set the cursor of range set `range_id`.
+    pub fn set_last_reserved_ip(&mut self, range_id: usize, ip: Option<IpAddr>) {
+        match ip {
+            Some(ip) => self.cursors.insert(range_id, ip),
+            None => self.cursors.remove(&range_id),
+        };
+    }
+
+    /// Number of reservations.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether nothing is reserved.
+    pub fn is_empty(&self) -> bool {
+        self.index.len() == 0
+    }
+}
+
+impl Store for MemoryStore {
+    fn lock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn reserve(
+        &mut self,
+        id: &str,
+        ifname: &str,
+        ip: IpAddr,
+        range_id: usize,
+    ) -> Result<bool, StoreError> {
+        let ip = ip::canonical(ip);
+        if self.index.contains(&ip) {
+            return Ok(false);
+        }
+        self.index.insert(ip, owner_key(id, ifname));
+        self.cursors.insert(range_id, ip);
+        Ok(true)
+    }
+
+    fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
+        Ok(self.cursors.get(&range_id).copied())
+    }
+
+    fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+        Ok(self.index.remove(&ip::canonical(ip)))
+    }
+
+    fn ips_of_owner(&mut self, owner: &str) -> Result<Vec<IpAddr>, StoreError> {
+        Ok(self.index.ips_of_owner(owner))
+    }
+
+    fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
+        Ok(self.index.next_free(from, to))
+    }
+
+    fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError> {
+        Ok(self.index.reservations())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        let mut t = Intervals::default();
+        for v in [5, 7, 6, 1, 2, 10] {
+            t.insert(v);
+        }
+        assert_eq!(
+            t.0.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
+            vec![(1, 2), (5, 7), (10, 10)]
+        );
+        assert_eq!(t.next_free(5, 20), Some(8));
+        assert_eq!(t.next_free(1, 2), None);
+        assert_eq!(t.next_free(3, 4), Some(3));
+        t.remove(6);
+        assert_eq!(t.next_free(5, 20), Some(6));
+        t.remove(5);
+        t.remove(7);
+        assert_eq!(
+            t.0.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
+            vec![(1, 2), (10, 10)]
+        );
+        t.insert(u128::MAX);
+        assert_eq!(t.next_free(u128::MAX, u128::MAX), None);
+        t.insert(0);
+        assert_eq!(t.next_free(0, 5), Some(3));
+    }
+}
