@@ -67,6 +67,12 @@ impl Handle {
         self.sock().port()
     }
 
+    /// Shrink the receive buffer (tests of the truncation path only).
+    #[doc(hidden)]
+    pub fn debug_set_recv_buffer(&self, bytes: usize) {
+        self.sock().debug_set_recv_buffer(bytes);
+    }
+
     /// The socket, locked. A poisoned lock is taken over: the socket layer
     /// skips replies left over from an interrupted request.
     pub(crate) fn sock(&self) -> MutexGuard<'_, NlSocket> {

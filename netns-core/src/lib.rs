@@ -26,13 +26,20 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod batch;
 pub mod error;
 mod handle;
+pub mod link;
 pub mod ns;
 mod nsid;
 mod socket;
 
+pub use batch::Batch;
 pub use error::{Error, Result};
 pub use handle::Handle;
+pub use link::{
+    BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges, LinkData, LinkFlags,
+    LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, OperState, VlanProtocol, VxlanSpec,
+};
 pub use ns::{NetNs, NetnsDir};
 pub use socket::DEFAULT_DUMP_ATTEMPTS;

@@ -132,7 +132,7 @@ impl Nack {
         }
     }
 
-    fn into_error(self, op: &'static str, object: &dyn fmt::Display) -> Error {
+    pub(crate) fn into_error(self, op: &'static str, object: &dyn fmt::Display) -> Error {
         let text = self.text();
         Error::Kernel {
             op,
@@ -316,6 +316,10 @@ impl NlSocket {
     /// How many times a dump interrupted by concurrent changes is attempted.
     pub(crate) fn set_dump_attempts(&mut self, attempts: u32) {
         self.dump_attempts = attempts.max(1);
+    }
+
+    pub(crate) fn debug_set_recv_buffer(&mut self, bytes: usize) {
+        self.rx = Vec::with_capacity(bytes);
     }
 
     pub(crate) fn dump_attempts(&self) -> u32 {
