@@ -30,6 +30,8 @@ mod batch;
 pub mod error;
 mod handle;
 pub mod link;
+#[cfg(test)]
+mod link_fixtures;
 pub mod ns;
 mod nsid;
 mod socket;
