@@ -177,7 +177,8 @@ struct Dns {
 
 /// host-local's resolv.conf reading.
 fn parse_resolv_conf(path: &str) -> Result<Dns, CniError> {
-    let text = fs::read_to_string(path).map_err(|e| internal(format!("open {path}: {e}")))?;
+    let text = fs::read_to_string(path)
+        .map_err(|e| internal(format!("open {path}: {}", netns_ipam::go_os_message(&e))))?;
     let mut dns = Dns::default();
     for line in text.lines() {
         let line = line.trim();

@@ -100,4 +100,4 @@ pub use config::{
 };
 pub use file::FileStore;
 pub use ip::{parse_ip, Cidr, CidrParseError, Family};
-pub use store::{owner_key, MemoryStore, Reservation, Store, StoreError};
+pub use store::{go_os_message, owner_key, MemoryStore, Reservation, Store, StoreError};

@@ -76,7 +76,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Io { op, path, source } => {
-                write!(f, "{op} {}: {source}", path.display())
+                write!(f, "{op} {}: {}", path.display(), go_os_message(source))
             }
             StoreError::InvalidNetworkName(n) => write!(f, "invalid network name {n:?}"),
         }
@@ -89,6 +89,21 @@ impl std::error::Error for StoreError {
             StoreError::Io { source, .. } => Some(source),
             StoreError::InvalidNetworkName(_) => None,
         }
+    }
+}
+
+/// An OS error worded as Go words it (`no such file or directory`), so the
+/// plugin's messages read like host-local's.
+pub fn go_os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(i) if e.raw_os_error().is_some() => text[..i].to_string(),
+        _ => text,
+    };
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => text,
     }
 }
 
