@@ -80,8 +80,15 @@ impl Range {
         }
         let first = ip::from_u128(family, ip::to_u128(network) + 1);
         let gateway = spec.gateway.map(canonical).unwrap_or(first);
+        // As host-local: an explicit rangeStart must lie in the subnet and not
+        // after an explicit rangeEnd.
+        let end_given = spec.range_end.map(canonical);
+        let not_after_end = |s: &IpAddr| match end_given {
+            Some(e) if Family::of(&e) == Family::of(s) => ip::to_u128(*s) <= ip::to_u128(e),
+            _ => true,
+        };
         let range_start = match spec.range_start.map(canonical) {
-            Some(s) if subnet.contains(&s) => s,
+            Some(s) if subnet.contains(&s) && not_after_end(&s) => s,
             Some(s) => return Err(ConfigError::StartNotInNetwork { ip: s, subnet }),
             None => first,
         };
@@ -658,7 +665,7 @@ mod tests {
         s.range_end = Some("10.0.0.5".parse().unwrap());
         assert_eq!(
             Range::new(&s).unwrap_err().to_string(),
-            "RangeEnd 10.0.0.5 not in network 10.0.0.0/24"
+            "RangeStart 10.0.0.9 not in network 10.0.0.0/24"
         );
         let mut s = spec("10.0.0.0/24");
         s.range_start = Some("10.0.0.255".parse().unwrap());

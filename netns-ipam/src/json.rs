@@ -93,8 +93,23 @@ fn parse_value(bytes: &[u8]) -> Result<Value, ConfigError> {
 }
 
 fn type_error(found: &Value, path: &str, ty: &str) -> ConfigError {
+    // Go names the struct holding the field, then the JSON path.
+    let holder = match path.rsplit_once('.').map_or("", |(p, _)| p) {
+        "" => "Net",
+        "ipam" => "IPAMConfig",
+        "ipam.ranges" | "runtimeConfig.ipRanges" => "Range",
+        "ipam.routes" => "Route",
+        "args.cni" => "IPAMArgs",
+        _ => "",
+    };
+    let path = path.trim_start_matches('.');
+    let field = if holder.is_empty() {
+        path.to_string()
+    } else {
+        format!("{holder}.{path}")
+    };
     ConfigError::Invalid(format!(
-        "json: cannot unmarshal {} into Go struct field {path} of type {ty}",
+        "json: cannot unmarshal {} into Go struct field {field} of type {ty}",
         found.kind()
     ))
 }
