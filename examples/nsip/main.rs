@@ -1,1 +1,126 @@
-fn main() {}
+//! nsip: a small `ip` on top of netns-core, so the library can be driven from
+//! a shell and compared with iproute2 line for line.
+//!
+//! ```text
+//! nsip [--netns-dir DIR] [-n NAME] [-j] OBJECT COMMAND ...
+//!   netns add NAME | del NAME | list | attach NAME PID | identify [PID]
+//!         | exec NAME [--] CMD [ARGS...] | set NAME NSID|auto
+//!   link  add | set | del | show      (ip link grammar)
+//!   addr  add | del | show            (ip addr grammar)
+//!   route add | replace | del | show | get   (ip route grammar)
+//!   neigh add | replace | del | show  (ip neigh grammar)
+//! ```
+//!
+//! Errors are printed on stderr (the library's error, with the kernel's
+//! message) and the exit status is 2 (1 for a usage error), as with `ip`.
+
+mod args;
+mod link_cmd;
+mod netns_cmd;
+
+use std::process::ExitCode;
+
+use args::{usage, Args, Res, Usage};
+use netns_core::{Handle, NetNs, NetnsDir};
+
+const USAGE: &str = "usage: nsip [--netns-dir DIR] [-n NAME] [-j] [-d] OBJECT COMMAND ...
+objects:
+  netns add NAME | del NAME | list | attach NAME PID | identify [PID]
+        | exec NAME [--] CMD [ARGS...] | set NAME NSID|auto
+  link  add [link PARENT] [name] NAME [mtu N] [address MAC] [txqueuelen N] [up]
+            [master C] [group N] [netns NS] type KIND [OPTIONS]
+        set [dev] NAME [up|down] [mtu N] [address MAC] [name NEW] [alias TEXT]
+            [master C|nomaster] [netns NS] [txqueuelen N] [group N]
+        del [dev] NAME | del group N
+        show [[dev] NAME]
+  kinds: veth peer name PEER [netns NS] | bridge [vlan_filtering 0|1] | dummy
+         macvlan|macvtap mode private|vepa|bridge|passthru|source
+         vlan id N [protocol 802.1Q|802.1ad] | ipvlan mode l2|l3|l3s [bridge|private|vepa]
+         vxlan id VNI [remote|group ADDR] [local ADDR] [dstport P] [dev NAME]
+               [learning|nolearning] [ttl N]";
+
+/// Global options and the namespace commands run in.
+pub struct Ctx {
+    pub dir: NetnsDir,
+    pub netns: Option<String>,
+    pub json: bool,
+    pub details: bool,
+}
+
+impl Ctx {
+    /// A handle in the namespace given with -n, or the current one.
+    pub fn handle(&self) -> Res<Handle> {
+        Ok(match &self.netns {
+            Some(n) => self.dir.open(n)?.handle()?,
+            None => Handle::new()?,
+        })
+    }
+
+    /// A namespace given as `netns NS`: a name in the netns directory, a PID,
+    /// or a path.
+    pub fn netns_arg(&self, s: &str) -> Res<NetNs> {
+        Ok(if s.contains('/') {
+            NetNs::open(s)?
+        } else if let Ok(pid) = s.parse::<i32>() {
+            NetNs::from_pid(pid)?
+        } else {
+            self.dir.open(s)?
+        })
+    }
+}
+
+fn run(argv: Vec<String>) -> Res<ExitCode> {
+    let mut a = Args::new(argv);
+    let mut ctx = Ctx {
+        dir: NetnsDir::default(),
+        netns: None,
+        json: false,
+        details: false,
+    };
+    loop {
+        match a.peek() {
+            Some("--netns-dir") => {
+                a.next();
+                ctx.dir = NetnsDir::new(a.value("--netns-dir")?);
+            }
+            Some("-n" | "-netns" | "--netns") => {
+                a.next();
+                ctx.netns = Some(a.value("-n")?);
+            }
+            Some("-j" | "-json" | "--json") => {
+                a.next();
+                ctx.json = true;
+            }
+            Some("-d" | "-details") => {
+                a.next();
+                ctx.details = true;
+            }
+            Some("-h" | "--help" | "help") => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            _ => break,
+        }
+    }
+    match a.next().as_deref() {
+        Some("netns") => netns_cmd::run(&ctx, &mut a),
+        Some("link" | "l") => link_cmd::run(&ctx, &mut a).map(|()| ExitCode::SUCCESS),
+        Some(other) => usage(format!("unknown object \"{other}\"")),
+        None => usage("missing object"),
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match run(argv) {
+        Ok(code) => code,
+        Err(e) if e.is::<Usage>() => {
+            eprintln!("nsip: {e}\n{USAGE}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("nsip: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

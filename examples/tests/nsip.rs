@@ -1,0 +1,211 @@
+//! The nsip example, driven like a user drives it, with iproute2 as the oracle.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use netns_testutil::{in_private_netns, ip_in_dir, ip_json, TempNetnsDir};
+
+fn nsip_path() -> PathBuf {
+    // target/<profile>/deps/nsip-<hash> -> target/<profile>/examples/nsip
+    let exe = std::env::current_exe().unwrap();
+    let p = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/nsip");
+    assert!(
+        p.exists(),
+        "{} missing: build with `cargo test` (examples are built with the tests)",
+        p.display()
+    );
+    p
+}
+
+fn nsip(dir: &Path, args: &[&str]) -> Output {
+    Command::new(nsip_path())
+        .arg("--netns-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "nsip failed ({}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn netns_session_interoperates_with_ip() {
+    in_private_netns(|| {
+        let dir = TempNetnsDir::new();
+        let d = dir.path();
+        ok(nsip(d, &["netns", "add", "t1"]));
+        assert_eq!(ok(ip_in_dir(d, ["netns", "list"])).trim(), "t1");
+        assert_eq!(ok(nsip(d, &["netns", "list"])).trim(), "t1");
+        // exec, both ways.
+        let links = ok(nsip(d, &["netns", "exec", "t1", "--", "ip", "-o", "link"]));
+        assert_eq!(links.lines().count(), 1, "{links}");
+        let by_ip = ok(ip_in_dir(
+            d,
+            ["netns", "exec", "t1", "readlink", "/proc/self/ns/net"],
+        ));
+        let by_nsip = ok(nsip(
+            d,
+            &["netns", "exec", "t1", "readlink", "/proc/self/ns/net"],
+        ));
+        assert_eq!(by_ip, by_nsip);
+        // exec passes the exit status through.
+        let st = nsip(d, &["netns", "exec", "t1", "--", "sh", "-c", "exit 7"]).status;
+        assert_eq!(st.code(), Some(7));
+        // set an nsid; list shows it like ip does.
+        ok(nsip(d, &["netns", "set", "t1", "5"]));
+        assert_eq!(ok(nsip(d, &["netns", "list"])).trim(), "t1 (id: 5)");
+        assert_eq!(ok(ip_in_dir(d, ["netns", "list"])).trim(), "t1 (id: 5)");
+        let j: serde_json::Value =
+            serde_json::from_str(&ok(nsip(d, &["-j", "netns", "list"]))).unwrap();
+        assert_eq!(j, serde_json::json!([{"name": "t1", "id": 5}]));
+        // ip deletes it; then the reverse direction.
+        ok(ip_in_dir(d, ["netns", "del", "t1"]));
+        assert_eq!(ok(nsip(d, &["netns", "list"])), "");
+        ok(ip_in_dir(d, ["netns", "add", "t2"]));
+        assert_eq!(ok(nsip(d, &["netns", "list"])).trim(), "t2");
+        ok(nsip(d, &["netns", "del", "t2"]));
+        assert_eq!(ok(ip_in_dir(d, ["netns", "list"])), "");
+    });
+}
+
+#[test]
+fn bad_names_fail_clearly_and_create_nothing() {
+    let dir = TempNetnsDir::new();
+    let d = dir.path().join("netns");
+    for bad in ["../escape", "a/b", "..", ""] {
+        let o = nsip(&d, &["netns", "add", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("invalid argument"), "{err}");
+        assert!(err.contains("namespace name"), "{err}");
+    }
+    assert!(!d.exists());
+    assert!(!dir.path().join("escape").exists());
+    // Usage errors exit 1.
+    assert_eq!(nsip(&d, &["netns", "frobnicate"]).status.code(), Some(1));
+    assert_eq!(
+        nsip(&d, &["netns", "del", "missing"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn attach_and_identify() {
+    in_private_netns(|| {
+        let dir = TempNetnsDir::new();
+        let d = dir.path();
+        let mut child = Command::new("unshare")
+            .args(["--net", "sh", "-c", "echo ready; exec cat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let pid = child.id().to_string();
+        ok(nsip(d, &["netns", "attach", "att", &pid]));
+        assert_eq!(ok(nsip(d, &["netns", "identify", &pid])).trim(), "att");
+        assert_eq!(ok(ip_in_dir(d, ["netns", "identify", &pid])).trim(), "att");
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        ok(nsip(d, &["netns", "del", "att"]));
+    });
+}
+
+#[test]
+fn link_commands_match_ip() {
+    in_private_netns(|| {
+        let dir = TempNetnsDir::new();
+        let d = dir.path();
+        let run = |args: &[&str]| ok(nsip(d, args));
+        run(&[
+            "link", "add", "v0", "mtu", "1400", "type", "veth", "peer", "name", "v1",
+        ]);
+        run(&["link", "add", "br0", "type", "bridge"]);
+        run(&[
+            "link", "set", "dev", "v0", "up", "master", "br0", "alias", "to-v1",
+        ]);
+        run(&[
+            "link", "add", "link", "v1", "name", "mv0", "type", "macvlan", "mode", "bridge",
+        ]);
+        run(&[
+            "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "dev", "v1",
+            "remote", "10.1.1.1",
+        ]);
+        let j = ip_json(["-d", "link", "show", "dev", "v0"]);
+        assert_eq!(j[0]["mtu"], 1400);
+        assert_eq!(j[0]["master"], "br0");
+        assert_eq!(j[0]["ifalias"], "to-v1");
+        let j = ip_json(["-d", "link", "show", "dev", "mv0"]);
+        assert_eq!(j[0]["linkinfo"]["info_data"]["mode"], "bridge");
+        let j = ip_json(["-d", "link", "show", "dev", "vx0"]);
+        assert_eq!(j[0]["linkinfo"]["info_data"]["id"], 42);
+        assert_eq!(j[0]["linkinfo"]["info_data"]["port"], 4789);
+
+        // nsip's JSON carries the same values as ip's for the keys both have.
+        let ours: serde_json::Value =
+            serde_json::from_str(&run(&["-j", "-d", "link", "show"])).unwrap();
+        let theirs = ip_json(["-d", "link", "show"]);
+        assert_eq!(
+            ours.as_array().unwrap().len(),
+            theirs.as_array().unwrap().len()
+        );
+        for (o, t) in ours
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(theirs.as_array().unwrap())
+        {
+            for key in [
+                "ifindex",
+                "ifname",
+                "mtu",
+                "operstate",
+                "address",
+                "master",
+                "ifalias",
+                "txqlen",
+            ] {
+                assert_eq!(o.get(key), t.get(key), "{key} of {}", t["ifname"]);
+            }
+            assert_eq!(o["linkinfo"]["info_kind"], t["linkinfo"]["info_kind"]);
+        }
+
+        // A netns move by name, then -n.
+        run(&["netns", "add", "pod"]);
+        run(&["link", "set", "v1", "netns", "pod"]);
+        let inside = run(&["-n", "pod", "link", "show", "v1"]);
+        assert!(inside.contains("v1@if"), "{inside}");
+        run(&["-n", "pod", "link", "del", "v1"]);
+        assert!(
+            nsip(d, &["link", "show", "v0"]).status.code() == Some(2),
+            "v0 went with its peer"
+        );
+        let e = nsip(
+            d,
+            &[
+                "link", "add", "link", "br0", "name", "x", "type", "vlan", "id", "4095",
+            ],
+        );
+        assert_eq!(e.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&e.stderr).contains("vlan id 4095"));
+        run(&["netns", "del", "pod"]);
+    });
+}
