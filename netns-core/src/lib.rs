@@ -26,16 +26,23 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod addr;
 mod batch;
 pub mod error;
 mod handle;
 pub mod link;
 #[cfg(test)]
 mod link_fixtures;
+pub mod neigh;
 pub mod ns;
 mod nsid;
+pub mod route;
 mod socket;
+pub mod sysctl;
 
+pub use addr::{
+    AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, IpFamily, IpPrefix, Lifetime, Scope,
+};
 pub use batch::Batch;
 pub use error::{Error, Result};
 pub use handle::Handle;
@@ -43,5 +50,10 @@ pub use link::{
     BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges, LinkData, LinkFlags,
     LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, OperState, VlanProtocol, VxlanSpec,
 };
+pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use ns::{NetNs, NetnsDir};
+pub use route::{
+    NextHop, NextHopSpec, Route, RouteFilter, RouteFlags, RouteProtocol, RouteSpec, RouteType,
+};
 pub use socket::DEFAULT_DUMP_ATTEMPTS;
+pub use sysctl::{Sysctl, SysctlConf};
