@@ -1022,8 +1022,10 @@ impl Handle {
         self.addr_send("addr_add", spec, Verb::Add)
     }
 
-    /// Add an address, or update it (lifetimes, flags, broadcast...) if it
-    /// exists.
+    /// Add an address, or update it if it exists. For an existing IPv4
+    /// address the kernel updates only the lifetimes (and the route metric):
+    /// the broadcast, label and scope it was created with stay (delete and
+    /// add to change those).
     ///
     /// Equivalent to `ip addr replace PREFIX ... dev LINK`.
     pub fn addr_replace(&self, spec: &AddrSpec) -> Result<()> {

@@ -34,6 +34,7 @@ pub mod link;
 #[cfg(test)]
 mod link_fixtures;
 pub mod neigh;
+mod nla;
 pub mod ns;
 mod nsid;
 pub mod route;

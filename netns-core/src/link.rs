@@ -19,8 +19,8 @@ use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::str::FromStr;
 
+use netlink_packet_core::NlaBuffer;
 use netlink_packet_core::ParseableParametrized;
-use netlink_packet_core::{NlaBuffer, NlasIterator};
 use netlink_packet_route::link::{
     InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoMacVtap, InfoVeth, InfoVlan,
     InfoVxlan, IpVlanFlags as NlIpVlanFlags, IpVlanMode as NlIpVlanMode, LinkAttribute,
@@ -30,6 +30,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::error::{Error, Result};
+use crate::nla::Nlas;
 use crate::socket::{Reply, Verb};
 use crate::{Batch, Handle, NetNs};
 
@@ -1102,9 +1103,10 @@ pub(crate) fn build_add(spec: &LinkSpec<'_>, resolved: Resolved) -> LinkMessage 
     msg
 }
 
-/// Parse an RTM_NEWLINK payload into a [`LinkInfo`], decoding only the
-/// attributes it reports (a dump carries statistics and per-family
-/// configuration we skip without decoding).
+/// Parse an RTM_NEWLINK payload into a [`LinkInfo`]. Only the attributes it
+/// reports are decoded (a link message also carries statistics and
+/// per-family configuration, skipped unread); the simple ones are read
+/// directly, IFLA_LINKINFO by netlink-packet-route.
 pub(crate) fn parse_link(payload: &[u8]) -> std::result::Result<LinkInfo, String> {
     let header = LinkHeader::parse(payload).map_err(|e| e.to_string())?;
     let attrs = payload
@@ -1126,32 +1128,48 @@ pub(crate) fn parse_link(payload: &[u8]) -> std::result::Result<LinkInfo, String
         group: 0,
         data: LinkData::Other,
     };
-    let family = header.interface_family;
-    for nla in NlasIterator::new(attrs) {
-        let nla = nla.map_err(|e| e.to_string())?;
-        if !WANTED.contains(&nla.kind()) {
-            continue;
-        }
-        let attr = parse_attr(&nla, family)?;
-        match attr {
-            LinkAttribute::IfName(n) => info.name = n,
-            LinkAttribute::Mtu(m) => info.mtu = m,
-            LinkAttribute::Address(a) => {
-                if let Ok(b) = <[u8; 6]>::try_from(a.as_slice()) {
+    let bad = |what: &str| format!("malformed {what} attribute");
+    for nla in Nlas::new(attrs) {
+        let nla = nla?;
+        match nla.kind {
+            IFLA_IFNAME => info.name = nla.str(),
+            IFLA_MTU => info.mtu = nla.u32().ok_or_else(|| bad("IFLA_MTU"))?,
+            IFLA_ADDRESS => {
+                if let Ok(b) = <[u8; 6]>::try_from(nla.value) {
                     info.mac = Some(MacAddr(b));
                 }
             }
-            LinkAttribute::Controller(c) if c != 0 => info.controller = Some(c),
-            LinkAttribute::Link(l) if l != 0 => info.parent = Some(l),
-            LinkAttribute::LinkNetNsId(n) => info.link_netnsid = Some(n),
-            LinkAttribute::TxQueueLen(t) => info.txqueuelen = Some(t),
-            LinkAttribute::IfAlias(a) => info.alias = Some(a),
-            LinkAttribute::Group(g) => info.group = g,
-            LinkAttribute::OperState(s) => info.operstate = oper(s),
-            LinkAttribute::LinkInfo(li) => {
-                let (kind, data) = parse_link_info(li);
-                info.kind = kind;
-                info.data = data;
+            IFLA_MASTER => info.controller = nla.u32().filter(|&c| c != 0),
+            IFLA_LINK => info.parent = nla.u32().filter(|&l| l != 0),
+            IFLA_LINK_NETNSID => info.link_netnsid = nla.i32(),
+            IFLA_TXQLEN => info.txqueuelen = nla.u32(),
+            IFLA_IFALIAS => info.alias = Some(nla.str()),
+            IFLA_GROUP => info.group = nla.u32().ok_or_else(|| bad("IFLA_GROUP"))?,
+            IFLA_OPERSTATE => {
+                info.operstate = oper(State::from(nla.u8().ok_or_else(|| bad("IFLA_OPERSTATE"))?))
+            }
+            IFLA_LINKINFO => {
+                // The kind is read directly; kind-specific data, when there
+                // is some, is decoded by netlink-packet-route.
+                let mut has_data = false;
+                for inner in Nlas::new(nla.value) {
+                    let inner = inner?;
+                    match inner.kind {
+                        IFLA_INFO_KIND => info.kind = Some(inner.str()),
+                        IFLA_INFO_DATA => has_data = true,
+                        _ => {}
+                    }
+                }
+                if info.kind.as_deref() == Some("veth") {
+                    info.data = LinkData::Veth;
+                }
+                if has_data {
+                    if let LinkAttribute::LinkInfo(li) =
+                        parse_attr(nla.raw, header.interface_family)?
+                    {
+                        info.data = parse_link_info(li);
+                    }
+                }
             }
             _ => {}
         }
@@ -1178,26 +1196,13 @@ const IFLA_LINKINFO: u16 = 18;
 const IFLA_IFALIAS: u16 = 20;
 const IFLA_GROUP: u16 = 27;
 const IFLA_LINK_NETNSID: u16 = 37;
-const WANTED: [u16; 11] = [
-    IFLA_ADDRESS,
-    IFLA_IFNAME,
-    IFLA_MTU,
-    IFLA_LINK,
-    IFLA_MASTER,
-    IFLA_TXQLEN,
-    IFLA_OPERSTATE,
-    IFLA_LINKINFO,
-    IFLA_IFALIAS,
-    IFLA_GROUP,
-    IFLA_LINK_NETNSID,
-];
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
 
-fn parse_attr(
-    nla: &NlaBuffer<&[u8]>,
-    family: AddressFamily,
-) -> std::result::Result<LinkAttribute, String> {
+fn parse_attr(raw: &[u8], family: AddressFamily) -> std::result::Result<LinkAttribute, String> {
+    let nla = NlaBuffer::new_checked(raw).map_err(|e| e.to_string())?;
     // netlink-packet-route is not guaranteed panic-free on hostile input.
-    std::panic::catch_unwind(|| LinkAttribute::parse_with_param(nla, family))
+    std::panic::catch_unwind(|| LinkAttribute::parse_with_param(&nla, family))
         .map_err(|_| format!("link attribute {} could not be parsed", nla.kind()))?
         .map_err(|e| e.to_string())
 }
@@ -1214,22 +1219,13 @@ fn oper(s: State) -> OperState {
     }
 }
 
-fn parse_link_info(li: Vec<NlLinkInfo>) -> (Option<String>, LinkData) {
-    let mut kind = None;
-    let mut data = LinkData::Other;
-    for i in li {
-        match i {
-            NlLinkInfo::Kind(k) => {
-                if matches!(k, InfoKind::Veth) {
-                    data = LinkData::Veth;
-                }
-                kind = Some(k.to_string());
-            }
-            NlLinkInfo::Data(d) => data = parse_info_data(d),
-            _ => {}
-        }
-    }
-    (kind, data)
+fn parse_link_info(li: Vec<NlLinkInfo>) -> LinkData {
+    li.into_iter()
+        .find_map(|i| match i {
+            NlLinkInfo::Data(d) => Some(parse_info_data(d)),
+            _ => None,
+        })
+        .unwrap_or(LinkData::Other)
 }
 
 fn parse_info_data(d: InfoData) -> LinkData {

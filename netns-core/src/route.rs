@@ -826,8 +826,10 @@ pub(crate) fn parse_route(payload: &[u8]) -> std::result::Result<Option<Route>, 
     }
     let any = IpPrefix::any(family).addr();
     let dst = IpPrefix::new(dst.unwrap_or(any), dst_len).map_err(|e| e.to_string())?;
+    // `ip route get` answers carry RTA_SRC `::` with a zero length: no
+    // source prefix.
     let src = match (src, src_len) {
-        (None, 0) => None,
+        (_, 0) => None,
         (s, l) => Some(IpPrefix::new(s.unwrap_or(any), l).map_err(|e| e.to_string())?),
     };
     Ok(Some(Route {

@@ -41,9 +41,9 @@ use std::fmt;
 use std::io;
 
 use netlink_packet_core::{
-    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR,
-    NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_APPEND, NLM_F_CAPPED, NLM_F_CREATE,
-    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_MULTIPART, NLM_F_REPLACE, NLM_F_REQUEST,
+    NetlinkBuffer, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_ACK_TLVS,
+    NLM_F_APPEND, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL,
+    NLM_F_MULTIPART, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -332,17 +332,22 @@ impl NlSocket {
     }
 
     /// Serialize `msg` with `verb`'s flags at the end of the send buffer;
-    /// returns its sequence number.
-    fn push(&mut self, msg: RouteNetlinkMessage, verb: Verb) -> u32 {
+    /// returns its sequence number. Nothing is allocated once the buffer has
+    /// grown to the largest request.
+    fn push(&mut self, msg: &RouteNetlinkMessage, verb: Verb) -> u32 {
+        use netlink_packet_core::NetlinkSerializable;
         let seq = self.next_seq();
-        let mut header = NetlinkHeader::default();
-        header.flags = verb.flags();
-        header.sequence_number = seq;
-        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
-        nl.finalize();
+        let len = NLMSG_HDRLEN + msg.buffer_len();
         let start = self.tx.len();
-        self.tx.resize(start + align4(nl.buffer_len()), 0);
-        nl.serialize(&mut self.tx[start..]);
+        self.tx.resize(start + align4(len), 0);
+        let buf = &mut self.tx[start..start + len];
+        let mut header = NetlinkBuffer::new(&mut buf[..]);
+        header.set_length(len as u32);
+        header.set_message_type(msg.message_type());
+        header.set_flags(verb.flags());
+        header.set_sequence_number(seq);
+        header.set_port_number(0);
+        msg.serialize(&mut buf[NLMSG_HDRLEN..]);
         seq
     }
 
@@ -410,7 +415,7 @@ impl NlSocket {
     ) -> Result<()> {
         debug_assert!(!verb.read_only());
         self.tx.clear();
-        let seq = self.push(msg, verb);
+        let seq = self.push(&msg, verb);
         self.send_tx(op, object)?;
         self.collect(op, object, seq, verb, &mut |_| Ok(()))
     }
@@ -424,7 +429,7 @@ impl NlSocket {
         mut f: impl FnMut(Reply<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut out = None;
-        self.read_only(op, object, msg, Verb::Get, &mut |r| {
+        self.read_only(op, object, &msg, Verb::Get, &mut |r| {
             if out.is_none() {
                 out = Some(f(r)?);
             }
@@ -446,7 +451,7 @@ impl NlSocket {
         let mut out = Vec::new();
         for _ in 0..self.dump_attempts {
             out.clear();
-            let res = self.read_only(op, object, msg.clone(), Verb::Dump, &mut |r| {
+            let res = self.read_only(op, object, &msg, Verb::Dump, &mut |r| {
                 if let Some(v) = f(r)? {
                     out.push(v);
                 }
@@ -469,14 +474,14 @@ impl NlSocket {
         &mut self,
         op: &'static str,
         object: &dyn fmt::Display,
-        msg: RouteNetlinkMessage,
+        msg: &RouteNetlinkMessage,
         verb: Verb,
         f: &mut dyn FnMut(Reply<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut tries = 0;
         loop {
             self.tx.clear();
-            let seq = self.push(msg.clone(), verb);
+            let seq = self.push(msg, verb);
             self.send_tx(op, object)?;
             match self.collect(op, object, seq, verb, f) {
                 Err(Error::Protocol { ref detail, .. })
@@ -596,7 +601,7 @@ impl NlSocket {
                 // Every request of a batch asks for an ACK (no read-only verb
                 // has a place here), so each one answers exactly once.
                 debug_assert!(!verb.read_only());
-                self.push(msg, verb);
+                self.push(&msg, verb);
                 count += 1;
             }
             self.send_tx(op, &"batch")?;

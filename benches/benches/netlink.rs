@@ -1,0 +1,222 @@
+//! The netlink hot path: each library operation beside its floor (the same
+//! kernel work with prebuilt bytes and bare libc send/recv), in one run, in a
+//! private network namespace. Run: `cargo bench -p netns-benches --bench netlink`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, BenchmarkId, Criterion};
+use netns_benches::*;
+use netns_core::{Handle, LinkSpec, NetnsDir};
+
+fn link_get_by_name(c: &mut Criterion) {
+    let h = Handle::new().unwrap();
+    make_veths("g", 500); // 1000 links (+ lo)
+    let mut raw = RawSocket::open();
+    let req = getlink_by_name("g250");
+    let mut g = c.benchmark_group("link_get_by_name_among_1000");
+    g.bench_function("library", |b| {
+        b.iter(|| black_box(h.link_get("g250").unwrap()))
+    });
+    g.bench_function("floor", |b| b.iter(|| black_box(raw.one(req.bytes()))));
+    g.finish();
+    h.link_del_many((0..500).map(|i| format!("g{i}"))).unwrap();
+}
+
+fn link_dump(c: &mut Criterion) {
+    let h = Handle::new().unwrap();
+    let mut raw = RawSocket::open();
+    let req = getlink_dump();
+    let mut g = c.benchmark_group("link_dump");
+    let mut made = 0;
+    for links in [100usize, 1000, 5000] {
+        let pairs = links / 2;
+        let script: String = (made..pairs)
+            .map(|i| format!("link add d{i} type veth peer name d{i}p\n"))
+            .collect();
+        run_ip_batch(&script);
+        made = pairs;
+        assert_eq!(h.links().unwrap().len(), links + 1);
+        g.throughput(criterion::Throughput::Elements(links as u64));
+        g.bench_with_input(BenchmarkId::new("library_parsed", links), &links, |b, _| {
+            b.iter(|| black_box(h.links().unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("floor", links), &links, |b, _| {
+            b.iter(|| black_box(raw.dump(req.bytes())))
+        });
+    }
+    g.finish();
+    h.link_del_many((0..made).map(|i| format!("d{i}"))).unwrap();
+}
+
+fn veth_create_delete(c: &mut Criterion) {
+    let h = Handle::new().unwrap();
+    let mut raw = RawSocket::open();
+    let add = veth_add("vc0", "vc0p");
+    let del = link_del("vc0");
+    let mut g = c.benchmark_group("veth_create_delete");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    g.bench_function("library", |b| {
+        b.iter(|| {
+            h.link_add(&LinkSpec::veth("vc0", "vc0p")).unwrap();
+            h.link_del("vc0").unwrap();
+        })
+    });
+    g.bench_function("floor", |b| {
+        b.iter(|| {
+            raw.ack(add.bytes());
+            raw.ack(del.bytes());
+        })
+    });
+    g.finish();
+}
+
+fn bulk_delete_200(c: &mut Criterion) {
+    let h = Handle::new().unwrap();
+    let mut raw = RawSocket::open();
+    let names: Vec<String> = (0..200).map(|i| format!("bd{i}")).collect();
+    let setup = || make_veths("bd", 200);
+    let mut g = c.benchmark_group("bulk_delete_200_veths");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("library_link_del_many", |b| {
+        b.iter_batched(
+            setup,
+            |()| h.link_del_many(&names).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    let group_msgs: Vec<Msg> = names.iter().map(|n| link_set_group(n, 4242)).collect();
+    let del_group = link_del_group(4242);
+    g.bench_function("floor_group_delete", |b| {
+        b.iter_batched(
+            setup,
+            |()| {
+                for m in &group_msgs {
+                    raw.ack(m.bytes());
+                }
+                raw.ack(del_group.bytes());
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let del_msgs: Vec<Msg> = names.iter().map(|n| link_del(n)).collect();
+    g.bench_function("floor_one_by_one", |b| {
+        b.iter_batched(
+            setup,
+            |()| {
+                for m in &del_msgs {
+                    raw.ack(m.bytes());
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn named_netns_create_delete(c: &mut Criterion) {
+    let dir = tempdir();
+    let nsd = NetnsDir::new(&dir);
+    let mut g = c.benchmark_group("named_netns_create_delete");
+    g.sample_size(20);
+    g.bench_function("library", |b| {
+        b.iter(|| {
+            nsd.create("bench").unwrap();
+            nsd.delete("bench").unwrap();
+        })
+    });
+    let path = dir.join("bench");
+    g.bench_function("floor", |b| {
+        b.iter(|| floor_netns_create_delete(&dir, &path))
+    });
+    g.finish();
+    cleanup_dir(&dir);
+}
+
+/// `ip netns add` and `ip netns del` in bare libc: flock the directory, make
+/// it shared, create the file, bind a helper thread's new namespace onto it;
+/// then unmount and unlink.
+fn floor_netns_create_delete(dir: &std::path::Path, path: &std::path::Path) {
+    use std::ffi::CString;
+    let cdir = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: plain system calls on valid NUL-terminated paths.
+    unsafe {
+        let lock = libc::open(
+            cdir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        libc::flock(lock, libc::LOCK_EX);
+        let none = c"none";
+        libc::mount(
+            c"".as_ptr(),
+            cdir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_SHARED | libc::MS_REC,
+            std::ptr::null(),
+        );
+        libc::flock(lock, libc::LOCK_UN);
+        libc::close(lock);
+        let fd = libc::open(
+            cpath.as_ptr(),
+            libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0,
+        );
+        assert!(fd >= 0);
+        libc::close(fd);
+    }
+    let target = cpath.clone();
+    std::thread::spawn(move || {
+        // SAFETY: as above; this thread exits right after.
+        unsafe {
+            assert_eq!(libc::unshare(libc::CLONE_NEWNET), 0);
+            let rc = libc::mount(
+                c"/proc/thread-self/ns/net".as_ptr(),
+                target.as_ptr(),
+                c"none".as_ptr(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            );
+            assert_eq!(rc, 0);
+        }
+    })
+    .join()
+    .unwrap();
+    // SAFETY: as above.
+    unsafe {
+        libc::umount2(cpath.as_ptr(), libc::MNT_DETACH);
+        libc::unlink(cpath.as_ptr());
+    }
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("netns-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cleanup_dir(dir: &std::path::Path) {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: plain system call on a valid path.
+    while unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {}
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn main() {
+    enter_private_netns();
+    let mut c = Criterion::default().configure_from_args();
+    link_get_by_name(&mut c);
+    link_dump(&mut c);
+    veth_create_delete(&mut c);
+    bulk_delete_200(&mut c);
+    named_netns_create_delete(&mut c);
+    objects::benches(&mut c);
+    c.final_summary();
+}
+
+mod objects {
+    use criterion::Criterion;
+
+    /// Filled in with the address and route benchmarks.
+    pub fn benches(_c: &mut Criterion) {}
+}

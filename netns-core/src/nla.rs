@@ -1,0 +1,104 @@
+//! A minimal reader for netlink attributes (`struct nlattr` TLVs), for the
+//! attributes the library decodes itself. Bounds are checked; malformed input
+//! ends the iteration with an error, never a panic.
+
+/// One attribute: its type (flags masked off) and value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Nla<'a> {
+    pub kind: u16,
+    pub value: &'a [u8],
+    /// The whole attribute, header included (for netlink-packet-route).
+    pub raw: &'a [u8],
+}
+
+impl<'a> Nla<'a> {
+    /// A native-endian u32 value.
+    pub(crate) fn u32(&self) -> Option<u32> {
+        Some(u32::from_ne_bytes(self.value.get(..4)?.try_into().ok()?))
+    }
+
+    /// A native-endian i32 value.
+    pub(crate) fn i32(&self) -> Option<i32> {
+        self.u32().map(|v| v as i32)
+    }
+
+    /// A u8 value.
+    pub(crate) fn u8(&self) -> Option<u8> {
+        self.value.first().copied()
+    }
+
+    /// A string value, up to the first NUL.
+    pub(crate) fn str(&self) -> String {
+        let end = self
+            .value
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.value.len());
+        String::from_utf8_lossy(&self.value[..end]).into_owned()
+    }
+}
+
+/// Iterator over the attributes of a buffer.
+pub(crate) struct Nlas<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Nlas<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Nlas { buf }
+    }
+}
+
+impl<'a> Iterator for Nlas<'a> {
+    type Item = Result<Nla<'a>, &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let b = self.buf;
+        if b.len() < 4 {
+            self.buf = &[];
+            return Some(Err("truncated attribute header"));
+        }
+        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+        if len < 4 || len > b.len() {
+            self.buf = &[];
+            return Some(Err("attribute length out of bounds"));
+        }
+        let kind = u16::from_ne_bytes([b[2], b[3]]) & netlink_packet_core::NLA_TYPE_MASK;
+        self.buf = b.get((len + 3) & !3..).unwrap_or_default();
+        Some(Ok(Nla {
+            kind,
+            value: &b[4..len],
+            raw: &b[..len],
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_stops_on_garbage() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&8u16.to_ne_bytes());
+        b.extend_from_slice(&4u16.to_ne_bytes());
+        b.extend_from_slice(&1500u32.to_ne_bytes());
+        b.extend_from_slice(&7u16.to_ne_bytes());
+        b.extend_from_slice(&3u16.to_ne_bytes());
+        b.extend_from_slice(b"ab\0\0");
+        let v: Vec<_> = Nlas::new(&b).collect();
+        assert_eq!(v.len(), 2);
+        let a = v[0].unwrap();
+        assert_eq!((a.kind, a.u32()), (4, Some(1500)));
+        assert_eq!(v[1].unwrap().str(), "ab");
+        // A length beyond the buffer, a length below the header.
+        for bad in [[200u8, 0, 1, 0], [2, 0, 1, 0]] {
+            let r: Vec<_> = Nlas::new(&bad).collect();
+            assert!(r.len() == 1 && r[0].is_err());
+        }
+        assert!(Nlas::new(&[1, 2]).next().unwrap().is_err());
+    }
+}
