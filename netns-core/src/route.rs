@@ -764,8 +764,13 @@ fn build_get(dst: IpAddr) -> RouteMessage {
     let family = IpFamily::of(&dst);
     m.header.address_family = family.nl();
     m.header.destination_prefix_length = family.max_prefix_len();
-    // RTM_F_LOOKUP_TABLE: answer with the table the lookup used.
-    m.header.flags = NlRouteFlags::LookupTable;
+    // RTM_F_LOOKUP_TABLE: answer with the table the lookup used. IPv4
+    // only, as iproute2 does: the IPv6 strict check refuses it ("ipv6:
+    // Invalid flags for get route request"), and IPv6 reports the table
+    // anyway.
+    if family == IpFamily::V4 {
+        m.header.flags = NlRouteFlags::LookupTable;
+    }
     m.attributes
         .push(RouteAttribute::Destination(RouteAddress::from(dst)));
     m
