@@ -58,3 +58,8 @@ pub use route::{
 };
 pub use socket::DEFAULT_DUMP_ATTEMPTS;
 pub use sysctl::{Sysctl, SysctlConf};
+
+/// The README's example is compiled as a doctest.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,132 @@
+//! The tour passes every step and leaves nothing behind, also when a step
+//! fails or it is interrupted.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use netns_testutil::in_private_netns;
+
+fn tour() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let p: PathBuf = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/tour");
+    assert!(
+        p.exists(),
+        "{} missing (examples are built with the tests)",
+        p.display()
+    );
+    Command::new(p)
+}
+
+fn mounts() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+fn leftovers(pid: u32) -> bool {
+    std::env::temp_dir()
+        .join(format!("netns-tour-{pid}"))
+        .exists()
+}
+
+#[test]
+fn passes_every_step_and_cleans_up() {
+    in_private_netns(|| {
+        let before = mounts();
+        let out = tour().output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for want in [
+            "OK: TCP red -> blue at 192.168.15.2",
+            "OK: TCP host -> blue at 192.168.15.2",
+            "OK: TCP blue -> outside at 10.0.0.2",
+            "route default via 192.168.15.5 dev veth-blue",
+            "v-net-0          UP",
+            "All steps passed.",
+            "deleted namespace red",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        assert_eq!(mounts(), before, "a mount was left behind");
+    });
+}
+
+#[test]
+fn a_failing_step_still_cleans_up() {
+    in_private_netns(|| {
+        let before = mounts();
+        let child = tour()
+            .env("NETNS_TOUR_FAIL", "3")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("deleted namespace red") && text.contains("deleted namespace blue"),
+            "{text}"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("step 3 failed"));
+        assert_eq!(mounts(), before);
+        assert!(!leftovers(pid));
+    });
+}
+
+#[test]
+fn an_interrupted_tour_cleans_up() {
+    in_private_netns(|| {
+        let before = mounts();
+        let mut child = tour()
+            .env("NETNS_TOUR_PAUSE", "3")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "tour ended early:\n{seen}"
+            );
+            seen.push_str(&line);
+            if line.starts_with("(paused before step 3)") {
+                break;
+            }
+        }
+        // Interrupt while red and blue exist, then let it go on.
+        // SAFETY: plain kill(2) of our own child.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
+        drop(child.stdin.take());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{rest}");
+        assert!(
+            !rest.contains("== 3."),
+            "it went on after the interrupt:\n{rest}"
+        );
+        assert!(
+            rest.contains("deleted namespace red") && rest.contains("deleted namespace blue"),
+            "{rest}"
+        );
+        assert_eq!(mounts(), before);
+        assert!(!leftovers(pid));
+    });
+}
