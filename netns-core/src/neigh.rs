@@ -21,7 +21,10 @@
 //! Adding an entry in a valid state (`permanent`, `reachable`...) without a
 //! link-layer address on a device that has one is refused by the kernel
 //! ("No link layer address given"), but the refused request still leaves an
-//! entry in state `none` behind (6.x kernels); delete it if that matters.
+//! entry in state `none` behind (seen on 6.18); delete it if that matters.
+//! (In a namespace that has no IPv4 routing table yet, no address and no
+//! route, the kernel classifies every IPv4 destination as broadcast and
+//! accepts such an entry with the broadcast link-layer address instead.)
 //!
 //! # References
 //! ip-neighbour(8), rtnetlink(7) (`RTM_NEWNEIGH`), linux/neighbour.h.
