@@ -15,15 +15,16 @@
 //! message) and the exit status is 2 (1 for a usage error), as with `ip`.
 
 mod args;
+mod l3_cmd;
 mod link_cmd;
 mod netns_cmd;
 
 use std::process::ExitCode;
 
 use args::{usage, Args, Res, Usage};
-use netns_core::{Handle, NetNs, NetnsDir};
+use netns_core::{Handle, IpFamily, NetNs, NetnsDir};
 
-const USAGE: &str = "usage: nsip [--netns-dir DIR] [-n NAME] [-j] [-d] OBJECT COMMAND ...
+const USAGE: &str = "usage: nsip [--netns-dir DIR] [-n NAME] [-j] [-d] [-4|-6] OBJECT COMMAND ...
 objects:
   netns add NAME | del NAME | list | attach NAME PID | identify [PID]
         | exec NAME [--] CMD [ARGS...] | set NAME NSID|auto
@@ -37,7 +38,16 @@ objects:
          macvlan|macvtap mode private|vepa|bridge|passthru|source
          vlan id N [protocol 802.1Q|802.1ad] | ipvlan mode l2|l3|l3s [bridge|private|vepa]
          vxlan id VNI [remote|group ADDR] [local ADDR] [dstport P] [dev NAME]
-               [learning|nolearning] [ttl N]";
+               [learning|nolearning] [ttl N]
+  addr  add|replace|del PREFIX dev NAME [brd +|ADDR] [label L] [scope S] [peer P]
+            [nodad] [noprefixroute] [valid_lft N|forever] [preferred_lft N|forever]
+        show [[dev] NAME]
+  route add|replace|append|del [TYPE] DST|default [via GW] [dev NAME] [src ADDR]
+            [metric M] [table T] [scope S] [proto P] [onlink]
+            [nexthop via GW [dev NAME] [weight W]]...
+        show [table T|all] [dev NAME] | get ADDR
+  neigh add|replace|del ADDR [lladdr MAC] dev NAME [nud STATE] [router] [proxy]
+        show [dev NAME] [proxy]";
 
 /// Global options and the namespace commands run in.
 pub struct Ctx {
@@ -45,6 +55,7 @@ pub struct Ctx {
     pub netns: Option<String>,
     pub json: bool,
     pub details: bool,
+    pub family: Option<IpFamily>,
 }
 
 impl Ctx {
@@ -76,6 +87,7 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
         netns: None,
         json: false,
         details: false,
+        family: None,
     };
     loop {
         match a.peek() {
@@ -95,6 +107,14 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
                 a.next();
                 ctx.details = true;
             }
+            Some("-4") => {
+                a.next();
+                ctx.family = Some(IpFamily::V4);
+            }
+            Some("-6") => {
+                a.next();
+                ctx.family = Some(IpFamily::V6);
+            }
             Some("-h" | "--help" | "help") => {
                 println!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
@@ -105,6 +125,11 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
     match a.next().as_deref() {
         Some("netns") => netns_cmd::run(&ctx, &mut a),
         Some("link" | "l") => link_cmd::run(&ctx, &mut a).map(|()| ExitCode::SUCCESS),
+        Some("addr" | "address" | "a") => l3_cmd::addr(&ctx, &mut a).map(|()| ExitCode::SUCCESS),
+        Some("route" | "r" | "ro") => l3_cmd::route(&ctx, &mut a).map(|()| ExitCode::SUCCESS),
+        Some("neigh" | "neighbour" | "neighbor" | "n") => {
+            l3_cmd::neigh(&ctx, &mut a).map(|()| ExitCode::SUCCESS)
+        }
         Some(other) => usage(format!("unknown object \"{other}\"")),
         None => usage("missing object"),
     }

@@ -209,3 +209,158 @@ fn link_commands_match_ip() {
         run(&["netns", "del", "pod"]);
     });
 }
+
+/// The same `ip` lines, run through ip in one fresh namespace and through
+/// nsip in another, leave the same state (as `ip -j` reports it).
+#[test]
+fn common_ip_lines_work_with_ip_replaced_by_nsip() {
+    const LINES: &[&str] = &[
+        "link add v0 type veth peer name v1",
+        "link add br0 type bridge",
+        "link set v0 master br0",
+        "link set dev v0 up",
+        "link set v1 up mtu 1400",
+        "link set br0 up",
+        "link add link v1 name mv0 type macvlan mode bridge",
+        "link add vx0 type vxlan id 42 dstport 4789 dev v1 remote 10.1.1.1",
+        "link set dev mv0 alias uplink",
+        "addr add 10.0.0.1/24 dev br0 brd +",
+        "addr add 10.0.0.9/24 dev br0 label br0:x",
+        "addr add 2001:db8::1/64 dev br0 nodad",
+        "addr add 10.5.0.1/32 peer 10.5.0.2 dev v1",
+        "route add 10.9.0.0/16 via 10.0.0.2 metric 10",
+        "route add default via 10.0.0.254 dev br0",
+        "route add blackhole 10.66.0.0/16",
+        "route add unreachable 10.67.0.0/16",
+        "route add 10.1.0.0/16 nexthop via 10.0.0.2 weight 2 nexthop via 10.0.0.3 weight 3",
+        "route add 10.2.0.0/16 via 10.0.0.2 table 100",
+        "route add 2001:db8:9::/48 via 2001:db8::2",
+        "route replace 10.9.0.0/16 via 10.0.0.3 metric 10",
+        "route append 10.70.0.0/16 via 10.0.0.5 metric 7",
+        "route del 10.66.0.0/16",
+        "neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev br0",
+        "neigh replace 10.0.0.3 lladdr 02:00:00:00:00:03 dev br0 nud reachable",
+        "neigh add 10.0.0.4 lladdr 02:00:00:00:00:04 dev br0",
+        "neigh del 10.0.0.4 dev br0",
+        "addr del 10.0.0.9/24 dev br0",
+        "link set v1 down",
+    ];
+    let dir = TempNetnsDir::new();
+    let state = |use_nsip: bool| {
+        in_private_netns(|| {
+            for line in LINES {
+                let args: Vec<&str> = line.split(' ').collect();
+                let out = if use_nsip {
+                    nsip(dir.path(), &args)
+                } else {
+                    netns_testutil::ip_output(&args)
+                };
+                assert!(
+                    out.status.success(),
+                    "{} {line}: {}",
+                    if use_nsip { "nsip" } else { "ip" },
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            snapshot()
+        })
+    };
+    let by_ip = state(false);
+    let by_nsip = state(true);
+    // The comparison is not vacuous: the state is all there.
+    let len = |i: usize| by_ip[i].1.as_array().map_or(0, |a| a.len());
+    assert_eq!(len(0), 6, "links: {}", by_ip[0].1);
+    assert!(len(2) >= 9, "routes: {}", by_ip[2].1);
+    assert!(
+        by_ip[4].1.to_string().contains("02:00:00:00:00:02"),
+        "{}",
+        by_ip[4].1
+    );
+    assert!(
+        !by_ip[4].1.to_string().contains("02:00:00:00:00:04"),
+        "{}",
+        by_ip[4].1
+    );
+    assert!(
+        by_ip[1].1.to_string().contains("2001:db8::1"),
+        "{}",
+        by_ip[1].1
+    );
+    for (what, a, b) in by_ip.iter().zip(&by_nsip).map(|((w, a), (_, b))| (w, a, b)) {
+        assert_eq!(a, b, "{what} differs:\nip:   {a}\nnsip: {b}");
+    }
+}
+
+/// The namespace's state as ip reports it, without what is random (MAC
+/// addresses, the link-local addresses made from them) or time-dependent.
+fn snapshot() -> Vec<(&'static str, serde_json::Value)> {
+    fn scrub(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for k in [
+                    "address",
+                    "broadcast",
+                    "perm_address",
+                    "stats64",
+                    "stats",
+                    "used",
+                    "confirmed",
+                    "updated",
+                    "probes",
+                    "linkinfo",
+                    "link_netnsid",
+                    "inet6_addr_gen_mode",
+                    "num_tx_queues",
+                    "num_rx_queues",
+                    "gso_max_size",
+                    "gso_max_segs",
+                    "operstate",
+                    "flags",
+                ] {
+                    m.remove(k);
+                }
+                for (_, x) in m.iter_mut() {
+                    scrub(x);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                a.retain(|x| !x["local"].as_str().is_some_and(|l| l.starts_with("fe80")));
+                a.retain(|x| {
+                    !x["dst"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("fe80") || d.starts_with("ff"))
+                });
+                for x in a.iter_mut() {
+                    scrub(x);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = vec![
+        ("links", ip_json(["-d", "link", "show"])),
+        ("addresses", ip_json(["addr", "show"])),
+        ("routes", ip_json(["route", "show", "table", "all"])),
+        ("routes6", ip_json(["-6", "route", "show", "table", "all"])),
+        ("neighbours", ip_json(["neigh", "show", "nud", "all"])),
+    ];
+    for (_, v) in out.iter_mut() {
+        scrub(v);
+    }
+    // The link kinds, separately (linkinfo holds random-free data we keep).
+    let kinds: Vec<serde_json::Value> = ip_json(["-d", "link", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            serde_json::json!([
+                l["ifname"],
+                l["linkinfo"]["info_kind"],
+                l["linkinfo"]["info_data"]["mode"],
+                l["linkinfo"]["info_data"]["id"]
+            ])
+        })
+        .collect();
+    out.push(("kinds", serde_json::Value::Array(kinds)));
+    out
+}
