@@ -138,6 +138,24 @@ fn ip_list_or_no_table(args: &[&str]) -> Vec<Value> {
     ip_json(args).as_array().unwrap().clone()
 }
 
+/// Compare our listing with ip's while the kernel may still be adding
+/// routes on its own (IPv6 installs the local route of an address, and of
+/// a link-local address after DAD, from a workqueue): list ours, then ip's,
+/// then ours again; when both of ours agree nothing changed in between, so
+/// ip's must agree too. Routes only appear here, so this settles quickly.
+fn assert_agree(what: &str, ours: impl Fn() -> Vec<String>, theirs: impl Fn() -> Vec<String>) {
+    for _ in 0..1000 {
+        let a = ours();
+        let i = theirs();
+        let b = ours();
+        if a == b {
+            assert_eq!(a, i, "{what}");
+            return;
+        }
+    }
+    panic!("{what}: the routes kept changing");
+}
+
 fn ours(h: &Handle, filter: &RouteFilter) -> Vec<String> {
     let n = names(h);
     let mut v: Vec<String> = h
@@ -195,19 +213,25 @@ fn unicast_routes_ipv4_and_ipv6_agree_with_ip() {
         assert_eq!(j[0]["dev"], "a1");
 
         // The whole main table of each family, ours vs ip's.
-        assert_eq!(
-            ours(
-                &h,
-                &RouteFilter::new().family(IpFamily::V4).table(TABLE_MAIN)
-            ),
-            ip_routes(&["-4", "route", "show", "table", "main"])
+        assert_agree(
+            "IPv4 main",
+            || {
+                ours(
+                    &h,
+                    &RouteFilter::new().family(IpFamily::V4).table(TABLE_MAIN),
+                )
+            },
+            || ip_routes(&["-4", "route", "show", "table", "main"]),
         );
-        assert_eq!(
-            ours(
-                &h,
-                &RouteFilter::new().family(IpFamily::V6).table(TABLE_MAIN)
-            ),
-            ip_routes(&["-6", "route", "show", "table", "main"])
+        assert_agree(
+            "IPv6 main",
+            || {
+                ours(
+                    &h,
+                    &RouteFilter::new().family(IpFamily::V6).table(TABLE_MAIN),
+                )
+            },
+            || ip_routes(&["-6", "route", "show", "table", "main"]),
         );
         let r = find(&h, &RouteFilter::new().family(IpFamily::V6), "::/0");
         assert_eq!(r.gateway, Some(addr("2001:db8::2")));
@@ -254,47 +278,54 @@ fn listing_filters_by_family_table_and_link() {
             ),
         ];
         for (filter, args) in cases {
-            let got = ours(&h, &filter);
-            // `ip route show` without -4/-6 shows IPv4 only: ask for each.
-            let fams: &[&str] = match filter.family {
-                Some(IpFamily::V4) => &["-4"],
-                Some(IpFamily::V6) => &["-6"],
-                None => &["-4", "-6"],
+            let strip_table = filter.table.is_some();
+            let got = || {
+                let mut got = ours(&h, &filter);
+                if strip_table {
+                    // `ip route show table T` leaves the table out
+                    got = got
+                        .into_iter()
+                        .map(|r| {
+                            let mut v: Value = serde_json::from_str(&r).unwrap();
+                            v.as_object_mut().unwrap().remove("table");
+                            v.to_string()
+                        })
+                        .collect();
+                    got.sort();
+                }
+                got
             };
-            let mut listed = Vec::new();
-            for fam in fams {
-                let mut all = vec![*fam, "route", "show"];
-                all.extend(args.iter().copied());
-                listed.extend(ip_list_or_no_table(&all));
-            }
-            let mut want: Vec<String> = listed
-                .iter()
-                .map(|r| {
-                    let mut r = r.clone();
-                    let o = r.as_object_mut().unwrap();
-                    o.remove("pref");
-                    if filter.link.is_some() {
-                        // `ip route show dev X` leaves the device out
-                        o.insert("dev".into(), json!("a1"));
-                    }
-                    r.to_string()
-                })
-                .collect();
-            want.sort();
-            let mut got = got;
-            if filter.table.is_some() {
-                // `ip route show table T` leaves the table out
-                got = got
-                    .into_iter()
+            let want = || {
+                // `ip route show` without -4/-6 shows IPv4 only: ask for each.
+                let fams: &[&str] = match filter.family {
+                    Some(IpFamily::V4) => &["-4"],
+                    Some(IpFamily::V6) => &["-6"],
+                    None => &["-4", "-6"],
+                };
+                let mut listed = Vec::new();
+                for fam in fams {
+                    let mut all = vec![*fam, "route", "show"];
+                    all.extend(args.iter().copied());
+                    listed.extend(ip_list_or_no_table(&all));
+                }
+                let mut want: Vec<String> = listed
+                    .iter()
                     .map(|r| {
-                        let mut v: Value = serde_json::from_str(&r).unwrap();
-                        v.as_object_mut().unwrap().remove("table");
-                        v.to_string()
+                        let mut r = r.clone();
+                        let o = r.as_object_mut().unwrap();
+                        o.remove("pref");
+                        if filter.link.is_some() {
+                            // `ip route show dev X` leaves the device out
+                            o.insert("dev".into(), json!("a1"));
+                        }
+                        r.to_string()
                     })
                     .collect();
-                got.sort();
-            }
-            assert_eq!(got, want, "filter {filter:?}");
+                want.sort();
+                want
+            };
+            assert_agree(&format!("{filter:?}"), got, want);
+            let want = want();
             assert!(!want.is_empty(), "{filter:?}");
         }
         // The kernel filtered: table 1000 has exactly our two routes.
@@ -559,27 +590,47 @@ fn replace_append_and_delete() {
             .as_array()
             .unwrap()
             .is_empty());
-        // deleting everything we listed in main leaves main empty
-        for r in h.routes(&RouteFilter::new().table(TABLE_MAIN)).unwrap() {
+        // every route we list in main can be deleted with its spec; none of
+        // them is left (the kernel may add IPv6 link-local routes of its
+        // own meanwhile, so only ours are checked)
+        let n = names(&h);
+        let listed = h.routes(&RouteFilter::new().table(TABLE_MAIN)).unwrap();
+        assert!(listed.len() >= 4, "{listed:?}");
+        for r in &listed {
             h.route_del(&r.to_spec()).unwrap();
         }
-        assert!(ip_json(["route", "show", "table", "main"])
-            .as_array()
-            .unwrap()
-            .is_empty());
-        assert!(ip_json(["-6", "route", "show", "table", "main"])
+        let left: Vec<String> = ip_routes(&["-4", "route", "show", "table", "main"])
+            .into_iter()
+            .chain(ip_routes(&["-6", "route", "show", "table", "main"]))
+            .collect();
+        for r in &listed {
+            let shown = ip_style(r, &n).to_string();
+            assert!(!left.contains(&shown), "{shown} still there: {left:?}");
+        }
+        assert!(ip_json(["-4", "route", "show", "table", "main"])
             .as_array()
             .unwrap()
             .is_empty());
     });
 }
 
-/// Everything `ip` shows in every table, both families.
-fn snapshot() -> (Value, Value) {
-    (
-        ip_json(["-4", "route", "show", "table", "all"]),
-        ip_json(["-6", "route", "show", "table", "all"]),
-    )
+/// Every route `ip` shows in every table, both families, except the ones
+/// the kernel installs itself (IPv6 adds some from a workqueue, at any time
+/// after an address or link comes up).
+fn snapshot() -> Vec<Value> {
+    let mut v = ip_json(["-4", "route", "show", "table", "all"])
+        .as_array()
+        .unwrap()
+        .clone();
+    v.extend(
+        ip_json(["-6", "route", "show", "table", "all"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned(),
+    );
+    v.retain(|r| r["protocol"] != "kernel");
+    v
 }
 
 #[test]
@@ -587,7 +638,13 @@ fn bad_input_is_refused_before_anything_is_sent() {
     in_private_netns(|| {
         let h = Handle::new().unwrap();
         setup(&h);
+        // something of ours to see unchanged, in several tables
+        h.route_add(&RouteSpec::new(pfx("10.50.0.0/16")).via(addr("10.0.0.2")))
+            .unwrap();
+        h.route_add(&RouteSpec::new(pfx("2001:db8:50::/48")).dev("a1").table(300))
+            .unwrap();
         let before = snapshot();
+        assert_eq!(before.len(), 2, "{before:?}");
         let cases: Vec<(RouteSpec, &str)> = vec![
             (
                 RouteSpec::new(pfx("10.9.0.1/24")).dev("a0"),
