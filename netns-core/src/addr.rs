@@ -635,8 +635,9 @@ impl AddrSpec {
         self
     }
 
-    fn object(&self) -> String {
-        format!("{} dev {}", self.prefix, self.link)
+    /// What errors name: `PREFIX dev LINK` (formatted only when shown).
+    fn object(&self) -> impl fmt::Display + '_ {
+        Lazy(move |f: &mut fmt::Formatter<'_>| write!(f, "{} dev {}", self.prefix, self.link))
     }
 }
 
@@ -671,8 +672,7 @@ impl AddrFilter {
 /// The checks that need nothing but the spec. `label_owner` is the link's
 /// name when known (given by name), for the label check.
 fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
-    let object = spec.object();
-    let bad = |why: String| Err(Error::invalid(op, object.clone(), why));
+    let bad = |why: String| Err(Error::invalid(op, spec.object().to_string(), why));
     let family = spec.prefix.family();
     if let LinkId::Name(n) = &spec.link {
         validate_ifname(op, n)?;
@@ -699,7 +699,7 @@ fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
             ));
         }
         if let LinkId::Name(n) = &spec.link {
-            check_label(op, &object, l, n)?;
+            check_label(op, spec, l, n)?;
         }
     }
     if del {
@@ -725,13 +725,13 @@ fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
     Ok(())
 }
 
-fn check_label(op: &'static str, object: &str, label: &str, link: &str) -> Result<()> {
+fn check_label(op: &'static str, spec: &AddrSpec, label: &str, link: &str) -> Result<()> {
     if label.starts_with(link) {
         Ok(())
     } else {
         Err(Error::invalid(
             op,
-            object,
+            spec.object().to_string(),
             format!("label {label:?} must start with the device name {link:?} (like {link}:1)"),
         ))
     }
@@ -934,14 +934,25 @@ pub(crate) fn c_string(v: &[u8]) -> String {
     String::from_utf8_lossy(&v[..end]).into_owned()
 }
 
-/// Check an IP family against another, for messages.
+/// Text formatted only when shown: the object of a request is needed only
+/// if it fails, so the hot path does not format it.
+pub(crate) struct Lazy<F>(pub(crate) F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
+/// Check that `ip` is of family `want` ("{what} {ip} is IPv6 but
+/// {of_what} is IPv4" otherwise).
 pub(crate) fn same_family(
     op: &'static str,
-    object: &str,
-    what: &str,
+    object: &dyn fmt::Display,
+    what: &dyn fmt::Display,
     ip: IpAddr,
     want: IpFamily,
-    of_what: &str,
+    of_what: &dyn fmt::Display,
 ) -> Result<()> {
     let got = IpFamily::of(&ip);
     if got == want {
@@ -949,7 +960,7 @@ pub(crate) fn same_family(
     } else {
         Err(Error::invalid(
             op,
-            object,
+            object.to_string(),
             format!(
                 "{what} {ip} is {} but {of_what} is {}",
                 got.label(),
@@ -962,14 +973,23 @@ pub(crate) fn same_family(
 impl Handle {
     /// The index of `id`, looking a name up (one RTM_GETLINK). An unknown
     /// name is an invalid-argument error naming it.
-    pub(crate) fn resolve_link(&self, op: &'static str, object: &str, id: &LinkId) -> Result<u32> {
+    pub(crate) fn resolve_link(
+        &self,
+        op: &'static str,
+        object: &dyn fmt::Display,
+        id: &LinkId,
+    ) -> Result<u32> {
         match id {
             LinkId::Index(i) => Ok(*i),
             LinkId::Name(n) => {
                 validate_ifname(op, n)?;
                 self.link_get(n.as_str()).map(|l| l.index).map_err(|e| {
                     if e.is_not_found() {
-                        Error::invalid(op, object, format!("device {n:?} does not exist"))
+                        Error::invalid(
+                            op,
+                            object.to_string(),
+                            format!("device {n:?} does not exist"),
+                        )
                     } else {
                         e
                     }
@@ -981,21 +1001,20 @@ impl Handle {
     /// Validate, resolve and build an address request.
     fn addr_request(&self, op: &'static str, spec: &AddrSpec, del: bool) -> Result<AddressMessage> {
         validate_addr(op, spec, del)?;
-        let object = spec.object();
-        let index = self.resolve_link(op, &object, &spec.link)?;
+        let index = self.resolve_link(op, &spec.object(), &spec.link)?;
         if let (Some(l), LinkId::Index(_)) = (&spec.label, &spec.link) {
             let name = self.link_get(index).map_err(|e| {
                 if e.is_not_found() {
                     Error::invalid(
                         op,
-                        object.clone(),
+                        spec.object().to_string(),
                         format!("device index {index} does not exist"),
                     )
                 } else {
                     e
                 }
             })?;
-            check_label(op, &object, l, &name.name)?;
+            check_label(op, spec, l, &name.name)?;
         }
         Ok(build_addr(spec, index, del))
     }
@@ -1090,7 +1109,7 @@ impl Batch<'_> {
             };
             (m, verb)
         });
-        self.push(op, spec.object(), built)
+        self.push(op, spec.object().to_string(), built)
     }
 
     /// Queue [`Handle::addr_add`]. A link given by name is looked up now

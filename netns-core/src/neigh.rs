@@ -39,7 +39,7 @@ use netlink_packet_route::neighbour::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::addr::{ip_of, Attrs, IpFamily};
+use crate::addr::{ip_of, Attrs, IpFamily, Lazy};
 use crate::error::{Error, Result};
 use crate::link::validate_ifname;
 use crate::socket::{Reply, Verb};
@@ -256,9 +256,13 @@ impl NeighSpec {
         self
     }
 
-    fn object(&self) -> String {
-        let proxy = if self.proxy { "proxy " } else { "" };
-        format!("{proxy}{} dev {}", self.dst, self.link)
+    /// What errors name: `[proxy ]ADDR dev LINK` (formatted only when
+    /// shown).
+    fn object(&self) -> impl fmt::Display + '_ {
+        Lazy(move |f: &mut fmt::Formatter<'_>| {
+            let proxy = if self.proxy { "proxy " } else { "" };
+            write!(f, "{proxy}{} dev {}", self.dst, self.link)
+        })
     }
 }
 
@@ -301,8 +305,7 @@ impl NeighFilter {
 const KNOWN_STATES: u16 = 0xff;
 
 fn validate_neigh(op: &'static str, spec: &NeighSpec, del: bool) -> Result<()> {
-    let object = spec.object();
-    let bad = |why: &str| Err(Error::invalid(op, object.clone(), why));
+    let bad = |why: &str| Err(Error::invalid(op, spec.object().to_string(), why));
     if let LinkId::Name(n) = &spec.link {
         validate_ifname(op, n)?;
     }
@@ -488,7 +491,7 @@ impl Batch<'_> {
             };
             (m, verb)
         });
-        self.push(op, spec.object(), built)
+        self.push(op, spec.object().to_string(), built)
     }
 
     /// Queue [`Handle::neigh_add`].

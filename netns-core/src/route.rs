@@ -45,7 +45,7 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::addr::{ip_of, same_family, u32_at, u32_of, Attrs, IpFamily, IpPrefix, Scope};
+use crate::addr::{ip_of, same_family, u32_at, u32_of, Attrs, IpFamily, IpPrefix, Lazy, Scope};
 use crate::error::{Error, Result};
 use crate::link::validate_ifname;
 use crate::socket::{Reply, Verb};
@@ -491,21 +491,20 @@ impl RouteSpec {
         self
     }
 
-    fn object(&self) -> String {
-        let mut s = if self.dst.is_default() {
-            match self.dst.family() {
-                IpFamily::V4 => "default".to_owned(),
-                IpFamily::V6 => "default (inet6)".to_owned(),
+    /// What errors name: the destination (`default` for a zero-length
+    /// one) and a table other than main; formatted only when shown.
+    fn object(&self) -> impl fmt::Display + '_ {
+        Lazy(move |f: &mut fmt::Formatter<'_>| {
+            match (self.dst.is_default(), self.dst.family()) {
+                (true, IpFamily::V4) => f.write_str("default")?,
+                (true, IpFamily::V6) => f.write_str("default (inet6)")?,
+                (false, _) => write!(f, "{}", self.dst)?,
             }
-        } else {
-            self.dst.to_string()
-        };
-        if let Some(t) = self.table {
-            if t != TABLE_MAIN {
-                s.push_str(&format!(" table {t}"));
+            match self.table {
+                Some(t) if t != TABLE_MAIN => write!(f, " table {t}"),
+                _ => Ok(()),
             }
-        }
-        s
+        })
     }
 }
 
@@ -553,7 +552,7 @@ const RTNH_HEADER_LEN: usize = 8;
 /// The checks that need nothing but the spec.
 fn validate_route(op: &'static str, spec: &RouteSpec, del: bool) -> Result<()> {
     let object = spec.object();
-    let bad = |why: String| Err(Error::invalid(op, object.clone(), why));
+    let bad = |why: String| Err(Error::invalid(op, object.to_string(), why));
     let family = spec.dst.family();
     if !spec.dst.is_network() {
         return bad(format!(
@@ -562,12 +561,12 @@ fn validate_route(op: &'static str, spec: &RouteSpec, del: bool) -> Result<()> {
             spec.dst.network()
         ));
     }
-    let dst_desc = format!("the destination {}", spec.dst);
+    let dst_desc = Lazy(|f: &mut fmt::Formatter<'_>| write!(f, "the destination {}", spec.dst));
     if let Some(g) = spec.gateway {
-        same_family(op, &object, "gateway", g, family, &dst_desc)?;
+        same_family(op, &object, &"gateway", g, family, &dst_desc)?;
     }
     if let Some(s) = spec.prefsrc {
-        same_family(op, &object, "source", s, family, &dst_desc)?;
+        same_family(op, &object, &"source", s, family, &dst_desc)?;
     }
     if let Some(LinkId::Name(n)) = &spec.dev {
         validate_ifname(op, n)?;
@@ -597,19 +596,13 @@ fn validate_route(op: &'static str, spec: &RouteSpec, del: bool) -> Result<()> {
         }
         let mut bytes = 0usize;
         for (i, nh) in spec.nexthops.iter().enumerate() {
-            let which = format!("nexthop {}", i + 1);
+            let which = Lazy(move |f: &mut fmt::Formatter<'_>| write!(f, "nexthop {}", i + 1));
             if nh.gateway.is_none() && nh.dev.is_none() {
                 return bad(format!("{which} has neither a gateway nor a device"));
             }
             if let Some(g) = nh.gateway {
-                same_family(
-                    op,
-                    &object,
-                    &format!("{which} gateway"),
-                    g,
-                    family,
-                    &dst_desc,
-                )?;
+                let what = Lazy(|f: &mut fmt::Formatter<'_>| write!(f, "{which} gateway"));
+                same_family(op, &object, &what, g, family, &dst_desc)?;
             }
             if let Some(LinkId::Name(n)) = &nh.dev {
                 validate_ifname(op, n)?;
@@ -1051,7 +1044,7 @@ impl Batch<'_> {
             };
             (m, verb)
         });
-        self.push(op, spec.object(), built)
+        self.push(op, spec.object().to_string(), built)
     }
 
     /// Queue [`Handle::route_add`]. Devices given by name are looked up now,
