@@ -195,7 +195,12 @@ fn plugin_vs_host_local() {
 }
 
 fn main() {
-    plugin_vs_host_local();
+    // `cargo bench --bench ipam -- FILTER`: the plugin comparison runs when
+    // there is no filter or the filter mentions "plugin".
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.as_deref().is_none_or(|f| f.contains("plugin")) {
+        plugin_vs_host_local();
+    }
     let mut c = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))

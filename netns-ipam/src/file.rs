@@ -31,11 +31,15 @@
 //! The store keeps an [index](crate) of the directory: by address, by owner
 //! and as runs of taken addresses, so finding the next free address, the
 //! duplicate check and a release are O(log n) however full the range is. The
-//! index is built from the directory once (one read per reservation file),
-//! then kept exact with inotify: at every lock the queued events name the
-//! entries other processes (host-local included) created or removed, and
-//! only those are read again. If inotify is unavailable, or its queue
-//! overflowed, the index is rebuilt from the directory.
+//! index is built from the directory (one `read` per reservation file, no
+//! per-candidate probing) at the first lock, built again and put under an
+//! inotify watch at the second, and from then on kept exact from the watch:
+//! at every lock the queued events name the entries other processes
+//! (host-local included) created or removed, and only those are read again.
+//! If inotify is unavailable, or its queue overflowed, the index is rebuilt
+//! from the directory. A one-shot user (the plugin, one process per command)
+//! therefore reads the directory once per command, as host-local does, but
+//! does not probe a file per candidate address.
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -220,9 +224,19 @@ impl FileStore {
 
     fn read_owner(path: &Path) -> io::Result<String> {
         let mut f = File::open(path)?;
-        let mut buf = Vec::with_capacity(64);
-        f.read_to_end(&mut buf)?;
-        Ok(String::from_utf8_lossy(&buf).trim().to_string())
+        // Plain reads into a stack buffer: no stat, no seek (read_to_end
+        // would do both for its size hint); owners are tiny.
+        let mut buf = [0u8; 512];
+        let mut data = Vec::new();
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(String::from_utf8_lossy(&data).trim().to_string())
     }
 
     /// Bring the index entry of `ip` in line with the directory.
@@ -241,8 +255,10 @@ impl FileStore {
         }
     }
 
-    fn rebuild(&mut self) -> Result<(), StoreError> {
-        self.add_watch();
+    fn rebuild(&mut self, watch: bool) -> Result<(), StoreError> {
+        if watch {
+            self.add_watch();
+        }
         self.index.clear();
         let rd = fs::read_dir(&self.dir).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
         for entry in rd {
@@ -264,8 +280,16 @@ impl FileStore {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
+        // The first lock of a store's life reads the directory without
+        // setting up inotify: a one-shot user (a CNI plugin process) would
+        // pay for it on close (closing an inotify descriptor waits for an
+        // RCU grace period, ~20 ms). The second lock reads it again and
+        // starts watching; from then on only the changes are read.
         if !self.built {
-            return self.rebuild();
+            return self.rebuild(false);
+        }
+        if self.watch.is_none() {
+            return self.rebuild(true);
         }
         match self.drain() {
             Some(names) => {
@@ -276,7 +300,7 @@ impl FileStore {
                 }
                 Ok(())
             }
-            None => self.rebuild(),
+            None => self.rebuild(true),
         }
     }
 
