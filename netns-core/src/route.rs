@@ -1298,13 +1298,7 @@ mod tests {
     #[test]
     fn via_attribute_for_ipv6_gateway_of_ipv4_route() {
         let mut v = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
-        v.extend_from_slice(
-            &ip("fe80::1")
-                .to_string()
-                .parse::<std::net::Ipv6Addr>()
-                .unwrap()
-                .octets(),
-        );
+        v.extend_from_slice(&std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1).octets());
         assert_eq!(via(&v), Some(ip("fe80::1")));
         assert_eq!(via(&v[..5]), None);
         assert_eq!(via(&[]), None);
