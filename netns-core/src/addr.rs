@@ -547,8 +547,9 @@ pub struct AddrSpec {
     pub peer: Option<IpAddr>,
     /// `brd +` or `brd ADDR` (IPv4 only).
     pub broadcast: Option<Broadcast>,
-    /// `label LABEL` (IPv4 only): at most 15 bytes and, as iproute2 has
-    /// always required, starting with the link's name (`eth0:web`).
+    /// `label LABEL` (IPv4 only): 1 to 15 bytes. By convention it starts
+    /// with the link's name (`eth0:web`), but neither the kernel nor
+    /// iproute2 6.1 requires that, so neither does this library.
     pub label: Option<String>,
     /// `scope SCOPE`. Unset, iproute2's default: `host` for 127.0.0.0/8,
     /// else `global` (the kernel then picks IPv6 scopes from the address).
@@ -669,8 +670,7 @@ impl AddrFilter {
     }
 }
 
-/// The checks that need nothing but the spec. `label_owner` is the link's
-/// name when known (given by name), for the label check.
+/// The checks that need nothing but the spec.
 fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
     let bad = |why: String| Err(Error::invalid(op, spec.object().to_string(), why));
     let family = spec.prefix.family();
@@ -698,9 +698,6 @@ fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
                 "label {l:?} must be 1 to 15 bytes without NUL (IFNAMSIZ - 1)"
             ));
         }
-        if let LinkId::Name(n) = &spec.link {
-            check_label(op, spec, l, n)?;
-        }
     }
     if del {
         return Ok(());
@@ -723,18 +720,6 @@ fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn check_label(op: &'static str, spec: &AddrSpec, label: &str, link: &str) -> Result<()> {
-    if label.starts_with(link) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            op,
-            spec.object().to_string(),
-            format!("label {label:?} must start with the device name {link:?} (like {link}:1)"),
-        ))
-    }
 }
 
 /// iproute2's default address scope: `host` for 127.0.0.0/8, else global.
@@ -1002,20 +987,6 @@ impl Handle {
     fn addr_request(&self, op: &'static str, spec: &AddrSpec, del: bool) -> Result<AddressMessage> {
         validate_addr(op, spec, del)?;
         let index = self.resolve_link(op, &spec.object(), &spec.link)?;
-        if let (Some(l), LinkId::Index(_)) = (&spec.label, &spec.link) {
-            let name = self.link_get(index).map_err(|e| {
-                if e.is_not_found() {
-                    Error::invalid(
-                        op,
-                        spec.object().to_string(),
-                        format!("device index {index} does not exist"),
-                    )
-                } else {
-                    e
-                }
-            })?;
-            check_label(op, spec, l, &name.name)?;
-        }
         Ok(build_addr(spec, index, del))
     }
 

@@ -1472,10 +1472,7 @@ impl Handle {
             let _ = self.link_del(tmp.as_str());
             return Err(e.with_object(spec.name.clone()));
         }
-        let inside = match target.handle() {
-            Ok(h) => h,
-            Err(e) => return Err(e),
-        };
+        let inside = target.handle()?;
         let named = inside
             .link_set_name(tmp.as_str(), &spec.name)
             .and_then(|()| inside.link_get(spec.name.as_str()));
