@@ -29,6 +29,8 @@
 pub mod addr;
 mod batch;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 pub mod link;
 #[cfg(test)]

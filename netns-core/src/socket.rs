@@ -715,23 +715,23 @@ fn setsockopt_int(sock: &Socket, opt: libc::c_int, val: usize) -> io::Result<()>
 const TRUNCATED: &str = "reply truncated: did not fit the receive buffer";
 
 /// One netlink message of a datagram, framing only.
-struct RawMessage<'a> {
-    message_type: u16,
-    flags: u16,
+pub(crate) struct RawMessage<'a> {
+    pub(crate) message_type: u16,
+    pub(crate) flags: u16,
     seq: u32,
     port: u32,
-    payload: &'a [u8],
+    pub(crate) payload: &'a [u8],
 }
 
 /// Iterator over the netlink messages of a datagram; malformed framing ends it
 /// with an error.
-struct Messages<'a> {
+pub(crate) struct Messages<'a> {
     buf: &'a [u8],
     off: usize,
 }
 
 impl<'a> Messages<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Messages { buf, off: 0 }
     }
 }
@@ -766,6 +766,22 @@ impl<'a> Iterator for Messages<'a> {
 enum Event<'a> {
     Data(Reply<'a>),
     Interrupted,
+}
+
+/// Walk `buf` as the replies to the request of its first message (fuzzing).
+pub(crate) fn walk_any(buf: &[u8]) {
+    let Some(Ok(first)) = Messages::new(buf).next() else {
+        return;
+    };
+    for verb in [Verb::Get, Verb::Dump, Verb::Add] {
+        for truncated in [false, true] {
+            let _ = walk(buf, first.seq, first.port, verb, truncated, &mut |ev| {
+                if let Event::Data(r) = ev {
+                    let _ = r.parse();
+                }
+            });
+        }
+    }
 }
 
 enum Step {

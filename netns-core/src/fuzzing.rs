@@ -1,0 +1,32 @@
+//! Entry points for the fuzz targets in `fuzz/` and the property tests: feed
+//! arbitrary bytes to every parser of kernel replies. Not part of the API.
+
+use crate::socket::{parse_done_payload, parse_error_payload, Messages};
+
+/// Treat `data` as a datagram from the kernel and parse every message in it
+/// the way the library would. Must never panic.
+pub fn datagram(data: &[u8]) {
+    crate::socket::walk_any(data);
+    for m in Messages::new(data) {
+        let Ok(m) = m else { break };
+        match m.message_type {
+            2 => drop(parse_error_payload(m.flags, m.payload)),
+            3 => drop(parse_done_payload(m.flags, m.payload)),
+            16 => drop(crate::link::parse_link(m.payload)),
+            20 => drop(crate::addr::parse_addr(m.payload)),
+            24 => drop(crate::route::parse_route(m.payload)),
+            28 => drop(crate::neigh::parse_neigh(m.payload)),
+            _ => {}
+        }
+    }
+}
+
+/// Parse `data` as the payload of each kind of reply. Must never panic.
+pub fn payload(data: &[u8]) {
+    let _ = parse_error_payload(data.first().map_or(0, |&b| u16::from(b) << 8), data);
+    let _ = parse_done_payload(0x200, data);
+    let _ = crate::link::parse_link(data);
+    let _ = crate::addr::parse_addr(data);
+    let _ = crate::route::parse_route(data);
+    let _ = crate::neigh::parse_neigh(data);
+}
