@@ -260,16 +260,18 @@ impl FileStore {
             self.add_watch();
         }
         self.index.clear();
+        let dir = File::open(&self.dir).map_err(|e| StoreError::io("open", &self.dir, e))?;
         let rd = fs::read_dir(&self.dir).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
         for entry in rd {
             let entry = entry.map_err(|e| StoreError::io("readdir", &self.dir, e))?;
-            let Some(ip) = Self::entry_ip(entry.file_name().as_bytes()) else {
+            let name = entry.file_name();
+            let Some(ip) = Self::entry_ip(name.as_bytes()) else {
                 continue;
             };
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            if let Ok(owner) = Self::read_owner(&entry.path()) {
+            if let Some(owner) = read_owner_at(&dir, name.as_bytes()) {
                 self.index.insert(ip, owner);
             }
         }
@@ -417,4 +419,41 @@ impl Store for FileStore {
     fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError> {
         Ok(self.index.reservations())
     }
+}
+
+/// Read a reservation file relative to the open directory `dir`: one
+/// `openat` (no path walk), usually one `read` (a short read of a regular
+/// file is its end), one `close`. `None` if it cannot be read.
+fn read_owner_at(dir: &File, name: &[u8]) -> Option<String> {
+    let cname = CString::new(name).ok()?;
+    // SAFETY: dir is an open directory descriptor and cname a NUL-terminated
+    // string, both alive for the call.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            cname.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let mut f = unsafe { File::from_raw_fd(fd) };
+    let mut buf = [0u8; 512];
+    let mut data = Vec::new();
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                if n < buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&data).trim().to_string())
 }
