@@ -15,7 +15,6 @@ struct MRange {
     start: u128,
     end: u128,
     gw: u128,
-    prefix: u8,
     v6: bool,
 }
 
@@ -270,7 +269,6 @@ fn model_for(specs: &[Vec<RangeSpec>]) -> Model {
                     start: val(r.range_start()),
                     end: val(r.range_end()),
                     gw: val(r.gateway()),
-                    prefix: r.subnet().prefix(),
                     v6: r.range_start().is_ipv6(),
                 })
                 .collect()
@@ -455,9 +453,9 @@ fn run_sequence(h: &mut dyn Harness, which: usize, ops: &[Op]) -> Result<(), Tes
             }
             Op::Legacy { id, addr: a } => {
                 let ip = addr(a);
-                if !m.files.contains_key(&ip) {
+                if let std::collections::btree_map::Entry::Vacant(e) = m.files.entry(ip) {
                     let id = format!("c{id}");
-                    m.files.insert(ip, id.clone());
+                    e.insert(id.clone());
                     h.seed_legacy(ip, &id);
                 }
             }
