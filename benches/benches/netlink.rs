@@ -215,8 +215,184 @@ fn main() {
 }
 
 mod objects {
-    use criterion::Criterion;
+    use std::hint::black_box;
 
-    /// Filled in with the address and route benchmarks.
-    pub fn benches(_c: &mut Criterion) {}
+    use criterion::{BatchSize, Criterion};
+    use netns_benches::*;
+    use netns_core::{AddrSpec, Handle, IpPrefix, LinkSpec, RouteSpec};
+
+    /// A veth pair bv0/bv1, up, bv0 with 10.0.0.1/24; returns bv0's index.
+    fn setup(h: &Handle) -> u32 {
+        h.link_add(&LinkSpec::veth("bv0", "bv1").up()).unwrap();
+        h.link_set_up("bv1").unwrap();
+        h.addr_add(&AddrSpec::new("bv0", "10.0.0.1/24".parse().unwrap()))
+            .unwrap();
+        h.link_index("bv0").unwrap()
+    }
+
+    fn addr_add_del(c: &mut Criterion, h: &Handle, idx: u32) {
+        let mut raw = RawSocket::open();
+        let spec = AddrSpec::new(idx, "10.0.1.1/24".parse().unwrap());
+        let local = [10u8, 0, 1, 1];
+        let add = Msg::new(
+            nl::RTM_NEWADDR,
+            nl::REQUEST | nl::ACK | nl::CREATE_EXCL,
+            &ifaddrmsg(2, 24, idx),
+        )
+        .attr(2 /* IFA_LOCAL */, &local)
+        .attr(1 /* IFA_ADDRESS */, &local);
+        let del = Msg::new(
+            nl::RTM_DELADDR,
+            nl::REQUEST | nl::ACK,
+            &ifaddrmsg(2, 24, idx),
+        )
+        .attr(2, &local)
+        .attr(1, &local);
+        let mut g = c.benchmark_group("addr_add_del");
+        g.bench_function("library", |b| {
+            b.iter(|| {
+                h.addr_add(&spec).unwrap();
+                h.addr_del(&spec).unwrap();
+            })
+        });
+        g.bench_function("floor", |b| {
+            b.iter(|| {
+                raw.ack(add.bytes());
+                raw.ack(del.bytes());
+            })
+        });
+        g.finish();
+    }
+
+    fn route_msg(kind: u16, flags: u16, dst: [u8; 4], idx: u32) -> Msg {
+        Msg::new(kind, flags, &rtmsg(2, 16, 0))
+            .attr(1 /* RTA_DST */, &dst)
+            .attr(5 /* RTA_GATEWAY */, &[10, 0, 0, 2])
+            .u32_attr(4 /* RTA_OIF */, idx)
+    }
+
+    fn route_add_del(c: &mut Criterion, h: &Handle, idx: u32) {
+        let mut raw = RawSocket::open();
+        let spec = RouteSpec::new("10.77.0.0/16".parse().unwrap())
+            .via("10.0.0.2".parse().unwrap())
+            .dev(idx);
+        let add = route_msg(
+            nl::RTM_NEWROUTE,
+            nl::REQUEST | nl::ACK | nl::CREATE_EXCL,
+            [10, 77, 0, 0],
+            idx,
+        );
+        let del = route_msg(nl::RTM_DELROUTE, nl::REQUEST | nl::ACK, [10, 77, 0, 0], idx);
+        let mut g = c.benchmark_group("route_add_del");
+        g.bench_function("library", |b| {
+            b.iter(|| {
+                h.route_add(&spec).unwrap();
+                h.route_del(&spec).unwrap();
+            })
+        });
+        g.bench_function("floor", |b| {
+            b.iter(|| {
+                raw.ack(add.bytes());
+                raw.ack(del.bytes());
+            })
+        });
+        g.finish();
+    }
+
+    fn dst(i: usize) -> [u8; 4] {
+        [10, 100 + (i / 256) as u8, (i % 256) as u8, 0]
+    }
+
+    fn batch_1000_route_adds(c: &mut Criterion, h: &Handle, idx: u32) {
+        const N: usize = 1000;
+        let specs: Vec<RouteSpec> = (0..N)
+            .map(|i| {
+                let d = dst(i);
+                let p = IpPrefix::new(std::net::Ipv4Addr::from(d).into(), 24).unwrap();
+                RouteSpec::new(p).via("10.0.0.2".parse().unwrap()).dev(idx)
+            })
+            .collect();
+        let adds: Vec<Msg> = (0..N)
+            .map(|i| {
+                Msg::new(
+                    nl::RTM_NEWROUTE,
+                    nl::REQUEST | nl::ACK | nl::CREATE_EXCL,
+                    &rtmsg(2, 24, 0),
+                )
+                .attr(1, &dst(i))
+                .attr(5, &[10, 0, 0, 2])
+                .u32_attr(4, idx)
+            })
+            .collect();
+        let dels: Vec<Msg> = (0..N)
+            .map(|i| {
+                Msg::new(nl::RTM_DELROUTE, nl::REQUEST | nl::ACK, &rtmsg(2, 24, 0))
+                    .attr(1, &dst(i))
+                    .u32_attr(4, idx)
+            })
+            .collect();
+        let mut raw = RawSocket::open();
+        let cleaner = std::cell::RefCell::new(RawSocket::open());
+        cleaner.borrow().set_rcvbuf(8 << 20);
+        raw.set_rcvbuf(8 << 20);
+        let all_dels: Vec<u8> = dels.iter().flat_map(|m| m.bytes().to_vec()).collect();
+        // Remove the 1000 routes (untimed); the first time some may not exist.
+        let clean = || {
+            let mut c = cleaner.borrow_mut();
+            c.send(&all_dels);
+            c.acks(N);
+        };
+        let mut g = c.benchmark_group("route_add_1000");
+        g.sample_size(20);
+        g.throughput(criterion::Throughput::Elements(N as u64));
+        g.bench_function("library_batch", |b| {
+            b.iter_batched(
+                clean,
+                |()| {
+                    let mut batch = h.batch();
+                    for s in &specs {
+                        batch.route_add(s);
+                    }
+                    let out = batch.execute().unwrap();
+                    black_box(out.iter().all(|r| r.is_ok()))
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        // The unbatched floor: 1000 prebuilt requests, one send+recv each.
+        g.bench_function("floor_unbatched", |b| {
+            b.iter_batched(
+                clean,
+                |()| {
+                    for m in &adds {
+                        raw.ack(m.bytes());
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        // The batched floor: the same bytes in one send.
+        let all: Vec<u8> = adds.iter().flat_map(|m| m.bytes().to_vec()).collect();
+        g.bench_function("floor_batched", |b| {
+            b.iter_batched(
+                clean,
+                |()| {
+                    raw.send(&all);
+                    assert_eq!(raw.acks(N), 0);
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+        clean();
+    }
+
+    pub fn benches(c: &mut Criterion) {
+        let h = Handle::new().unwrap();
+        let idx = setup(&h);
+        addr_add_del(c, &h, idx);
+        route_add_del(c, &h, idx);
+        batch_1000_route_adds(c, &h, idx);
+        h.link_del("bv0").unwrap();
+    }
 }
