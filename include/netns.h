@@ -115,6 +115,14 @@ typedef struct netns_error netns_error;
 typedef struct netns_handle netns_handle;
 
 /**
+ * An allocator over one network's host-local data directory. Free with
+ * [`netns_ipam_free`]. Calls on one `netns_ipam` are serialised; several
+ * processes (or a `host-local` plugin) may share the directory, which is
+ * locked per operation as host-local locks it.
+ */
+typedef struct netns_ipam netns_ipam;
+
+/**
  * A list of strings, created by the library, freed with
  * [`netns_string_list_free`].
  */
@@ -312,6 +320,99 @@ int32_t netns_link_set_netns(netns_handle *h,
  * The names of all links, in index order, in a new `*out`.
  */
 int32_t netns_link_names(netns_handle *h, netns_string_list **out, netns_error **err);
+
+/**
+ * Add the address `cidr` (e.g. "10.0.0.2/24" or "2001:db8::2/64") to
+ * `ifname`; IPv4 addresses get the broadcast address of their prefix. Like
+ * `ip addr add CIDR brd + dev IFNAME`.
+ */
+int32_t netns_addr_add(netns_handle *h, const char *ifname, const char *cidr, netns_error **err);
+
+/**
+ * Remove the address `cidr` from `ifname`. Like `ip addr del CIDR dev IFNAME`.
+ */
+int32_t netns_addr_del(netns_handle *h, const char *ifname, const char *cidr, netns_error **err);
+
+/**
+ * The addresses of `ifname` (NULL: of every link) as CIDR strings
+ * ("10.0.0.2/24"), IPv4 first, in a new `*out_cidrs`. Like
+ * `ip -br addr show [dev IFNAME]`.
+ */
+int32_t netns_addr_list(netns_handle *h,
+                        const char *ifname,
+                        netns_string_list **out_cidrs,
+                        netns_error **err);
+
+/**
+ * Add a route to `dst` (a CIDR or "default") via `gateway` and/or out of
+ * `ifname` (either may be NULL, not both); `metric` 0 means none. Like
+ * `ip route add DST [via GW] [dev IFNAME] [metric M]`.
+ */
+int32_t netns_route_add(netns_handle *h,
+                        const char *dst,
+                        const char *gateway,
+                        const char *ifname,
+                        uint32_t metric,
+                        netns_error **err);
+
+/**
+ * Add or replace a route; arguments as for [`netns_route_add`]. Like
+ * `ip route replace ...`.
+ */
+int32_t netns_route_replace(netns_handle *h,
+                            const char *dst,
+                            const char *gateway,
+                            const char *ifname,
+                            uint32_t metric,
+                            netns_error **err);
+
+/**
+ * Delete the route to `dst` (a CIDR or "default"), narrowed by `gateway`
+ * and `ifname` when they are not NULL. Like
+ * `ip route del DST [via GW] [dev IFNAME]`.
+ */
+int32_t netns_route_del(netns_handle *h,
+                        const char *dst,
+                        const char *gateway,
+                        const char *ifname,
+                        netns_error **err);
+
+/**
+ * Open an allocator for the CNI network configuration `config_json` (its
+ * `name` and `ipam` section: ranges, subnet, rangeStart/rangeEnd, gateway,
+ * dataDir, and requested addresses in runtimeConfig.ips / args.cni.ips),
+ * normalised and validated exactly as host-local does. The data directory
+ * (`ipam.dataDir`, default /var/lib/cni/networks) gets a directory named
+ * after the network, in host-local's format.
+ */
+int32_t netns_ipam_new(const char *config_json, netns_ipam **out, netns_error **err);
+
+/**
+ * Free an allocator. NULL is a no-op. Reservations stay on disk.
+ */
+void netns_ipam_free(netns_ipam *ipam);
+
+/**
+ * host-local's ADD for (`container_id`, `ifname`): one address from every
+ * range set, as CIDRs with the range's prefix ("10.22.0.2/16"), in range-set
+ * order, in a new `*out_cidrs`. Fails with NETNS_ERR_IPAM_DUPLICATE if the
+ * pair already holds an address, NETNS_ERR_IPAM_EXHAUSTED when a set is
+ * full (nothing is kept from a failed call).
+ */
+int32_t netns_ipam_allocate(netns_ipam *ipam,
+                            const char *container_id,
+                            const char *ifname,
+                            netns_string_list **out_cidrs,
+                            netns_error **err);
+
+/**
+ * host-local's DEL for (`container_id`, `ifname`): release what it holds.
+ * Idempotent: releasing nothing is success.
+ */
+int32_t netns_ipam_release(netns_ipam *ipam,
+                           const char *container_id,
+                           const char *ifname,
+                           netns_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,11 @@
 //! - never changes the namespace of the calling thread.
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
+// The exported functions are the C ABI: their pointer contract is the
+// header's (NULL is checked, anything else must be what the library handed
+// out). As in rustls-ffi they are not `unsafe fn`, which would change nothing
+// for C; Rust code should use netns-core directly.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -26,7 +31,10 @@ use std::path::Path;
 
 use netns_core::{Handle, LinkSpec, MacVlanMode, NetNs, NetnsDir};
 
+// Declared in the header's order: objects (links, addresses, routes), then IPAM.
 mod objects;
+mod ipam;
+pub use ipam::*;
 pub use objects::*;
 
 /// The ABI version: bumped whenever the meaning of an existing function or

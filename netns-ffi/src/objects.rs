@@ -280,3 +280,157 @@ pub extern "C" fn netns_link_names(
         Ok(())
     })
 }
+
+fn prefix(s: &str, what: &str) -> FfiResult<netns_core::IpPrefix> {
+    s.parse::<netns_core::IpPrefix>()
+        .map_err(|e| crate::Failure::new(libc::EINVAL, format!("{what}: {e}")))
+}
+
+fn addr_spec(ifname: *const c_char, cidr: *const c_char) -> FfiResult<netns_core::AddrSpec> {
+    let ifname = req_str(ifname, "ifname")?;
+    let cidr = prefix(req_str(cidr, "cidr")?, "cidr")?;
+    Ok(netns_core::AddrSpec::new(ifname, cidr))
+}
+
+/// Add the address `cidr` (e.g. "10.0.0.2/24" or "2001:db8::2/64") to
+/// `ifname`; IPv4 addresses get the broadcast address of their prefix. Like
+/// `ip addr add CIDR brd + dev IFNAME`.
+#[no_mangle]
+pub extern "C" fn netns_addr_add(
+    h: *mut netns_handle,
+    ifname: *const c_char,
+    cidr: *const c_char,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_handle(h, err, |h| {
+        let mut spec = addr_spec(ifname, cidr)?;
+        if spec.prefix.family() == netns_core::IpFamily::V4 {
+            spec = spec.broadcast_auto();
+        }
+        h.addr_add(&spec)?;
+        Ok(())
+    })
+}
+
+/// Remove the address `cidr` from `ifname`. Like `ip addr del CIDR dev IFNAME`.
+#[no_mangle]
+pub extern "C" fn netns_addr_del(
+    h: *mut netns_handle,
+    ifname: *const c_char,
+    cidr: *const c_char,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_handle(h, err, |h| {
+        h.addr_del(&addr_spec(ifname, cidr)?)?;
+        Ok(())
+    })
+}
+
+/// The addresses of `ifname` (NULL: of every link) as CIDR strings
+/// ("10.0.0.2/24"), IPv4 first, in a new `*out_cidrs`. Like
+/// `ip -br addr show [dev IFNAME]`.
+#[no_mangle]
+pub extern "C" fn netns_addr_list(
+    h: *mut netns_handle,
+    ifname: *const c_char,
+    out_cidrs: *mut *mut netns_string_list,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_handle(h, err, |h| {
+        let mut filter = netns_core::AddrFilter::new();
+        if let Some(n) = opt_str(ifname, "ifname")? {
+            filter = filter.link(n);
+        }
+        let out = out_ptr(out_cidrs, "out_cidrs")?;
+        let mut addrs = h.addrs(&filter)?;
+        addrs.sort_by_key(|a| a.family() != netns_core::IpFamily::V4);
+        *out = string_list(addrs.iter().map(|a| a.prefix.to_string()).collect());
+        Ok(())
+    })
+}
+
+fn route_spec(
+    dst: *const c_char,
+    gateway: *const c_char,
+    ifname: *const c_char,
+    metric: u32,
+) -> FfiResult<netns_core::RouteSpec> {
+    let dst = req_str(dst, "dst")?;
+    let gateway = opt_str(gateway, "gateway")?
+        .map(|g| {
+            g.parse::<std::net::IpAddr>()
+                .map_err(|e| crate::Failure::new(libc::EINVAL, format!("gateway {g:?}: {e}")))
+        })
+        .transpose()?;
+    let dst = if dst == "default" {
+        // The family of "default" follows the gateway (IPv4 without one).
+        let family = match gateway {
+            Some(g) => netns_core::IpFamily::of(&g),
+            None => netns_core::IpFamily::V4,
+        };
+        netns_core::IpPrefix::any(family)
+    } else {
+        prefix(dst, "dst")?
+    };
+    let mut spec = netns_core::RouteSpec::new(dst);
+    spec.gateway = gateway;
+    if let Some(i) = opt_str(ifname, "ifname")? {
+        spec = spec.dev(i);
+    }
+    if metric != 0 {
+        spec = spec.metric(metric);
+    }
+    Ok(spec)
+}
+
+/// Add a route to `dst` (a CIDR or "default") via `gateway` and/or out of
+/// `ifname` (either may be NULL, not both); `metric` 0 means none. Like
+/// `ip route add DST [via GW] [dev IFNAME] [metric M]`.
+#[no_mangle]
+pub extern "C" fn netns_route_add(
+    h: *mut netns_handle,
+    dst: *const c_char,
+    gateway: *const c_char,
+    ifname: *const c_char,
+    metric: u32,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_handle(h, err, |h| {
+        h.route_add(&route_spec(dst, gateway, ifname, metric)?)?;
+        Ok(())
+    })
+}
+
+/// Add or replace a route; arguments as for [`netns_route_add`]. Like
+/// `ip route replace ...`.
+#[no_mangle]
+pub extern "C" fn netns_route_replace(
+    h: *mut netns_handle,
+    dst: *const c_char,
+    gateway: *const c_char,
+    ifname: *const c_char,
+    metric: u32,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_handle(h, err, |h| {
+        h.route_replace(&route_spec(dst, gateway, ifname, metric)?)?;
+        Ok(())
+    })
+}
+
+/// Delete the route to `dst` (a CIDR or "default"), narrowed by `gateway`
+/// and `ifname` when they are not NULL. Like
+/// `ip route del DST [via GW] [dev IFNAME]`.
+#[no_mangle]
+pub extern "C" fn netns_route_del(
+    h: *mut netns_handle,
+    dst: *const c_char,
+    gateway: *const c_char,
+    ifname: *const c_char,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_handle(h, err, |h| {
+        h.route_del(&route_spec(dst, gateway, ifname, 0)?)?;
+        Ok(())
+    })
+}
