@@ -201,3 +201,48 @@ pub fn unique_name(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// What iproute2 reports for a request the kernel refuses: runs `ip ARGS...`
+/// (which must fail) and returns the kernel's extended-ack text as ip prints
+/// it (`Error: TEXT.`), or `None` when the kernel sent none (`RTNETLINK
+/// answers: ...`). The oracle for error texts that differ between kernels.
+pub fn ip_extack<I, S>(args: I) -> Option<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = ip_output(args);
+    assert!(!out.status.success(), "ip was expected to fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("Error: ") || l.starts_with("RTNETLINK answers:"))?;
+    line.strip_prefix("Error: ")
+        .map(|t| t.strip_suffix('.').unwrap_or(t).to_owned())
+}
+
+/// Whether this process runs in the project's test VM (where no test may
+/// skip for lack of kernel support).
+pub fn in_test_vm() -> bool {
+    std::env::var_os("NETNS_TEST_IN_VM").is_some()
+}
+
+/// Skip the rest of a test because the running kernel lacks `what`: prints
+/// the reason (a skip is never silent) and returns normally. Inside the
+/// project's test VM, whose kernel has everything, it panics instead.
+pub fn skip_kernel_lacks(what: &str, detail: &dyn std::fmt::Display) {
+    let kernel = std::env::var("NETNS_TEST_KERNEL").unwrap_or_else(|_| kernel_release());
+    if in_test_vm() {
+        panic!("kernel {kernel} in the test VM lacks {what}: {detail}");
+    }
+    println!(
+        "SKIP: kernel {kernel} lacks {what} ({detail}); this test runs in the VM tier (.ci/vm)"
+    );
+}
+
+/// `uname -r`.
+pub fn kernel_release() -> String {
+    fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
