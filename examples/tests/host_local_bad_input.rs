@@ -236,7 +236,21 @@ fn missing_ipam_and_no_ranges() {
 fn unwritable_data_dir() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    let exe_dir = TempDir::new("exe");
     for bin in [host_local(), plugin()] {
+        // `nobody` must be able to run the binary wherever the checkout is:
+        // run a copy from a world-readable temp dir.
+        let bin = if root {
+            use std::os::unix::fs::PermissionsExt;
+            let copy = exe_dir.path().join(bin.file_name().unwrap());
+            std::fs::copy(&bin, &copy).unwrap();
+            std::fs::set_permissions(exe_dir.path(), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+            copy
+        } else {
+            bin
+        };
         let d = TempDir::new("ro");
         let c = conf(r#""subnet":"10.36.0.0/24""#).replace("@DIR@", &d.s());
         assert!(run(&bin, &Call::new("ADD", "keep", &c)).ok());
