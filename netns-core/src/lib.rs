@@ -28,6 +28,7 @@
 
 pub mod addr;
 mod batch;
+pub mod bridge;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -47,11 +48,13 @@ pub use addr::{
     AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, IpFamily, IpPrefix, Lifetime, Scope,
 };
 pub use batch::Batch;
+pub use bridge::{BridgeVlan, PortVlans};
 pub use error::{Error, Result};
 pub use handle::Handle;
 pub use link::{
-    BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges, LinkData, LinkFlags,
-    LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, OperState, VlanProtocol, VxlanSpec,
+    BondMode, BondSpec, BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges,
+    LinkData, LinkFlags, LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, OperState,
+    VlanProtocol, VxlanSpec,
 };
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use ns::{NetNs, NetnsDir};

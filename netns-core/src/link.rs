@@ -22,10 +22,11 @@ use std::str::FromStr;
 use netlink_packet_core::NlaBuffer;
 use netlink_packet_core::ParseableParametrized;
 use netlink_packet_route::link::{
-    InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoMacVtap, InfoVeth, InfoVlan,
-    InfoVxlan, IpVlanFlags as NlIpVlanFlags, IpVlanMode as NlIpVlanMode, LinkAttribute,
-    LinkExtentMask, LinkFlags as NlLinkFlags, LinkHeader, LinkInfo as NlLinkInfo, LinkMessage,
-    MacVlanMacAddressMode, MacVlanMode as NlMacVlanMode, State, VlanProtocol as NlVlanProtocol,
+    BondMode as NlBondMode, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
+    InfoMacVtap, InfoVeth, InfoVlan, InfoVrf, InfoVxlan, IpVlanFlags as NlIpVlanFlags,
+    IpVlanMode as NlIpVlanMode, LinkAttribute, LinkExtentMask, LinkFlags as NlLinkFlags,
+    LinkHeader, LinkInfo as NlLinkInfo, LinkMessage, MacVlanMacAddressMode,
+    MacVlanMode as NlMacVlanMode, State, VlanProtocol as NlVlanProtocol,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -330,6 +331,35 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// Bonding mode (`mode` in `ip link add NAME type bond`).
+    BondMode {
+        /// Round-robin over the ports (mode 0).
+        BalanceRr = "balance-rr",
+        /// One active port, the others standing by (mode 1).
+        ActiveBackup = "active-backup",
+        /// Hash of the addresses picks the port (mode 2).
+        BalanceXor = "balance-xor",
+        /// Everything on every port (mode 3).
+        Broadcast = "broadcast",
+        /// IEEE 802.3ad dynamic link aggregation, LACP (mode 4).
+        Lacp = "802.3ad",
+        /// Adaptive transmit load balancing (mode 5).
+        BalanceTlb = "balance-tlb",
+        /// Adaptive load balancing (mode 6).
+        BalanceAlb = "balance-alb",
+    }
+}
+
+/// Options of a bond (`ip link add NAME type bond mode MODE [miimon MS]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BondSpec {
+    /// The mode.
+    pub mode: BondMode,
+    /// `miimon MS`: link monitoring interval in milliseconds.
+    pub miimon: Option<u32>,
+}
+
 /// Options of a VXLAN link (`ip link add NAME type vxlan id VNI ...`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VxlanSpec {
@@ -401,6 +431,15 @@ pub enum LinkKind<'a> {
     Vxlan(VxlanSpec),
     /// A dummy interface: `type dummy`.
     Dummy,
+    /// A bond: `type bond mode MODE`; ports join with
+    /// [`Handle::link_set_controller`] (a port must be down to join).
+    Bond(BondSpec),
+    /// A VRF device: `type vrf table ID`; links join with
+    /// [`Handle::link_set_controller`], routes go in its table.
+    Vrf {
+        /// The routing table of the VRF.
+        table: u32,
+    },
 }
 
 impl LinkKind<'_> {
@@ -415,6 +454,8 @@ impl LinkKind<'_> {
             LinkKind::IpVlan { .. } => "ipvlan",
             LinkKind::Vxlan(_) => "vxlan",
             LinkKind::Dummy => "dummy",
+            LinkKind::Bond(_) => "bond",
+            LinkKind::Vrf { .. } => "vrf",
         }
     }
 
@@ -548,6 +589,16 @@ impl<'a> LinkSpec<'a> {
     /// `ip link add NAME type dummy`.
     pub fn dummy(name: impl Into<String>) -> Self {
         Self::new(name, LinkKind::Dummy)
+    }
+
+    /// `ip link add NAME type bond mode MODE`.
+    pub fn bond(name: impl Into<String>, mode: BondMode) -> Self {
+        Self::new(name, LinkKind::Bond(BondSpec { mode, miimon: None }))
+    }
+
+    /// `ip link add NAME type vrf table TABLE`.
+    pub fn vrf(name: impl Into<String>, table: u32) -> Self {
+        Self::new(name, LinkKind::Vrf { table })
     }
 
     /// Set the parent (`link PARENT`, or `dev DEV` for vxlan).
@@ -714,6 +765,16 @@ pub enum LinkData {
     Bridge {
         /// Whether VLAN filtering is on.
         vlan_filtering: Option<bool>,
+    },
+    /// Bond.
+    Bond {
+        /// Mode.
+        mode: Option<BondMode>,
+    },
+    /// VRF.
+    Vrf {
+        /// Its routing table.
+        table: Option<u32>,
     },
     /// Another kind, or a kind without details.
     Other,
@@ -939,6 +1000,13 @@ fn validate_spec(spec: &LinkSpec<'_>) -> Result<()> {
                 ));
             }
         }
+        LinkKind::Vrf { table: 0 } => {
+            return Err(Error::invalid(
+                OP,
+                &spec.name,
+                "a vrf needs a table id other than 0",
+            ));
+        }
         LinkKind::MacVlan { mode, source_macs }
             if !source_macs.is_empty() && *mode != MacVlanMode::Source =>
         {
@@ -1089,6 +1157,26 @@ pub(crate) fn build_add(spec: &LinkSpec<'_>, resolved: Resolved) -> LinkMessage 
             (InfoKind::Vxlan, Some(InfoData::Vxlan(d)))
         }
         LinkKind::Dummy => (InfoKind::Dummy, None),
+        LinkKind::Bond(b) => {
+            let mode = match b.mode {
+                BondMode::BalanceRr => NlBondMode::BalanceRr,
+                BondMode::ActiveBackup => NlBondMode::ActiveBackup,
+                BondMode::BalanceXor => NlBondMode::BalanceXor,
+                BondMode::Broadcast => NlBondMode::Broadcast,
+                BondMode::Lacp => NlBondMode::Ieee8023Ad,
+                BondMode::BalanceTlb => NlBondMode::BalanceTlb,
+                BondMode::BalanceAlb => NlBondMode::BalanceAlb,
+            };
+            let mut d = vec![InfoBond::Mode(mode)];
+            if let Some(m) = b.miimon {
+                d.push(InfoBond::MiiMon(m));
+            }
+            (InfoKind::Bond, Some(InfoData::Bond(d)))
+        }
+        LinkKind::Vrf { table } => (
+            InfoKind::Vrf,
+            Some(InfoData::Vrf(vec![InfoVrf::TableId(*table)])),
+        ),
     };
     // vxlan's underlying device is IFLA_VXLAN_LINK, not IFLA_LINK.
     if matches!(spec.kind, LinkKind::Vxlan(_)) {
@@ -1309,6 +1397,27 @@ fn parse_info_data(d: InfoData) -> LinkData {
                 underlying,
             }
         }
+        InfoData::Bond(v) => LinkData::Bond {
+            mode: v.into_iter().find_map(|a| match a {
+                InfoBond::Mode(m) => Some(match m {
+                    NlBondMode::BalanceRr => BondMode::BalanceRr,
+                    NlBondMode::ActiveBackup => BondMode::ActiveBackup,
+                    NlBondMode::BalanceXor => BondMode::BalanceXor,
+                    NlBondMode::Broadcast => BondMode::Broadcast,
+                    NlBondMode::Ieee8023Ad => BondMode::Lacp,
+                    NlBondMode::BalanceTlb => BondMode::BalanceTlb,
+                    NlBondMode::BalanceAlb => BondMode::BalanceAlb,
+                    _ => return None,
+                }),
+                _ => None,
+            }),
+        },
+        InfoData::Vrf(v) => LinkData::Vrf {
+            table: v.into_iter().find_map(|a| match a {
+                InfoVrf::TableId(t) => Some(t),
+                _ => None,
+            }),
+        },
         InfoData::Bridge(v) => LinkData::Bridge {
             vlan_filtering: v.into_iter().find_map(|a| match a {
                 InfoBridge::VlanFiltering(f) => Some(f),
@@ -1337,7 +1446,10 @@ fn skip_stats() -> LinkAttribute {
     LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])
 }
 
-fn kind_error(e: Error, kind: &str) -> Error {
+/// An EOPNOTSUPP from `link_add` as an [`Error::Unsupported`] naming what
+/// the kernel lacks: the kind itself ("Unknown device type"), or a feature of
+/// a kind it has (a bridge without VLAN filtering answers with no text).
+fn kind_error(e: Error, spec: &LinkSpec<'_>) -> Error {
     match e {
         Error::Kernel {
             op,
@@ -1345,13 +1457,26 @@ fn kind_error(e: Error, kind: &str) -> Error {
             errno,
             extack,
             ..
-        } if errno == libc::EOPNOTSUPP => Error::Unsupported {
-            op,
-            object,
-            feature: format!("link kind \"{kind}\""),
-            errno,
-            extack,
-        },
+        } if errno == libc::EOPNOTSUPP => {
+            let kind = spec.kind.name();
+            let unknown_kind = extack
+                .as_deref()
+                .is_some_and(|t| t.contains("Unknown device type"));
+            let feature = match &spec.kind {
+                LinkKind::Bridge(BridgeSpec {
+                    vlan_filtering: Some(true),
+                }) if !unknown_kind => "bridge VLAN filtering (vlan_filtering 1)".to_owned(),
+                _ if unknown_kind || extack.is_none() => format!("link kind \"{kind}\""),
+                _ => format!("an option of link kind \"{kind}\""),
+            };
+            Error::Unsupported {
+                op,
+                object,
+                feature,
+                errno,
+                extack,
+            }
+        }
         other => other,
     }
 }
@@ -1426,7 +1551,7 @@ impl Handle {
         let object = format!("{} (type {})", spec.name, spec.kind.name());
         self.sock()
             .ack(OP, &object, RouteNetlinkMessage::NewLink(msg), Verb::Add)
-            .map_err(|e| kind_error(e, spec.kind.name()))
+            .map_err(|e| kind_error(e, spec))
     }
 
     pub(crate) fn resolve_spec(&self, spec: &LinkSpec<'_>) -> Result<Resolved> {

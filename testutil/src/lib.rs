@@ -103,6 +103,30 @@ where
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("ip -j output is not JSON ({e}): {out}"))
 }
 
+/// Run `PROGRAM ARGS...` (an iproute2 tool printing JSON, e.g. `bridge -j`)
+/// in the calling thread's namespace and parse its output.
+pub fn ip_json_cmd<I, S>(program: &str, args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .expect("run an iproute2 tool");
+    assert!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim().is_empty() {
+        return serde_json::Value::Array(vec![]);
+    }
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{program} output is not JSON ({e}): {text}"))
+}
+
 /// Run `ip ARGS...` with `/run/netns` replaced by `dir`, in a throw-away
 /// mount namespace: `ip netns` has no option for another directory, so the
 /// child gets a private tmpfs on /run with `dir` bind-mounted (recursively)
