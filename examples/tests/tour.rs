@@ -52,7 +52,7 @@ fn passes_every_step_and_cleans_up() {
             "OK: TCP host -> blue at 192.168.15.2",
             "OK: TCP blue -> outside at 10.0.0.2",
             "route default via 192.168.15.5 dev veth-blue",
-            "v-net-0          UP",
+            "192.168.15.5/24",
             "All steps passed.",
             "deleted namespace red",
         ] {
