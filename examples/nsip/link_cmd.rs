@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use netns_core::{
-    BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges, LinkData, LinkId,
-    LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, NetNs, VlanProtocol, VxlanSpec,
+    BondMode, BondSpec, BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges,
+    LinkData, LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, NetNs, VlanProtocol,
+    VxlanSpec,
 };
 use serde_json::{json, Map, Value};
 
@@ -102,6 +103,30 @@ fn add(ctx: &Ctx, a: &mut Args) -> Res<()> {
             KindArgs::Ready(LinkKind::Bridge(b))
         }
         "dummy" => KindArgs::Ready(LinkKind::Dummy),
+        "bond" => {
+            let mut b = BondSpec {
+                mode: BondMode::BalanceRr, // the kernel's default, as for ip
+                miimon: None,
+            };
+            loop {
+                if a.eat("mode") {
+                    b.mode = a.parsed("mode")?;
+                } else if a.eat("miimon") {
+                    b.miimon = Some(a.parsed("miimon")?);
+                } else {
+                    break;
+                }
+            }
+            KindArgs::Ready(LinkKind::Bond(b))
+        }
+        "vrf" => {
+            if !a.eat("table") {
+                return usage("a vrf needs \"table ID\"");
+            }
+            KindArgs::Ready(LinkKind::Vrf {
+                table: a.parsed("table")?,
+            })
+        }
         "macvlan" | "macvtap" => {
             let mut mode = MacVlanMode::Vepa; // the kernel's default, as for ip
             if a.eat("mode") {

@@ -35,6 +35,7 @@ objects:
         del [dev] NAME | del group N
         show [[dev] NAME]
   kinds: veth peer name PEER [netns NS] | bridge [vlan_filtering 0|1] | dummy
+         bond [mode balance-rr|active-backup|802.3ad|...] [miimon MS] | vrf table ID
          macvlan|macvtap mode private|vepa|bridge|passthru|source
          vlan id N [protocol 802.1Q|802.1ad] | ipvlan mode l2|l3|l3s [bridge|private|vepa]
          vxlan id VNI [remote|group ADDR] [local ADDR] [dstport P] [dev NAME]
