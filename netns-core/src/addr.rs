@@ -38,6 +38,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::error::{Error, Result};
 use crate::link::validate_ifname;
+use crate::nla::{c_string, u32_at, u32_of, Nlas};
 use crate::socket::{Reply, Verb};
 use crate::{Batch, Handle, LinkId};
 
@@ -814,8 +815,9 @@ pub(crate) fn parse_addr(payload: &[u8]) -> std::result::Result<Option<Address>,
     let index = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
     let (mut local, mut address, mut broadcast, mut label) = (None, None, None, None);
     let (mut valid, mut preferred) = (Lifetime::Forever, Lifetime::Forever);
-    for a in Attrs::new(&payload[ADDR_HEADER_LEN..]) {
-        let (kind, v) = a?;
+    for a in Nlas::new(&payload[ADDR_HEADER_LEN..]) {
+        let a = a?;
+        let (kind, v) = (a.kind, a.value);
         match kind {
             IFA_ADDRESS => address = Some(ip_of(family, v).ok_or("bad IFA_ADDRESS")?),
             IFA_LOCAL => local = Some(ip_of(family, v).ok_or("bad IFA_LOCAL")?),
@@ -859,64 +861,12 @@ pub(crate) fn parse_addr(payload: &[u8]) -> std::result::Result<Option<Address>,
 // Helpers shared with route.rs and neigh.rs
 // ---------------------------------------------------------------------------
 
-/// The netlink attributes of a buffer, as (type, value); malformed framing
-/// is an error that ends the iteration. Never panics.
-pub(crate) struct Attrs<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Attrs<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Attrs { buf }
-    }
-}
-
-impl<'a> Iterator for Attrs<'a> {
-    type Item = std::result::Result<(u16, &'a [u8]), String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buf.is_empty() {
-            return None;
-        }
-        let b = self.buf;
-        if b.len() < 4 {
-            self.buf = &[];
-            return Some(Err("truncated attribute header".into()));
-        }
-        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-        let kind = u16::from_ne_bytes([b[2], b[3]]) & netlink_packet_core::NLA_TYPE_MASK;
-        if len < 4 || len > b.len() {
-            self.buf = &[];
-            return Some(Err(format!("attribute {kind} with bad length {len}")));
-        }
-        self.buf = b.get((len + 3) & !3..).unwrap_or_default();
-        Some(Ok((kind, &b[4..len])))
-    }
-}
-
 /// An address of `family` from its wire bytes.
 pub(crate) fn ip_of(family: IpFamily, v: &[u8]) -> Option<IpAddr> {
     match family {
         IpFamily::V4 => <[u8; 4]>::try_from(v).ok().map(IpAddr::from),
         IpFamily::V6 => <[u8; 16]>::try_from(v).ok().map(IpAddr::from),
     }
-}
-
-/// A native-endian u32 attribute value.
-pub(crate) fn u32_of(v: &[u8]) -> Option<u32> {
-    <[u8; 4]>::try_from(v).ok().map(u32::from_ne_bytes)
-}
-
-/// A native-endian u32 at `at`.
-pub(crate) fn u32_at(v: &[u8], at: usize) -> Option<u32> {
-    let s = v.get(at..at.checked_add(4)?)?;
-    u32_of(s)
-}
-
-/// A NUL-terminated string attribute.
-pub(crate) fn c_string(v: &[u8]) -> String {
-    let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8_lossy(&v[..end]).into_owned()
 }
 
 /// Text formatted only when shown: the object of a request is needed only
@@ -1362,7 +1312,7 @@ mod tests {
         #[test]
         fn parse_addr_total(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_addr(&bytes);
-            for a in Attrs::new(&bytes) { let _ = a; }
+            for a in Nlas::new(&bytes) { let _ = a; }
         }
     }
 }

@@ -39,9 +39,10 @@ use netlink_packet_route::neighbour::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::addr::{ip_of, Attrs, IpFamily, Lazy};
+use crate::addr::{ip_of, IpFamily, Lazy};
 use crate::error::{Error, Result};
 use crate::link::validate_ifname;
+use crate::nla::Nlas;
 use crate::socket::{Reply, Verb};
 use crate::{Batch, Handle, LinkId, MacAddr};
 
@@ -379,8 +380,9 @@ pub(crate) fn parse_neigh(payload: &[u8]) -> std::result::Result<Option<Neighbou
     let state = NeighState(u16::from_ne_bytes([h[8], h[9]]));
     let flags = NeighFlags(h[10]);
     let (mut dst, mut lladdr) = (None, None);
-    for a in Attrs::new(&payload[NEIGH_HEADER_LEN..]) {
-        let (t, v) = a?;
+    for a in Nlas::new(&payload[NEIGH_HEADER_LEN..]) {
+        let a = a?;
+        let (t, v) = (a.kind, a.value);
         match t {
             NDA_DST => dst = Some(ip_of(family, v).ok_or("bad NDA_DST")?),
             NDA_LLADDR => lladdr = Some(v.to_vec()),

@@ -1,6 +1,8 @@
 //! A minimal reader for netlink attributes (`struct nlattr` TLVs), for the
-//! attributes the library decodes itself. Bounds are checked; malformed input
-//! ends the iteration with an error, never a panic.
+//! attributes the library decodes itself. Bounds are checked; an attribute
+//! whose length does not fit ends the iteration with an error, never a panic;
+//! trailing bytes shorter than a header are padding (as for the kernel's
+//! nla_ok()).
 
 /// One attribute: its type (flags masked off) and value.
 #[derive(Debug, Clone, Copy)]
@@ -12,9 +14,9 @@ pub(crate) struct Nla<'a> {
 }
 
 impl<'a> Nla<'a> {
-    /// A native-endian u32 value.
+    /// A native-endian u32 value (exactly 4 bytes).
     pub(crate) fn u32(&self) -> Option<u32> {
-        Some(u32::from_ne_bytes(self.value.get(..4)?.try_into().ok()?))
+        u32_of(self.value)
     }
 
     /// A native-endian i32 value.
@@ -29,13 +31,24 @@ impl<'a> Nla<'a> {
 
     /// A string value, up to the first NUL.
     pub(crate) fn str(&self) -> String {
-        let end = self
-            .value
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.value.len());
-        String::from_utf8_lossy(&self.value[..end]).into_owned()
+        c_string(self.value)
     }
+}
+
+/// A native-endian u32 from exactly 4 bytes.
+pub(crate) fn u32_of(v: &[u8]) -> Option<u32> {
+    <[u8; 4]>::try_from(v).ok().map(u32::from_ne_bytes)
+}
+
+/// A native-endian u32 at `at`.
+pub(crate) fn u32_at(v: &[u8], at: usize) -> Option<u32> {
+    u32_of(v.get(at..at.checked_add(4)?)?)
+}
+
+/// A NUL-terminated string (lossily UTF-8).
+pub(crate) fn c_string(v: &[u8]) -> String {
+    let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+    String::from_utf8_lossy(&v[..end]).into_owned()
 }
 
 /// Iterator over the attributes of a buffer.
@@ -58,8 +71,10 @@ impl<'a> Iterator for Nlas<'a> {
         }
         let b = self.buf;
         if b.len() < 4 {
+            // Fewer bytes than a header: padding, as the kernel's own
+            // nla_ok() treats it.
             self.buf = &[];
-            return Some(Err("truncated attribute header"));
+            return None;
         }
         let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
         if len < 4 || len > b.len() {
@@ -99,6 +114,7 @@ mod tests {
             let r: Vec<_> = Nlas::new(&bad).collect();
             assert!(r.len() == 1 && r[0].is_err());
         }
-        assert!(Nlas::new(&[1, 2]).next().unwrap().is_err());
+        // Fewer bytes than a header are padding.
+        assert!(Nlas::new(&[1, 2]).next().is_none());
     }
 }

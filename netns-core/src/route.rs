@@ -45,9 +45,10 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::addr::{ip_of, same_family, u32_at, u32_of, Attrs, IpFamily, IpPrefix, Lazy, Scope};
+use crate::addr::{ip_of, same_family, IpFamily, IpPrefix, Lazy, Scope};
 use crate::error::{Error, Result};
 use crate::link::validate_ifname;
+use crate::nla::{u32_at, u32_of, Nlas};
 use crate::socket::{Reply, Verb};
 use crate::{Batch, Handle, LinkId};
 
@@ -807,8 +808,9 @@ pub(crate) fn parse_route(payload: &[u8]) -> std::result::Result<Option<Route>, 
     let mut src = None;
     let (mut gateway, mut oif, mut prefsrc, mut metric) = (None, None, None, None);
     let mut nexthops = Vec::new();
-    for a in Attrs::new(&payload[ROUTE_HEADER_LEN..]) {
-        let (t, v) = a?;
+    for a in Nlas::new(&payload[ROUTE_HEADER_LEN..]) {
+        let a = a?;
+        let (t, v) = (a.kind, a.value);
         match t {
             RTA_DST => dst = Some(ip_of(family, v).ok_or("bad RTA_DST")?),
             RTA_SRC => src = Some(ip_of(family, v).ok_or("bad RTA_SRC")?),
@@ -865,8 +867,9 @@ fn parse_multipath(family: IpFamily, mut v: &[u8]) -> std::result::Result<Vec<Ne
             weight: u16::from(hdr[3]) + 1,
             flags: RouteFlags(u32::from(hdr[2])),
         };
-        for a in Attrs::new(&v[RTNH_HEADER_LEN..len]) {
-            let (t, val) = a?;
+        for a in Nlas::new(&v[RTNH_HEADER_LEN..len]) {
+            let a = a?;
+            let (t, val) = (a.kind, a.value);
             match t {
                 RTA_GATEWAY => {
                     nh.gateway = Some(ip_of(family, val).ok_or("bad nexthop RTA_GATEWAY")?)

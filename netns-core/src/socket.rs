@@ -49,6 +49,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 use crate::error::{Error, Result};
+use crate::nla::{u32_at, Nlas};
 
 /// Initial receive buffer size. The kernel fills dump datagrams up to the
 /// largest receive size it has seen, capped at 32 KiB; a single message
@@ -165,7 +166,7 @@ pub(crate) fn parse_error_payload(
     let echoed = if flags & NLM_F_CAPPED != 0 {
         NLMSG_HDRLEN
     } else {
-        let len = read_u32(payload, 4).ok_or("NLMSG_ERROR without the echoed request header")?;
+        let len = u32_at(payload, 4).ok_or("NLMSG_ERROR without the echoed request header")?;
         align4(len as usize)
     };
     let tlvs = payload
@@ -197,35 +198,21 @@ pub(crate) fn parse_done_payload(
     Ok(nack)
 }
 
-fn parse_extack_tlvs(mut tlvs: &[u8], nack: &mut Nack) -> std::result::Result<(), &'static str> {
-    while tlvs.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([tlvs[0], tlvs[1]]));
-        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & netlink_packet_core::NLA_TYPE_MASK;
-        if len < 4 || len > tlvs.len() {
-            return Err("malformed extended-ack attribute");
-        }
-        let value = &tlvs[4..len];
-        match kind {
-            NLMSGERR_ATTR_MSG => {
-                let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-                nack.msg = Some(String::from_utf8_lossy(&value[..end]).into_owned());
-            }
-            NLMSGERR_ATTR_OFFS => nack.offset = read_u32(value, 0),
-            NLMSGERR_ATTR_MISS_TYPE => nack.missing_type = read_u32(value, 0),
+fn parse_extack_tlvs(tlvs: &[u8], nack: &mut Nack) -> std::result::Result<(), &'static str> {
+    for tlv in Nlas::new(tlvs) {
+        let tlv = tlv.map_err(|_| "malformed extended-ack attribute")?;
+        match tlv.kind {
+            NLMSGERR_ATTR_MSG => nack.msg = Some(tlv.str()),
+            NLMSGERR_ATTR_OFFS => nack.offset = tlv.u32(),
+            NLMSGERR_ATTR_MISS_TYPE => nack.missing_type = tlv.u32(),
             _ => {}
         }
-        tlvs = tlvs.get(align4(len)..).unwrap_or_default();
     }
     Ok(())
 }
 
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
-}
-
 fn read_i32(b: &[u8], at: usize) -> Option<i32> {
-    read_u32(b, at).map(|v| v as i32)
+    u32_at(b, at).map(|v| v as i32)
 }
 
 const fn align4(n: usize) -> usize {
