@@ -1,0 +1,3 @@
+module example.invalid/netns
+
+go 1.19
