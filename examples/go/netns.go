@@ -11,10 +11,11 @@
 // errno, errors.Is(err, syscall.EEXIST) (or fs.ErrExist) works; for a library
 // code, errors.Is(err, netns.ErrIPAMDuplicate).
 //
-// Building: cgo finds the header in ../../include and libnetns in
-// ../../target/debug (`cargo build -p netns-ffi`); another build of the
-// library is used with CGO_LDFLAGS="-L DIR -Wl,-rpath,DIR", whose flags come
-// first.
+// Building: cgo finds the header in ../../include and, by default, libnetns.so
+// in ../../target/debug (made by `cargo build -p netns-ffi`), with that
+// directory as the binary's run path. To use another build of the library,
+// set CGO_LDFLAGS="-L DIR -Wl,-rpath,DIR": its flags come before the
+// package's, so DIR wins. examples/tests/go_user.rs runs the tests that way.
 package netns
 
 /*

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +16,9 @@ import (
 func TestVersion(t *testing.T) {
 	if v := Version(); !strings.HasPrefix(v, "netns-ffi/") || len(v) == len("netns-ffi/") {
 		t.Fatalf("Version() = %q", v)
+	}
+	if want := os.Getenv("NETNS_GO_EXPECT_VERSION"); want != "" && Version() != want {
+		t.Fatalf("Version() = %q, want %q", Version(), want)
 	}
 	if ABIVersion() != 1 {
 		t.Fatalf("ABIVersion() = %d", ABIVersion())
@@ -361,5 +365,29 @@ func TestLinkKinds(t *testing.T) {
 	}
 	if err := h.LinkAddMacvlan("mv1", "v0", "sideways"); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("bad macvlan mode: %v", err)
+	}
+}
+
+// When the caller says which build of the library the tests must use
+// (NETNS_GO_EXPECT_LIBRARY, set by examples/tests/go_user.rs), that is the
+// one this process mapped: cgo's default -L (../../target/debug) cannot stand
+// in for it unnoticed.
+func TestLibraryIsTheExpectedOne(t *testing.T) {
+	want := os.Getenv("NETNS_GO_EXPECT_LIBRARY")
+	if want == "" {
+		t.Skip("NETNS_GO_EXPECT_LIBRARY is not set: any libnetns.so will do")
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped := map[string]bool{}
+	for _, line := range strings.Split(string(maps), "\n") {
+		if f := strings.Fields(line); len(f) == 6 && strings.HasSuffix(f[5], "/libnetns.so") {
+			mapped[f[5]] = true
+		}
+	}
+	if len(mapped) != 1 || !mapped[want] {
+		t.Fatalf("mapped libnetns.so: %v, want %s", mapped, want)
 	}
 }
