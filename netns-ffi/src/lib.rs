@@ -31,8 +31,10 @@ use std::path::Path;
 
 use netns_core::{Handle, LinkSpec, MacVlanMode, NetNs, NetnsDir};
 
-// Declared in the header's order: objects (links, addresses, routes), then IPAM.
+// cbindgen emits items in declaration order: objects (links, addresses,
+// routes) first, then IPAM. (Kept apart so rustfmt does not sort them.)
 mod objects;
+
 mod ipam;
 pub use ipam::*;
 pub use objects::*;
