@@ -18,6 +18,13 @@ use std::process::{Command, Output};
 
 use netns_testutil::{in_private_netns, TempNetnsDir};
 
+mod ffi_common;
+use ffi_common::{deps_dir, library, repo_root};
+
+fn require_tool(tool: &str, package: &str) -> PathBuf {
+    ffi_common::require_tool(tool, package, "C user")
+}
+
 /// What `cargo rustc -p netns-ffi --lib --crate-type staticlib -- --print
 /// native-static-libs` prints for x86_64/aarch64-unknown-linux-gnu.
 const NATIVE_STATIC_LIBS: &[&str] = &[
@@ -29,48 +36,6 @@ const NATIVE_STATIC_LIBS: &[&str] = &[
     "-ldl",
     "-lc",
 ];
-
-/// target/<profile>/deps: where this test binary is, and where cargo built
-/// netns-ffi as its dependency.
-fn deps_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .expect("the test binary is in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("examples/ is in the workspace root")
-        .to_path_buf()
-}
-
-/// The library file `name` built by cargo; fails if it is not there.
-fn library(name: &str) -> PathBuf {
-    let p = deps_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: cargo builds netns-ffi (a dev-dependency of netns-examples) \
-         before the tests run",
-        p.display()
-    );
-    p
-}
-
-/// `tool` from PATH, or a failure that says what to install.
-fn require_tool(tool: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{tool}` is not installed (not found in PATH): the C user of the ABI needs it; \
-                 install the Debian package {package} (.ci/install-deps does)"
-            )
-        })
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Link {

@@ -22,34 +22,12 @@ use std::process::Command;
 
 use netns_testutil::in_private_netns;
 
-/// target/<profile>/deps: where this test binary is, and where cargo built
-/// netns-ffi as its dependency.
-fn deps_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .expect("the test binary is in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("examples/ is in the workspace root")
-        .to_path_buf()
-}
+mod ffi_common;
+use ffi_common::{deps_dir, library, repo_root};
 
 /// `go` from PATH, or a failure that says what to install.
 fn go() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("go"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`go` is not installed (not found in PATH): the Go user of the ABI needs it; \
-                 install the Debian package golang-go (.ci/install-deps does)"
-            )
-        })
+    ffi_common::require_tool("go", "golang-go", "Go user")
 }
 
 /// `go ARGS...` in examples/go with the environment of these tests.
@@ -62,13 +40,7 @@ fn go_cmd(args: &[&str]) -> Command {
 
 /// The working directory and environment of `go` in these tests.
 fn go_env(cmd: &mut Command) {
-    let so = deps_dir().join("libnetns.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: cargo builds netns-ffi (a dev-dependency of netns-examples) \
-         before the tests run",
-        so.display()
-    );
+    let so = library("libnetns.so");
     let lib_dir = deps_dir();
     let go_dir = lib_dir
         .parent()

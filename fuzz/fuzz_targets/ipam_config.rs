@@ -31,7 +31,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = parse_ip_or_cidr(word);
         if let Ok(c) = word.parse::<Cidr>() {
             let (net, last) = (c.network(), c.last());
-            assert!(c.contains(&net) && c.contains(&last), "{c}: {net} {last}");
+            // An IPv4-mapped IPv6 address is IPv4 to `contains`, as to Go's
+            // net.IPNet.Contains (To4), so an IPv6 prefix covering
+            // ::ffff:0:0/96 does not contain it.
+            let mapped = |ip: &IpAddr| matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+            assert!(mapped(&net) || c.contains(&net), "{c}: {net}");
+            assert!(mapped(&last) || c.contains(&last), "{c}: {last}");
             let _ = c.to_string();
         }
         let _ = version_at_least(word, (0, 3, 0));

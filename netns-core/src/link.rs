@@ -19,8 +19,6 @@ use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::str::FromStr;
 
-use netlink_packet_core::NlaBuffer;
-use netlink_packet_core::ParseableParametrized;
 use netlink_packet_route::link::{
     BondMode as NlBondMode, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
     InfoMacVtap, InfoVeth, InfoVlan, InfoVrf, InfoVxlan, IpVlanFlags as NlIpVlanFlags,
@@ -28,7 +26,7 @@ use netlink_packet_route::link::{
     LinkHeader, LinkInfo as NlLinkInfo, LinkMessage, MacVlanMacAddressMode,
     MacVlanMode as NlMacVlanMode, State, VlanProtocol as NlVlanProtocol,
 };
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::error::{Error, Result};
 use crate::nla::Nlas;
@@ -898,17 +896,6 @@ fn to_nl_macvlan(m: MacVlanMode) -> NlMacVlanMode {
     }
 }
 
-fn from_nl_macvlan(m: NlMacVlanMode) -> Option<MacVlanMode> {
-    Some(match m {
-        NlMacVlanMode::Private => MacVlanMode::Private,
-        NlMacVlanMode::Vepa => MacVlanMode::Vepa,
-        NlMacVlanMode::Bridge => MacVlanMode::Bridge,
-        NlMacVlanMode::Passthrough => MacVlanMode::Passthru,
-        NlMacVlanMode::Source => MacVlanMode::Source,
-        _ => return None,
-    })
-}
-
 /// Indices the request needs, resolved beforehand (so an unknown parent or
 /// controller is reported before anything is created).
 #[derive(Debug, Clone, Copy, Default)]
@@ -1237,27 +1224,22 @@ pub(crate) fn parse_link(payload: &[u8]) -> std::result::Result<LinkInfo, String
                 info.operstate = oper(State::from(nla.u8().ok_or_else(|| bad("IFLA_OPERSTATE"))?))
             }
             IFLA_LINKINFO => {
-                // The kind is read directly; kind-specific data, when there
-                // is some, is decoded by netlink-packet-route.
-                let mut has_data = false;
+                // The kind and the kind's data (IFLA_INFO_DATA), decoded
+                // here for the kinds LinkData describes.
+                let mut data = None;
                 for inner in Nlas::new(nla.value) {
                     let inner = inner?;
                     match inner.kind {
                         IFLA_INFO_KIND => info.kind = Some(inner.str()),
-                        IFLA_INFO_DATA => has_data = true,
+                        IFLA_INFO_DATA => data = Some(inner.value),
                         _ => {}
                     }
                 }
-                if info.kind.as_deref() == Some("veth") {
-                    info.data = LinkData::Veth;
-                }
-                if has_data {
-                    if let LinkAttribute::LinkInfo(li) =
-                        parse_attr(nla.raw, header.interface_family)?
-                    {
-                        info.data = parse_link_info(li);
-                    }
-                }
+                info.data = match (info.kind.as_deref(), data) {
+                    (Some("veth"), _) => LinkData::Veth,
+                    (Some(kind), Some(data)) => parse_info_data(kind, data)?,
+                    _ => LinkData::Other,
+                };
             }
             _ => {}
         }
@@ -1287,14 +1269,6 @@ const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 
-fn parse_attr(raw: &[u8], family: AddressFamily) -> std::result::Result<LinkAttribute, String> {
-    let nla = NlaBuffer::new_checked(raw).map_err(|e| e.to_string())?;
-    // netlink-packet-route is not guaranteed panic-free on hostile input.
-    std::panic::catch_unwind(|| LinkAttribute::parse_with_param(&nla, family))
-        .map_err(|_| format!("link attribute {} could not be parsed", nla.kind()))?
-        .map_err(|e| e.to_string())
-}
-
 fn oper(s: State) -> OperState {
     match s {
         State::NotPresent => OperState::NotPresent,
@@ -1307,125 +1281,109 @@ fn oper(s: State) -> OperState {
     }
 }
 
-fn parse_link_info(li: Vec<NlLinkInfo>) -> LinkData {
-    li.into_iter()
-        .find_map(|i| match i {
-            NlLinkInfo::Data(d) => Some(parse_info_data(d)),
-            _ => None,
+/// The [`LinkData`] of a link of kind `kind` from its IFLA_INFO_DATA
+/// attributes (uapi/linux/if_link.h). A value of the wrong size is treated as
+/// absent; attributes that do not fit their buffer are an error.
+fn parse_info_data(kind: &str, data: &[u8]) -> std::result::Result<LinkData, String> {
+    let mut attrs = Vec::new();
+    for a in Nlas::new(data) {
+        attrs.push(a.map_err(|e| format!("IFLA_INFO_DATA of {kind}: {e}"))?);
+    }
+    let find = |t: u16| attrs.iter().find(|a| a.kind == t);
+    let u8_of = |t: u16| {
+        find(t)
+            .and_then(|a| <[u8; 1]>::try_from(a.value).ok())
+            .map(|b| b[0])
+    };
+    let u16_of = |t: u16| find(t).and_then(|a| <[u8; 2]>::try_from(a.value).ok());
+    let u32_of = |t: u16| find(t).and_then(|a| a.u32());
+    let ip_of = |t4: u16, t6: u16| {
+        let v4 = find(t4)
+            .and_then(|a| <[u8; 4]>::try_from(a.value).ok())
+            .map(IpAddr::from);
+        let v6 = find(t6)
+            .and_then(|a| <[u8; 16]>::try_from(a.value).ok())
+            .map(IpAddr::from);
+        // The kernel reports an unset address as all-zero.
+        v4.or(v6).filter(|a| !a.is_unspecified())
+    };
+    let macvlan_mode = || {
+        u32_of(1 /* IFLA_MACVLAN_MODE */).and_then(|m| {
+            Some(match m {
+                1 => MacVlanMode::Private,
+                2 => MacVlanMode::Vepa,
+                4 => MacVlanMode::Bridge,
+                8 => MacVlanMode::Passthru,
+                16 => MacVlanMode::Source,
+                _ => return None,
+            })
         })
-        .unwrap_or(LinkData::Other)
-}
-
-fn parse_info_data(d: InfoData) -> LinkData {
-    match d {
-        InfoData::Vlan(v) => {
-            let mut id = 0;
-            let mut protocol = VlanProtocol::Dot1Q;
-            for a in v {
-                match a {
-                    InfoVlan::Id(i) => id = i,
-                    InfoVlan::Protocol(NlVlanProtocol::Ieee8021Ad) => {
-                        protocol = VlanProtocol::Dot1AD
-                    }
-                    _ => {}
-                }
-            }
-            LinkData::Vlan { id, protocol }
-        }
-        InfoData::MacVlan(v) => LinkData::MacVlan {
-            mode: v.into_iter().find_map(|a| match a {
-                InfoMacVlan::Mode(m) => from_nl_macvlan(m),
-                _ => None,
-            }),
+    };
+    Ok(match kind {
+        "veth" => LinkData::Veth,
+        "vlan" => LinkData::Vlan {
+            id: u16_of(1 /* IFLA_VLAN_ID */).map_or(0, u16::from_ne_bytes),
+            // IFLA_VLAN_PROTOCOL is big-endian; absent means 802.1Q.
+            protocol: match u16_of(5).map(u16::from_be_bytes) {
+                Some(0x88a8) => VlanProtocol::Dot1AD,
+                _ => VlanProtocol::Dot1Q,
+            },
         },
-        InfoData::MacVtap(v) => LinkData::MacVtap {
-            mode: v.into_iter().find_map(|a| match a {
-                InfoMacVtap::Mode(m) => from_nl_macvlan(m),
-                _ => None,
-            }),
+        "macvlan" => LinkData::MacVlan {
+            mode: macvlan_mode(),
         },
-        InfoData::IpVlan(v) => {
-            let mut mode = None;
-            let mut isolation = IpVlanIsolation::Bridge;
-            for a in v {
-                match a {
-                    InfoIpVlan::Mode(NlIpVlanMode::L2) => mode = Some(IpVlanMode::L2),
-                    InfoIpVlan::Mode(NlIpVlanMode::L3) => mode = Some(IpVlanMode::L3),
-                    InfoIpVlan::Mode(NlIpVlanMode::L3S) => mode = Some(IpVlanMode::L3S),
-                    InfoIpVlan::Flags(f) if f.contains(NlIpVlanFlags::Private) => {
-                        isolation = IpVlanIsolation::Private
-                    }
-                    InfoIpVlan::Flags(f) if f.contains(NlIpVlanFlags::Vepa) => {
-                        isolation = IpVlanIsolation::Vepa
-                    }
-                    _ => {}
-                }
-            }
-            LinkData::IpVlan { mode, isolation }
-        }
-        InfoData::Vxlan(v) => {
-            let mut vni = 0;
-            let (mut remote, mut local, mut dstport, mut learning, mut underlying) =
-                (None, None, None, None, None);
-            for a in v {
-                match a {
-                    InfoVxlan::Id(i) => vni = i,
-                    InfoVxlan::Group(g) => remote = Some(IpAddr::V4(g)),
-                    InfoVxlan::Group6(g) => remote = Some(IpAddr::V6(g)),
-                    InfoVxlan::Local(l) => local = Some(IpAddr::V4(l)),
-                    InfoVxlan::Local6(l) => local = Some(IpAddr::V6(l)),
-                    InfoVxlan::Port(p) => dstport = Some(p),
-                    InfoVxlan::Learning(l) => learning = Some(l),
-                    InfoVxlan::Link(l) if l != 0 => underlying = Some(l),
-                    _ => {}
-                }
-            }
-            // The kernel reports unset addresses as all-zero.
-            let unset = |a: &Option<IpAddr>| a.is_some_and(|a| a.is_unspecified());
-            if unset(&remote) {
-                remote = None;
-            }
-            if unset(&local) {
-                local = None;
-            }
-            LinkData::Vxlan {
-                vni,
-                remote,
-                local,
-                dstport,
-                learning,
-                underlying,
+        "macvtap" => LinkData::MacVtap {
+            mode: macvlan_mode(),
+        },
+        "ipvlan" => {
+            let flags = u16_of(2 /* IFLA_IPVLAN_FLAGS */).map_or(0, u16::from_ne_bytes);
+            LinkData::IpVlan {
+                mode: match u16_of(1 /* IFLA_IPVLAN_MODE */).map(u16::from_ne_bytes) {
+                    Some(0) => Some(IpVlanMode::L2),
+                    Some(1) => Some(IpVlanMode::L3),
+                    Some(2) => Some(IpVlanMode::L3S),
+                    _ => None,
+                },
+                isolation: if flags & 1 != 0 {
+                    IpVlanIsolation::Private
+                } else if flags & 2 != 0 {
+                    IpVlanIsolation::Vepa
+                } else {
+                    IpVlanIsolation::Bridge
+                },
             }
         }
-        InfoData::Bond(v) => LinkData::Bond {
-            mode: v.into_iter().find_map(|a| match a {
-                InfoBond::Mode(m) => Some(match m {
-                    NlBondMode::BalanceRr => BondMode::BalanceRr,
-                    NlBondMode::ActiveBackup => BondMode::ActiveBackup,
-                    NlBondMode::BalanceXor => BondMode::BalanceXor,
-                    NlBondMode::Broadcast => BondMode::Broadcast,
-                    NlBondMode::Ieee8023Ad => BondMode::Lacp,
-                    NlBondMode::BalanceTlb => BondMode::BalanceTlb,
-                    NlBondMode::BalanceAlb => BondMode::BalanceAlb,
+        "vxlan" => LinkData::Vxlan {
+            vni: u32_of(1 /* IFLA_VXLAN_ID */).unwrap_or(0),
+            remote: ip_of(2 /* GROUP */, 16 /* GROUP6 */),
+            local: ip_of(4 /* LOCAL */, 17 /* LOCAL6 */),
+            // IFLA_VXLAN_PORT is big-endian.
+            dstport: u16_of(15).map(u16::from_be_bytes),
+            learning: u8_of(7 /* IFLA_VXLAN_LEARNING */).map(|l| l != 0),
+            underlying: u32_of(3 /* IFLA_VXLAN_LINK */).filter(|&l| l != 0),
+        },
+        "bridge" => LinkData::Bridge {
+            vlan_filtering: u8_of(7 /* IFLA_BR_VLAN_FILTERING */).map(|f| f != 0),
+        },
+        "bond" => LinkData::Bond {
+            mode: u8_of(1 /* IFLA_BOND_MODE */).and_then(|m| {
+                Some(match m {
+                    0 => BondMode::BalanceRr,
+                    1 => BondMode::ActiveBackup,
+                    2 => BondMode::BalanceXor,
+                    3 => BondMode::Broadcast,
+                    4 => BondMode::Lacp,
+                    5 => BondMode::BalanceTlb,
+                    6 => BondMode::BalanceAlb,
                     _ => return None,
-                }),
-                _ => None,
+                })
             }),
         },
-        InfoData::Vrf(v) => LinkData::Vrf {
-            table: v.into_iter().find_map(|a| match a {
-                InfoVrf::TableId(t) => Some(t),
-                _ => None,
-            }),
-        },
-        InfoData::Bridge(v) => LinkData::Bridge {
-            vlan_filtering: v.into_iter().find_map(|a| match a {
-                InfoBridge::VlanFiltering(f) => Some(f),
-                _ => None,
-            }),
+        "vrf" => LinkData::Vrf {
+            table: u32_of(1 /* IFLA_VRF_TABLE */),
         },
         _ => LinkData::Other,
-    }
+    })
 }
 
 fn link_reply(
@@ -2015,6 +1973,139 @@ fn temp_ifname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut v = ((4 + value.len()) as u16).to_ne_bytes().to_vec();
+        v.extend_from_slice(&kind.to_ne_bytes());
+        v.extend_from_slice(value);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    /// An RTM_NEWLINK payload for link 7 "x0" of `kind` with IFLA_INFO_DATA
+    /// made of `data` (attributes), as the kernel lays it out.
+    fn link_with(kind: &str, data: &[(u16, &[u8])]) -> LinkData {
+        let mut p = vec![0u8; LINK_HEADER_LEN];
+        p[4..8].copy_from_slice(&7i32.to_ne_bytes());
+        p.extend(attr(IFLA_IFNAME, b"x0\0"));
+        let mut info = attr(IFLA_INFO_KIND, format!("{kind}\0").as_bytes());
+        let data: Vec<u8> = data.iter().flat_map(|(t, v)| attr(*t, v)).collect();
+        info.extend(attr(IFLA_INFO_DATA, &data));
+        p.extend(attr(IFLA_LINKINFO, &info));
+        let l = parse_link(&p).unwrap();
+        assert_eq!(
+            (l.index, l.name.as_str(), l.kind.as_deref()),
+            (7, "x0", Some(kind))
+        );
+        l.data
+    }
+
+    #[test]
+    fn kind_data_is_decoded_as_if_link_h_lays_it_out() {
+        let be16 = |v: u16| v.to_be_bytes();
+        assert_eq!(
+            link_with("vlan", &[(1, &10u16.to_ne_bytes()), (5, &be16(0x88a8))]),
+            LinkData::Vlan {
+                id: 10,
+                protocol: VlanProtocol::Dot1AD
+            }
+        );
+        assert_eq!(
+            link_with("vlan", &[(1, &20u16.to_ne_bytes())]),
+            LinkData::Vlan {
+                id: 20,
+                protocol: VlanProtocol::Dot1Q
+            }
+        );
+        assert_eq!(
+            link_with("macvlan", &[(1, &4u32.to_ne_bytes())]),
+            LinkData::MacVlan {
+                mode: Some(MacVlanMode::Bridge)
+            }
+        );
+        assert_eq!(
+            link_with("macvtap", &[(1, &16u32.to_ne_bytes())]),
+            LinkData::MacVtap {
+                mode: Some(MacVlanMode::Source)
+            }
+        );
+        assert_eq!(
+            link_with(
+                "ipvlan",
+                &[(1, &1u16.to_ne_bytes()), (2, &2u16.to_ne_bytes())]
+            ),
+            LinkData::IpVlan {
+                mode: Some(IpVlanMode::L3),
+                isolation: IpVlanIsolation::Vepa
+            }
+        );
+        assert_eq!(
+            link_with(
+                "vxlan",
+                &[
+                    (1, &42u32.to_ne_bytes()),
+                    (2, &[10, 0, 0, 1]),
+                    (3, &3u32.to_ne_bytes()),
+                    (4, &[0, 0, 0, 0]),
+                    (7, &[0]),
+                    (15, &be16(4789)),
+                ]
+            ),
+            LinkData::Vxlan {
+                vni: 42,
+                remote: Some("10.0.0.1".parse().unwrap()),
+                local: None,
+                dstport: Some(4789),
+                learning: Some(false),
+                underlying: Some(3),
+            }
+        );
+        assert_eq!(
+            link_with("bridge", &[(7, &[1])]),
+            LinkData::Bridge {
+                vlan_filtering: Some(true)
+            }
+        );
+        assert_eq!(
+            link_with("bond", &[(1, &[4])]),
+            LinkData::Bond {
+                mode: Some(BondMode::Lacp)
+            }
+        );
+        assert_eq!(
+            link_with("vrf", &[(1, &100u32.to_ne_bytes())]),
+            LinkData::Vrf { table: Some(100) }
+        );
+    }
+
+    #[test]
+    fn malformed_kind_data_never_panics() {
+        // Values of the wrong size read as absent.
+        assert_eq!(
+            link_with("vlan", &[(1, &10u32.to_ne_bytes())]),
+            LinkData::Vlan {
+                id: 0,
+                protocol: VlanProtocol::Dot1Q
+            }
+        );
+        assert_eq!(
+            link_with("macvlan", &[(1, &[4])]),
+            LinkData::MacVlan { mode: None }
+        );
+        // Found by the netlink_payload fuzz target: netlink-packet-route 0.34
+        // panicked on a bareudp IFLA_BAREUDP_PORT of 4 bytes (it expects 2);
+        // kinds LinkData does not describe are not decoded.
+        assert_eq!(link_with("bareudp", &[(1, &[0, 0, 0, 0])]), LinkData::Other);
+        // Attributes that do not fit: an error, not a panic.
+        let mut p = vec![0u8; LINK_HEADER_LEN];
+        p.extend(attr(IFLA_IFNAME, b"x0\0"));
+        let mut info = attr(IFLA_INFO_KIND, b"vlan\0");
+        info.extend(attr(IFLA_INFO_DATA, &[200, 0, 1, 0, 0]));
+        p.extend(attr(IFLA_LINKINFO, &info));
+        assert!(parse_link(&p).unwrap_err().contains("vlan"));
+    }
 
     #[test]
     fn ifname_rules_match_dev_valid_name() {

@@ -9,8 +9,6 @@
 pub(crate) struct Nla<'a> {
     pub kind: u16,
     pub value: &'a [u8],
-    /// The whole attribute, header included (for netlink-packet-route).
-    pub raw: &'a [u8],
 }
 
 impl<'a> Nla<'a> {
@@ -86,7 +84,6 @@ impl<'a> Iterator for Nlas<'a> {
         Some(Ok(Nla {
             kind,
             value: &b[4..len],
-            raw: &b[..len],
         }))
     }
 }
