@@ -126,6 +126,10 @@ fn run(program: &Path, args: &[&str]) -> Output {
     let data_dir = TempDir::new("ipam");
     let out = in_private_netns(|| {
         Command::new(program)
+            // cargo's LD_LIBRARY_PATH lists target/<profile> before deps/,
+            // where a stale libnetns.so from `cargo build` may be: the
+            // binary's rpath must decide.
+            .env_remove("LD_LIBRARY_PATH")
             .args(args)
             .arg(netns_dir.path())
             .arg(&data_dir.0)
@@ -179,7 +183,11 @@ fn static_build_passes_in_a_private_netns() {
 #[test]
 fn shared_build_passes_in_a_private_netns() {
     let bin = build(Link::Shared, "topology-shared");
-    let ldd = Command::new("ldd").arg(&bin).output().expect("run ldd");
+    let ldd = Command::new("ldd")
+        .env_remove("LD_LIBRARY_PATH")
+        .arg(&bin)
+        .output()
+        .expect("run ldd");
     let text = String::from_utf8_lossy(&ldd.stdout);
     let want = format!("libnetns.so => {}", library("libnetns.so").display());
     assert!(text.contains(&want), "{want:?} not in:\n{text}");

@@ -52,6 +52,10 @@ fn go_env(cmd: &mut Command) {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     header.hash(&mut hasher);
     cmd.current_dir(repo_root().join("examples/go"))
+        // cargo's LD_LIBRARY_PATH lists target/<profile> before deps/,
+        // where a stale libnetns.so from `cargo build` may be: the rpath
+        // must decide (TestLibraryIsTheExpectedOne checks it).
+        .env_remove("LD_LIBRARY_PATH")
         .env("GOCACHE", go_dir.join("cache"))
         .env("GOPATH", go_dir.join("path"))
         .env("GOFLAGS", "-mod=mod")
