@@ -22,6 +22,14 @@ use netns_testutil::{in_private_netns, ip, ip_extack, thread_netns_inode, TempNe
 
 type Call<'a> = Box<dyn FnMut(*mut *mut netns_error) -> i32 + 'a>;
 
+/// One row of a boundary table: the function, the parameter under test, and
+/// the function's arguments before `err`.
+macro_rules! case {
+    ($f:ident, $param:literal, ($($arg:expr),* $(,)?)) => {
+        (stringify!($f), $param, Box::new(|e| $f($($arg,)* e)) as Call)
+    };
+}
+
 fn message(err: *const netns_error) -> String {
     // SAFETY: netns_error_message returns a NUL-terminated string valid
     // until the error is freed (or a static "" for NULL).
@@ -160,331 +168,115 @@ fn null_for_every_required_pointer_is_a_library_code() {
         let (pp, xp, ip_) = (&raw mut pid, &raw mut idx, &raw mut iout);
         let cfg = ipam_config(o.netns_dir.path());
         let mut cases: Vec<(&str, &str, Call)> = vec![
-            (
-                "netns_ns_create_named",
-                "name",
-                Box::new(|e| netns_ns_create_named(d, null(), e)),
-            ),
-            (
-                "netns_ns_delete_named",
-                "name",
-                Box::new(|e| netns_ns_delete_named(d, null(), e)),
-            ),
-            (
-                "netns_ns_list",
-                "out",
-                Box::new(|e| netns_ns_list(d, null_mut(), e)),
-            ),
-            (
-                "netns_spawn",
-                "netns_path",
-                Box::new(|e| netns_spawn(null(), argv, pp, e)),
-            ),
-            (
-                "netns_spawn",
-                "argv",
-                Box::new(|e| netns_spawn(OWN_NS.as_ptr(), null(), pp, e)),
-            ),
-            (
-                "netns_spawn",
-                "out_pid",
-                Box::new(|e| netns_spawn(OWN_NS.as_ptr(), argv, null_mut(), e)),
-            ),
-            (
-                "netns_handle_new",
-                "out",
-                Box::new(|e| netns_handle_new(null(), null_mut(), e)),
-            ),
-            (
-                "netns_link_add_veth",
+            case!(netns_ns_create_named, "name", (d, null())),
+            case!(netns_ns_delete_named, "name", (d, null())),
+            case!(netns_ns_list, "out", (d, null_mut())),
+            case!(netns_spawn, "netns_path", (null(), argv, pp)),
+            case!(netns_spawn, "argv", (OWN_NS.as_ptr(), null(), pp)),
+            case!(netns_spawn, "out_pid", (OWN_NS.as_ptr(), argv, null_mut())),
+            case!(netns_handle_new, "out", (null(), null_mut())),
+            case!(netns_link_add_veth, "h", (null_mut(), n, n, null())),
+            case!(netns_link_add_veth, "name", (h, null(), n, null())),
+            case!(netns_link_add_veth, "peer_name", (h, n, null(), null())),
+            case!(netns_link_add_bridge, "h", (null_mut(), n)),
+            case!(netns_link_add_bridge, "name", (h, null())),
+            case!(
+                netns_link_add_macvlan,
                 "h",
-                Box::new(|e| netns_link_add_veth(null_mut(), n, n, null(), e)),
+                (null_mut(), n, n, c"bridge".as_ptr())
             ),
-            (
-                "netns_link_add_veth",
+            case!(
+                netns_link_add_macvlan,
                 "name",
-                Box::new(|e| netns_link_add_veth(h, null(), n, null(), e)),
+                (h, null(), n, c"bridge".as_ptr())
             ),
-            (
-                "netns_link_add_veth",
-                "peer_name",
-                Box::new(|e| netns_link_add_veth(h, n, null(), null(), e)),
-            ),
-            (
-                "netns_link_add_bridge",
-                "h",
-                Box::new(|e| netns_link_add_bridge(null_mut(), n, e)),
-            ),
-            (
-                "netns_link_add_bridge",
-                "name",
-                Box::new(|e| netns_link_add_bridge(h, null(), e)),
-            ),
-            (
-                "netns_link_add_macvlan",
-                "h",
-                Box::new(|e| netns_link_add_macvlan(null_mut(), n, n, c"bridge".as_ptr(), e)),
-            ),
-            (
-                "netns_link_add_macvlan",
-                "name",
-                Box::new(|e| netns_link_add_macvlan(h, null(), n, c"bridge".as_ptr(), e)),
-            ),
-            (
-                "netns_link_add_macvlan",
+            case!(
+                netns_link_add_macvlan,
                 "parent",
-                Box::new(|e| netns_link_add_macvlan(h, n, null(), c"bridge".as_ptr(), e)),
+                (h, n, null(), c"bridge".as_ptr())
             ),
-            (
-                "netns_link_add_macvlan",
-                "mode",
-                Box::new(|e| netns_link_add_macvlan(h, n, n, null(), e)),
-            ),
-            (
-                "netns_link_add_vlan",
-                "h",
-                Box::new(|e| netns_link_add_vlan(null_mut(), n, n, 5, e)),
-            ),
-            (
-                "netns_link_add_vlan",
-                "name",
-                Box::new(|e| netns_link_add_vlan(h, null(), n, 5, e)),
-            ),
-            (
-                "netns_link_add_vlan",
-                "parent",
-                Box::new(|e| netns_link_add_vlan(h, n, null(), 5, e)),
-            ),
-            (
-                "netns_link_add_vxlan",
-                "h",
-                Box::new(|e| netns_link_add_vxlan(null_mut(), n, 42, null(), 0, e)),
-            ),
-            (
-                "netns_link_add_vxlan",
-                "name",
-                Box::new(|e| netns_link_add_vxlan(h, null(), 42, null(), 0, e)),
-            ),
-            (
-                "netns_link_del",
-                "h",
-                Box::new(|e| netns_link_del(null_mut(), n, e)),
-            ),
-            (
-                "netns_link_del",
-                "name",
-                Box::new(|e| netns_link_del(h, null(), e)),
-            ),
-            (
-                "netns_link_index",
-                "h",
-                Box::new(|e| netns_link_index(null_mut(), n, xp, e)),
-            ),
-            (
-                "netns_link_index",
-                "name",
-                Box::new(|e| netns_link_index(h, null(), xp, e)),
-            ),
-            (
-                "netns_link_index",
+            case!(netns_link_add_macvlan, "mode", (h, n, n, null())),
+            case!(netns_link_add_vlan, "h", (null_mut(), n, n, 5)),
+            case!(netns_link_add_vlan, "name", (h, null(), n, 5)),
+            case!(netns_link_add_vlan, "parent", (h, n, null(), 5)),
+            case!(netns_link_add_vxlan, "h", (null_mut(), n, 42, null(), 0)),
+            case!(netns_link_add_vxlan, "name", (h, null(), 42, null(), 0)),
+            case!(netns_link_del, "h", (null_mut(), n)),
+            case!(netns_link_del, "name", (h, null())),
+            case!(netns_link_index, "h", (null_mut(), n, xp)),
+            case!(netns_link_index, "name", (h, null(), xp)),
+            case!(
+                netns_link_index,
                 "out_index",
-                Box::new(|e| netns_link_index(h, c"lo".as_ptr(), null_mut(), e)),
+                (h, c"lo".as_ptr(), null_mut())
             ),
-            (
-                "netns_link_set_up",
+            case!(netns_link_set_up, "h", (null_mut(), n)),
+            case!(netns_link_set_up, "name", (h, null())),
+            case!(netns_link_set_down, "h", (null_mut(), n)),
+            case!(netns_link_set_down, "name", (h, null())),
+            case!(netns_link_set_mtu, "h", (null_mut(), n, 1400)),
+            case!(netns_link_set_mtu, "name", (h, null(), 1400)),
+            case!(netns_link_set_name, "h", (null_mut(), n, n)),
+            case!(netns_link_set_name, "name", (h, null(), n)),
+            case!(netns_link_set_name, "new_name", (h, n, null())),
+            case!(netns_link_set_controller, "h", (null_mut(), n, n)),
+            case!(netns_link_set_controller, "name", (h, null(), n)),
+            case!(netns_link_set_netns, "h", (null_mut(), n, OWN_NS.as_ptr())),
+            case!(netns_link_set_netns, "name", (h, null(), OWN_NS.as_ptr())),
+            case!(netns_link_set_netns, "netns_path", (h, n, null())),
+            case!(netns_link_names, "h", (null_mut(), lp)),
+            case!(netns_link_names, "out", (h, null_mut())),
+            case!(
+                netns_addr_add,
                 "h",
-                Box::new(|e| netns_link_set_up(null_mut(), n, e)),
+                (null_mut(), n, c"10.0.0.1/24".as_ptr())
             ),
-            (
-                "netns_link_set_up",
-                "name",
-                Box::new(|e| netns_link_set_up(h, null(), e)),
-            ),
-            (
-                "netns_link_set_down",
-                "h",
-                Box::new(|e| netns_link_set_down(null_mut(), n, e)),
-            ),
-            (
-                "netns_link_set_down",
-                "name",
-                Box::new(|e| netns_link_set_down(h, null(), e)),
-            ),
-            (
-                "netns_link_set_mtu",
-                "h",
-                Box::new(|e| netns_link_set_mtu(null_mut(), n, 1400, e)),
-            ),
-            (
-                "netns_link_set_mtu",
-                "name",
-                Box::new(|e| netns_link_set_mtu(h, null(), 1400, e)),
-            ),
-            (
-                "netns_link_set_name",
-                "h",
-                Box::new(|e| netns_link_set_name(null_mut(), n, n, e)),
-            ),
-            (
-                "netns_link_set_name",
-                "name",
-                Box::new(|e| netns_link_set_name(h, null(), n, e)),
-            ),
-            (
-                "netns_link_set_name",
-                "new_name",
-                Box::new(|e| netns_link_set_name(h, n, null(), e)),
-            ),
-            (
-                "netns_link_set_controller",
-                "h",
-                Box::new(|e| netns_link_set_controller(null_mut(), n, n, e)),
-            ),
-            (
-                "netns_link_set_controller",
-                "name",
-                Box::new(|e| netns_link_set_controller(h, null(), n, e)),
-            ),
-            (
-                "netns_link_set_netns",
-                "h",
-                Box::new(|e| netns_link_set_netns(null_mut(), n, OWN_NS.as_ptr(), e)),
-            ),
-            (
-                "netns_link_set_netns",
-                "name",
-                Box::new(|e| netns_link_set_netns(h, null(), OWN_NS.as_ptr(), e)),
-            ),
-            (
-                "netns_link_set_netns",
-                "netns_path",
-                Box::new(|e| netns_link_set_netns(h, n, null(), e)),
-            ),
-            (
-                "netns_link_names",
-                "h",
-                Box::new(|e| netns_link_names(null_mut(), lp, e)),
-            ),
-            (
-                "netns_link_names",
-                "out",
-                Box::new(|e| netns_link_names(h, null_mut(), e)),
-            ),
-            (
-                "netns_addr_add",
-                "h",
-                Box::new(|e| netns_addr_add(null_mut(), n, c"10.0.0.1/24".as_ptr(), e)),
-            ),
-            (
-                "netns_addr_add",
+            case!(
+                netns_addr_add,
                 "ifname",
-                Box::new(|e| netns_addr_add(h, null(), c"10.0.0.1/24".as_ptr(), e)),
+                (h, null(), c"10.0.0.1/24".as_ptr())
             ),
-            (
-                "netns_addr_add",
-                "cidr",
-                Box::new(|e| netns_addr_add(h, n, null(), e)),
-            ),
-            (
-                "netns_addr_del",
+            case!(netns_addr_add, "cidr", (h, n, null())),
+            case!(
+                netns_addr_del,
                 "h",
-                Box::new(|e| netns_addr_del(null_mut(), n, c"10.0.0.1/24".as_ptr(), e)),
+                (null_mut(), n, c"10.0.0.1/24".as_ptr())
             ),
-            (
-                "netns_addr_del",
+            case!(
+                netns_addr_del,
                 "ifname",
-                Box::new(|e| netns_addr_del(h, null(), c"10.0.0.1/24".as_ptr(), e)),
+                (h, null(), c"10.0.0.1/24".as_ptr())
             ),
-            (
-                "netns_addr_del",
-                "cidr",
-                Box::new(|e| netns_addr_del(h, n, null(), e)),
-            ),
-            (
-                "netns_addr_list",
+            case!(netns_addr_del, "cidr", (h, n, null())),
+            case!(netns_addr_list, "h", (null_mut(), null(), lp)),
+            case!(netns_addr_list, "out_cidrs", (h, null(), null_mut())),
+            case!(
+                netns_route_add,
                 "h",
-                Box::new(|e| netns_addr_list(null_mut(), null(), lp, e)),
+                (null_mut(), c"default".as_ptr(), null(), n, 0)
             ),
-            (
-                "netns_addr_list",
-                "out_cidrs",
-                Box::new(|e| netns_addr_list(h, null(), null_mut(), e)),
-            ),
-            (
-                "netns_route_add",
+            case!(netns_route_add, "dst", (h, null(), null(), n, 0)),
+            case!(
+                netns_route_replace,
                 "h",
-                Box::new(|e| netns_route_add(null_mut(), c"default".as_ptr(), null(), n, 0, e)),
+                (null_mut(), c"default".as_ptr(), null(), n, 0)
             ),
-            (
-                "netns_route_add",
-                "dst",
-                Box::new(|e| netns_route_add(h, null(), null(), n, 0, e)),
-            ),
-            (
-                "netns_route_replace",
+            case!(netns_route_replace, "dst", (h, null(), null(), n, 0)),
+            case!(
+                netns_route_del,
                 "h",
-                Box::new(|e| netns_route_replace(null_mut(), c"default".as_ptr(), null(), n, 0, e)),
+                (null_mut(), c"default".as_ptr(), null(), n)
             ),
-            (
-                "netns_route_replace",
-                "dst",
-                Box::new(|e| netns_route_replace(h, null(), null(), n, 0, e)),
-            ),
-            (
-                "netns_route_del",
-                "h",
-                Box::new(|e| netns_route_del(null_mut(), c"default".as_ptr(), null(), n, e)),
-            ),
-            (
-                "netns_route_del",
-                "dst",
-                Box::new(|e| netns_route_del(h, null(), null(), n, e)),
-            ),
-            (
-                "netns_ipam_new",
-                "config_json",
-                Box::new(|e| netns_ipam_new(null(), ip_, e)),
-            ),
-            (
-                "netns_ipam_new",
-                "out",
-                Box::new(|e| netns_ipam_new(cfg.as_ptr(), null_mut(), e)),
-            ),
-            (
-                "netns_ipam_allocate",
-                "ipam",
-                Box::new(|e| netns_ipam_allocate(null_mut(), n, n, lp, e)),
-            ),
-            (
-                "netns_ipam_allocate",
-                "container_id",
-                Box::new(|e| netns_ipam_allocate(ipam, null(), n, lp, e)),
-            ),
-            (
-                "netns_ipam_allocate",
-                "ifname",
-                Box::new(|e| netns_ipam_allocate(ipam, n, null(), lp, e)),
-            ),
-            (
-                "netns_ipam_allocate",
-                "out_cidrs",
-                Box::new(|e| netns_ipam_allocate(ipam, n, n, null_mut(), e)),
-            ),
-            (
-                "netns_ipam_release",
-                "ipam",
-                Box::new(|e| netns_ipam_release(null_mut(), n, n, e)),
-            ),
-            (
-                "netns_ipam_release",
-                "container_id",
-                Box::new(|e| netns_ipam_release(ipam, null(), n, e)),
-            ),
-            (
-                "netns_ipam_release",
-                "ifname",
-                Box::new(|e| netns_ipam_release(ipam, n, null(), e)),
-            ),
+            case!(netns_route_del, "dst", (h, null(), null(), n)),
+            case!(netns_ipam_new, "config_json", (null(), ip_)),
+            case!(netns_ipam_new, "out", (cfg.as_ptr(), null_mut())),
+            case!(netns_ipam_allocate, "ipam", (null_mut(), n, n, lp)),
+            case!(netns_ipam_allocate, "container_id", (ipam, null(), n, lp)),
+            case!(netns_ipam_allocate, "ifname", (ipam, n, null(), lp)),
+            case!(netns_ipam_allocate, "out_cidrs", (ipam, n, n, null_mut())),
+            case!(netns_ipam_release, "ipam", (null_mut(), n, n)),
+            case!(netns_ipam_release, "container_id", (ipam, null(), n)),
+            case!(netns_ipam_release, "ifname", (ipam, n, null())),
         ];
         for (func, param, call) in &mut cases {
             expect_failure(
@@ -531,256 +323,64 @@ fn invalid_utf8_in_every_string_is_a_library_code() {
         let cidr = c"10.0.0.1/24".as_ptr();
         let dflt = c"default".as_ptr();
         let mut cases: Vec<(&str, &str, Call)> = vec![
-            (
-                "netns_ns_create_named",
-                "netns_dir",
-                Box::new(|e| netns_ns_create_named(bad, n, e)),
-            ),
-            (
-                "netns_ns_create_named",
+            case!(netns_ns_create_named, "netns_dir", (bad, n)),
+            case!(netns_ns_create_named, "name", (d, bad)),
+            case!(netns_ns_delete_named, "netns_dir", (bad, n)),
+            case!(netns_ns_delete_named, "name", (d, bad)),
+            case!(netns_ns_list, "netns_dir", (bad, lp)),
+            case!(netns_spawn, "netns_path", (bad, a1, pp)),
+            case!(netns_spawn, "argv[i]", (own, a0, pp)),
+            case!(netns_spawn, "argv[i]", (own, a1, pp)),
+            case!(netns_handle_new, "netns_path", (bad, hp)),
+            case!(netns_link_add_veth, "name", (h, bad, n, null())),
+            case!(netns_link_add_veth, "peer_name", (h, n, bad, null())),
+            case!(netns_link_add_veth, "peer_netns_path", (h, n, n, bad)),
+            case!(netns_link_add_bridge, "name", (h, bad)),
+            case!(
+                netns_link_add_macvlan,
                 "name",
-                Box::new(|e| netns_ns_create_named(d, bad, e)),
+                (h, bad, n, c"bridge".as_ptr())
             ),
-            (
-                "netns_ns_delete_named",
-                "netns_dir",
-                Box::new(|e| netns_ns_delete_named(bad, n, e)),
-            ),
-            (
-                "netns_ns_delete_named",
-                "name",
-                Box::new(|e| netns_ns_delete_named(d, bad, e)),
-            ),
-            (
-                "netns_ns_list",
-                "netns_dir",
-                Box::new(|e| netns_ns_list(bad, lp, e)),
-            ),
-            (
-                "netns_spawn",
-                "netns_path",
-                Box::new(|e| netns_spawn(bad, a1, pp, e)),
-            ),
-            (
-                "netns_spawn",
-                "argv[i]",
-                Box::new(|e| netns_spawn(own, a0, pp, e)),
-            ),
-            (
-                "netns_spawn",
-                "argv[i]",
-                Box::new(|e| netns_spawn(own, a1, pp, e)),
-            ),
-            (
-                "netns_handle_new",
-                "netns_path",
-                Box::new(|e| netns_handle_new(bad, hp, e)),
-            ),
-            (
-                "netns_link_add_veth",
-                "name",
-                Box::new(|e| netns_link_add_veth(h, bad, n, null(), e)),
-            ),
-            (
-                "netns_link_add_veth",
-                "peer_name",
-                Box::new(|e| netns_link_add_veth(h, n, bad, null(), e)),
-            ),
-            (
-                "netns_link_add_veth",
-                "peer_netns_path",
-                Box::new(|e| netns_link_add_veth(h, n, n, bad, e)),
-            ),
-            (
-                "netns_link_add_bridge",
-                "name",
-                Box::new(|e| netns_link_add_bridge(h, bad, e)),
-            ),
-            (
-                "netns_link_add_macvlan",
-                "name",
-                Box::new(|e| netns_link_add_macvlan(h, bad, n, c"bridge".as_ptr(), e)),
-            ),
-            (
-                "netns_link_add_macvlan",
+            case!(
+                netns_link_add_macvlan,
                 "parent",
-                Box::new(|e| netns_link_add_macvlan(h, n, bad, c"bridge".as_ptr(), e)),
+                (h, n, bad, c"bridge".as_ptr())
             ),
-            (
-                "netns_link_add_macvlan",
-                "mode",
-                Box::new(|e| netns_link_add_macvlan(h, n, n, bad, e)),
-            ),
-            (
-                "netns_link_add_vlan",
-                "name",
-                Box::new(|e| netns_link_add_vlan(h, bad, n, 5, e)),
-            ),
-            (
-                "netns_link_add_vlan",
-                "parent",
-                Box::new(|e| netns_link_add_vlan(h, n, bad, 5, e)),
-            ),
-            (
-                "netns_link_add_vxlan",
-                "name",
-                Box::new(|e| netns_link_add_vxlan(h, bad, 42, null(), 0, e)),
-            ),
-            (
-                "netns_link_add_vxlan",
-                "parent",
-                Box::new(|e| netns_link_add_vxlan(h, n, 42, bad, 0, e)),
-            ),
-            (
-                "netns_link_del",
-                "name",
-                Box::new(|e| netns_link_del(h, bad, e)),
-            ),
-            (
-                "netns_link_index",
-                "name",
-                Box::new(|e| netns_link_index(h, bad, xp, e)),
-            ),
-            (
-                "netns_link_set_up",
-                "name",
-                Box::new(|e| netns_link_set_up(h, bad, e)),
-            ),
-            (
-                "netns_link_set_down",
-                "name",
-                Box::new(|e| netns_link_set_down(h, bad, e)),
-            ),
-            (
-                "netns_link_set_mtu",
-                "name",
-                Box::new(|e| netns_link_set_mtu(h, bad, 1400, e)),
-            ),
-            (
-                "netns_link_set_name",
-                "name",
-                Box::new(|e| netns_link_set_name(h, bad, n, e)),
-            ),
-            (
-                "netns_link_set_name",
-                "new_name",
-                Box::new(|e| netns_link_set_name(h, n, bad, e)),
-            ),
-            (
-                "netns_link_set_controller",
-                "name",
-                Box::new(|e| netns_link_set_controller(h, bad, n, e)),
-            ),
-            (
-                "netns_link_set_controller",
-                "controller",
-                Box::new(|e| netns_link_set_controller(h, n, bad, e)),
-            ),
-            (
-                "netns_link_set_netns",
-                "name",
-                Box::new(|e| netns_link_set_netns(h, bad, own, e)),
-            ),
-            (
-                "netns_link_set_netns",
-                "netns_path",
-                Box::new(|e| netns_link_set_netns(h, n, bad, e)),
-            ),
-            (
-                "netns_addr_add",
-                "ifname",
-                Box::new(|e| netns_addr_add(h, bad, cidr, e)),
-            ),
-            (
-                "netns_addr_add",
-                "cidr",
-                Box::new(|e| netns_addr_add(h, n, bad, e)),
-            ),
-            (
-                "netns_addr_del",
-                "ifname",
-                Box::new(|e| netns_addr_del(h, bad, cidr, e)),
-            ),
-            (
-                "netns_addr_del",
-                "cidr",
-                Box::new(|e| netns_addr_del(h, n, bad, e)),
-            ),
-            (
-                "netns_addr_list",
-                "ifname",
-                Box::new(|e| netns_addr_list(h, bad, lp, e)),
-            ),
-            (
-                "netns_route_add",
-                "dst",
-                Box::new(|e| netns_route_add(h, bad, null(), n, 0, e)),
-            ),
-            (
-                "netns_route_add",
-                "gateway",
-                Box::new(|e| netns_route_add(h, dflt, bad, n, 0, e)),
-            ),
-            (
-                "netns_route_add",
-                "ifname",
-                Box::new(|e| netns_route_add(h, dflt, null(), bad, 0, e)),
-            ),
-            (
-                "netns_route_replace",
-                "dst",
-                Box::new(|e| netns_route_replace(h, bad, null(), n, 0, e)),
-            ),
-            (
-                "netns_route_replace",
-                "gateway",
-                Box::new(|e| netns_route_replace(h, dflt, bad, n, 0, e)),
-            ),
-            (
-                "netns_route_replace",
-                "ifname",
-                Box::new(|e| netns_route_replace(h, dflt, null(), bad, 0, e)),
-            ),
-            (
-                "netns_route_del",
-                "dst",
-                Box::new(|e| netns_route_del(h, bad, null(), n, e)),
-            ),
-            (
-                "netns_route_del",
-                "gateway",
-                Box::new(|e| netns_route_del(h, dflt, bad, n, e)),
-            ),
-            (
-                "netns_route_del",
-                "ifname",
-                Box::new(|e| netns_route_del(h, dflt, null(), bad, e)),
-            ),
-            (
-                "netns_ipam_new",
-                "config_json",
-                Box::new(|e| netns_ipam_new(bad, ip_, e)),
-            ),
-            (
-                "netns_ipam_allocate",
-                "container_id",
-                Box::new(|e| netns_ipam_allocate(ipam, bad, n, lp, e)),
-            ),
-            (
-                "netns_ipam_allocate",
-                "ifname",
-                Box::new(|e| netns_ipam_allocate(ipam, n, bad, lp, e)),
-            ),
-            (
-                "netns_ipam_release",
-                "container_id",
-                Box::new(|e| netns_ipam_release(ipam, bad, n, e)),
-            ),
-            (
-                "netns_ipam_release",
-                "ifname",
-                Box::new(|e| netns_ipam_release(ipam, n, bad, e)),
-            ),
+            case!(netns_link_add_macvlan, "mode", (h, n, n, bad)),
+            case!(netns_link_add_vlan, "name", (h, bad, n, 5)),
+            case!(netns_link_add_vlan, "parent", (h, n, bad, 5)),
+            case!(netns_link_add_vxlan, "name", (h, bad, 42, null(), 0)),
+            case!(netns_link_add_vxlan, "parent", (h, n, 42, bad, 0)),
+            case!(netns_link_del, "name", (h, bad)),
+            case!(netns_link_index, "name", (h, bad, xp)),
+            case!(netns_link_set_up, "name", (h, bad)),
+            case!(netns_link_set_down, "name", (h, bad)),
+            case!(netns_link_set_mtu, "name", (h, bad, 1400)),
+            case!(netns_link_set_name, "name", (h, bad, n)),
+            case!(netns_link_set_name, "new_name", (h, n, bad)),
+            case!(netns_link_set_controller, "name", (h, bad, n)),
+            case!(netns_link_set_controller, "controller", (h, n, bad)),
+            case!(netns_link_set_netns, "name", (h, bad, own)),
+            case!(netns_link_set_netns, "netns_path", (h, n, bad)),
+            case!(netns_addr_add, "ifname", (h, bad, cidr)),
+            case!(netns_addr_add, "cidr", (h, n, bad)),
+            case!(netns_addr_del, "ifname", (h, bad, cidr)),
+            case!(netns_addr_del, "cidr", (h, n, bad)),
+            case!(netns_addr_list, "ifname", (h, bad, lp)),
+            case!(netns_route_add, "dst", (h, bad, null(), n, 0)),
+            case!(netns_route_add, "gateway", (h, dflt, bad, n, 0)),
+            case!(netns_route_add, "ifname", (h, dflt, null(), bad, 0)),
+            case!(netns_route_replace, "dst", (h, bad, null(), n, 0)),
+            case!(netns_route_replace, "gateway", (h, dflt, bad, n, 0)),
+            case!(netns_route_replace, "ifname", (h, dflt, null(), bad, 0)),
+            case!(netns_route_del, "dst", (h, bad, null(), n)),
+            case!(netns_route_del, "gateway", (h, dflt, bad, n)),
+            case!(netns_route_del, "ifname", (h, dflt, null(), bad)),
+            case!(netns_ipam_new, "config_json", (bad, ip_)),
+            case!(netns_ipam_allocate, "container_id", (ipam, bad, n, lp)),
+            case!(netns_ipam_allocate, "ifname", (ipam, n, bad, lp)),
+            case!(netns_ipam_release, "container_id", (ipam, bad, n)),
+            case!(netns_ipam_release, "ifname", (ipam, n, bad)),
         ];
         for (func, param, call) in &mut cases {
             expect_failure(
