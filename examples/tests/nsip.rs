@@ -325,10 +325,16 @@ fn snapshot() -> Vec<(&'static str, serde_json::Value)> {
             }
             serde_json::Value::Array(a) => {
                 a.retain(|x| !x["local"].as_str().is_some_and(|l| l.starts_with("fe80")));
+                // Link-local and multicast destinations come and go with
+                // the kernel's own traffic (IPv6 ND, an IGMP report sent
+                // after a random delay makes a NOARP 224.0.0.22 entry).
                 a.retain(|x| {
-                    !x["dst"]
-                        .as_str()
-                        .is_some_and(|d| d.starts_with("fe80") || d.starts_with("ff"))
+                    !x["dst"].as_str().is_some_and(|d| {
+                        d.starts_with("fe80")
+                            || d.starts_with("ff")
+                            || d.parse::<std::net::IpAddr>()
+                                .is_ok_and(|ip| ip.is_multicast())
+                    })
                 });
                 for x in a.iter_mut() {
                     scrub(x);
