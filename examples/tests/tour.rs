@@ -23,10 +23,14 @@ fn tour() -> Command {
     Command::new(p)
 }
 
-fn mounts() -> usize {
+/// The mounts under the tour's own netns directory (the tests run in
+/// parallel in one mount namespace, so each counts only its own tour's).
+fn mounts_of(pid: u32) -> usize {
+    let dir = format!("/netns-tour-{pid}");
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
+        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.contains(&dir)))
         .count()
 }
 
@@ -39,8 +43,13 @@ fn leftovers(pid: u32) -> bool {
 #[test]
 fn passes_every_step_and_cleans_up() {
     in_private_netns(|| {
-        let before = mounts();
-        let out = tour().output().unwrap();
+        let child = tour()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -58,14 +67,14 @@ fn passes_every_step_and_cleans_up() {
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }
-        assert_eq!(mounts(), before, "a mount was left behind");
+        assert_eq!(mounts_of(pid), 0, "a mount was left behind");
+        assert!(!leftovers(pid));
     });
 }
 
 #[test]
 fn a_failing_step_still_cleans_up() {
     in_private_netns(|| {
-        let before = mounts();
         let child = tour()
             .env("NETNS_TOUR_FAIL", "3")
             .stdout(Stdio::piped())
@@ -81,7 +90,7 @@ fn a_failing_step_still_cleans_up() {
             "{text}"
         );
         assert!(String::from_utf8_lossy(&out.stderr).contains("step 3 failed"));
-        assert_eq!(mounts(), before);
+        assert_eq!(mounts_of(pid), 0, "a mount was left behind");
         assert!(!leftovers(pid));
     });
 }
@@ -89,7 +98,6 @@ fn a_failing_step_still_cleans_up() {
 #[test]
 fn an_interrupted_tour_cleans_up() {
     in_private_netns(|| {
-        let before = mounts();
         let mut child = tour()
             .env("NETNS_TOUR_PAUSE", "3")
             .stdin(Stdio::piped())
@@ -110,6 +118,8 @@ fn an_interrupted_tour_cleans_up() {
                 break;
             }
         }
+        // red and blue exist: their bind mounts are seen (the count works).
+        assert!(mounts_of(pid) >= 2, "no mount of red and blue seen");
         // Interrupt while red and blue exist, then let it go on.
         // SAFETY: plain kill(2) of our own child.
         assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
@@ -126,7 +136,7 @@ fn an_interrupted_tour_cleans_up() {
             rest.contains("deleted namespace red") && rest.contains("deleted namespace blue"),
             "{rest}"
         );
-        assert_eq!(mounts(), before);
+        assert_eq!(mounts_of(pid), 0, "a mount was left behind");
         assert!(!leftovers(pid));
     });
 }
