@@ -64,6 +64,13 @@ func tasks() ([]task, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // exited meanwhile (or is exiting: its namespaces are gone)
 		}
+		// A thread reaped between ReadDir and Readlink gives EACCES, not
+		// ENOENT (proc_ns_get_link: no task is "access denied").
+		if errors.Is(err, fs.ErrPermission) {
+			if _, _, ok := threadInfo(tid); !ok {
+				continue
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
