@@ -259,7 +259,11 @@ pub fn skip_kernel_lacks(what: &str, detail: &dyn std::fmt::Display) {
     if in_test_vm() {
         panic!("kernel {kernel} in the test VM lacks {what}: {detail}");
     }
-    println!(
+    // Straight to the process's stderr: the test harness captures print!
+    // and eprint! of passing tests, and a skip must show in every run.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "SKIP: kernel {kernel} lacks {what} ({detail}); this test runs in the VM tier (.ci/vm)"
     );
 }
