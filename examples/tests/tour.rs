@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use netns_testutil::in_private_netns;
 
@@ -21,6 +21,17 @@ fn tour() -> Command {
         p.display()
     );
     Command::new(p)
+}
+
+/// Run the tour to its end, output captured: its pid (which names its netns
+/// directory) and its output.
+fn run(cmd: &mut Command) -> (u32, Output) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child.id(), child.wait_with_output().unwrap())
 }
 
 /// The mounts under the tour's own netns directory (the tests run in
@@ -43,13 +54,7 @@ fn leftovers(pid: u32) -> bool {
 #[test]
 fn passes_every_step_and_cleans_up() {
     in_private_netns(|| {
-        let child = tour()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
+        let (pid, out) = run(&mut tour());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -75,14 +80,7 @@ fn passes_every_step_and_cleans_up() {
 #[test]
 fn a_failing_step_still_cleans_up() {
     in_private_netns(|| {
-        let child = tour()
-            .env("NETNS_TOUR_FAIL", "3")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
+        let (pid, out) = run(tour().env("NETNS_TOUR_FAIL", "3"));
         assert!(!out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(

@@ -167,6 +167,7 @@ fn null_for_every_required_pointer_is_a_library_code() {
         let lp = &raw mut list;
         let (pp, xp, ip_) = (&raw mut pid, &raw mut idx, &raw mut iout);
         let cfg = ipam_config(o.netns_dir.path());
+        let cidr = c"10.0.0.1/24".as_ptr();
         let mut cases: Vec<(&str, &str, Call)> = vec![
             case!(netns_ns_create_named, "name", (d, null())),
             case!(netns_ns_delete_named, "name", (d, null())),
@@ -226,27 +227,11 @@ fn null_for_every_required_pointer_is_a_library_code() {
             case!(netns_link_set_netns, "netns_path", (h, n, null())),
             case!(netns_link_names, "h", (null_mut(), lp)),
             case!(netns_link_names, "out", (h, null_mut())),
-            case!(
-                netns_addr_add,
-                "h",
-                (null_mut(), n, c"10.0.0.1/24".as_ptr())
-            ),
-            case!(
-                netns_addr_add,
-                "ifname",
-                (h, null(), c"10.0.0.1/24".as_ptr())
-            ),
+            case!(netns_addr_add, "h", (null_mut(), n, cidr)),
+            case!(netns_addr_add, "ifname", (h, null(), cidr)),
             case!(netns_addr_add, "cidr", (h, n, null())),
-            case!(
-                netns_addr_del,
-                "h",
-                (null_mut(), n, c"10.0.0.1/24".as_ptr())
-            ),
-            case!(
-                netns_addr_del,
-                "ifname",
-                (h, null(), c"10.0.0.1/24".as_ptr())
-            ),
+            case!(netns_addr_del, "h", (null_mut(), n, cidr)),
+            case!(netns_addr_del, "ifname", (h, null(), cidr)),
             case!(netns_addr_del, "cidr", (h, n, null())),
             case!(netns_addr_list, "h", (null_mut(), null(), lp)),
             case!(netns_addr_list, "out_cidrs", (h, null(), null_mut())),
