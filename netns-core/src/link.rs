@@ -1304,8 +1304,9 @@ fn parse_info_data(kind: &str, data: &[u8]) -> std::result::Result<LinkData, Str
         let v6 = find(t6)
             .and_then(|a| <[u8; 16]>::try_from(a.value).ok())
             .map(IpAddr::from);
-        // The kernel reports an unset address as all-zero.
-        v4.or(v6).filter(|a| !a.is_unspecified())
+        // An unset address is absent (or all-zero).
+        let set = |a: &IpAddr| !a.is_unspecified();
+        v4.filter(set).or(v6.filter(set))
     };
     let macvlan_mode = || {
         u32_of(1 /* IFLA_MACVLAN_MODE */).and_then(|m| {
