@@ -18,28 +18,7 @@ fn eight_processes_hundred_adds_each() {
         r#"{{"cniVersion":"1.0.0","name":"net","ipam":{{"dataDir":"{}","subnet":"10.42.0.0/23"}}}}"#,
         dir.s()
     );
-    let per_thread = |cmd: &'static str| -> Vec<(String, Out)> {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8)
-                .map(|t| {
-                    let (bin, c) = (bin.clone(), c.clone());
-                    s.spawn(move || {
-                        (0..100)
-                            .map(|i| {
-                                let id = format!("p{t}-{i}");
-                                let o = run(&bin, &Call::new(cmd, &id, &c));
-                                (id, o)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap())
-                .collect()
-        })
-    };
+    let per_thread = |cmd: &str| run_parallel(8, 100, |_| bin.clone(), cmd, "p", &c);
 
     let adds = per_thread("ADD");
     let mut seen = BTreeSet::new();

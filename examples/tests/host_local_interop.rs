@@ -64,27 +64,9 @@ fn concurrent_mixed_plugins_never_share_an_address() {
     let (hl, ours) = (host_local(), plugin());
     let dir = TempDir::new("mixedconc");
     let c = conf(&dir, r#""subnet":"10.41.0.0/24""#);
-    let results: Vec<(String, Out)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|t| {
-                let bin = if t % 2 == 0 { hl.clone() } else { ours.clone() };
-                let c = c.clone();
-                s.spawn(move || {
-                    (0..40)
-                        .map(|i| {
-                            let id = format!("t{t}-{i}");
-                            let o = run(&bin, &Call::new("ADD", &id, &c));
-                            (id, o)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    // Even threads run host-local, odd ones ours.
+    let bin = |t: usize| if t % 2 == 0 { hl.clone() } else { ours.clone() };
+    let results = run_parallel(8, 40, bin, "ADD", "t", &c);
     let mut seen = BTreeSet::new();
     let mut ok = 0;
     for (id, o) in &results {

@@ -193,6 +193,40 @@ pub fn run(bin: &Path, call: &Call) -> Out {
     }
 }
 
+/// `threads` threads at once, thread `t` making `per_thread` calls `cmd` of
+/// the plugin `bin(t)` on config `conf`, with container ids `{prefix}{t}-{i}`:
+/// every outcome with its id.
+pub fn run_parallel(
+    threads: usize,
+    per_thread: usize,
+    bin: impl Fn(usize) -> PathBuf + Sync,
+    cmd: &str,
+    prefix: &str,
+    conf: &str,
+) -> Vec<(String, Out)> {
+    std::thread::scope(|s| {
+        let bin = &bin;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let bin = bin(t);
+                    (0..per_thread)
+                        .map(|i| {
+                            let id = format!("{prefix}{t}-{i}");
+                            let o = run(&bin, &Call::new(cmd, &id, conf));
+                            (id, o)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
 /// Every entry of a network directory but `lock` and our temp files: name ->
 /// (content, mode bits). `None` if the directory does not exist.
 pub fn snapshot(dir: &Path) -> Option<BTreeMap<String, (Vec<u8>, u32)>> {
