@@ -906,31 +906,19 @@ pub(crate) fn same_family(
 }
 
 impl Handle {
-    /// The index of `id`, looking a name up (one RTM_GETLINK). An unknown
-    /// name is an invalid-argument error naming it.
+    /// The index of the device `id` (a name is validated, then looked up
+    /// with one RTM_GETLINK). An unknown name is an invalid-argument error
+    /// naming it.
     pub(crate) fn resolve_link(
         &self,
         op: &'static str,
         object: &dyn fmt::Display,
         id: &LinkId,
     ) -> Result<u32> {
-        match id {
-            LinkId::Index(i) => Ok(*i),
-            LinkId::Name(n) => {
-                validate_ifname(op, n)?;
-                self.link_get(n.as_str()).map(|l| l.index).map_err(|e| {
-                    if e.is_not_found() {
-                        Error::invalid(
-                            op,
-                            object.to_string(),
-                            format!("device {n:?} does not exist"),
-                        )
-                    } else {
-                        e
-                    }
-                })
-            }
+        if let LinkId::Name(n) = id {
+            validate_ifname(op, n)?;
         }
+        self.resolve(op, object, "device", id)
     }
 
     /// Validate, resolve and build an address request.

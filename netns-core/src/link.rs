@@ -1482,12 +1482,25 @@ impl Handle {
         Ok(self.link_get(name)?.index)
     }
 
-    fn resolve(&self, op: &'static str, object: &str, role: &str, id: &LinkId) -> Result<u32> {
+    /// The index of `id`, looking a name up (one RTM_GETLINK). An unknown
+    /// name is an invalid-argument error of `op` on `object` naming it in
+    /// its `role` ("device", "parent", "controller").
+    pub(crate) fn resolve(
+        &self,
+        op: &'static str,
+        object: &dyn fmt::Display,
+        role: &str,
+        id: &LinkId,
+    ) -> Result<u32> {
         match id {
             LinkId::Index(i) => Ok(*i),
             LinkId::Name(n) => self.link_get(n.as_str()).map(|l| l.index).map_err(|e| {
                 if e.is_not_found() {
-                    Error::invalid(op, object, format!("{role} {n:?} does not exist"))
+                    Error::invalid(
+                        op,
+                        object.to_string(),
+                        format!("{role} {n:?} does not exist"),
+                    )
                 } else {
                     e
                 }
