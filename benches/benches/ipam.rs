@@ -19,12 +19,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use netns_ipam::{Allocator, FileStore, MemoryStore, RangeSet, RangeSpec, Store};
+use netns_ipam::{parse_cidr, Allocator, FileStore, MemoryStore, RangeSet, RangeSpec, Store};
 
 const SLASH16_FREE: usize = 65_533;
 
 fn slash16() -> Vec<RangeSet> {
-    vec![RangeSet::new(&[RangeSpec::new("10.0.0.0/16".parse().unwrap())]).unwrap()]
+    vec![RangeSet::new(&[RangeSpec::new(parse_cidr("10.0.0.0/16").unwrap())]).unwrap()]
 }
 
 fn temp(tag: &str) -> PathBuf {

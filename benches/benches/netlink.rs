@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
 use netns_benches::*;
-use netns_core::{Handle, LinkSpec, NetnsDir};
+use netns_core::{Handle, LinkFilter, LinkSpec, NetnsDir};
 
 fn link_get_by_name(c: &mut Criterion) {
     let h = Handle::new().unwrap();
@@ -36,10 +36,10 @@ fn link_dump(c: &mut Criterion) {
             .collect();
         run_ip_batch(&script);
         made = pairs;
-        assert_eq!(h.links().unwrap().len(), links + 1);
+        assert_eq!(h.links(&LinkFilter::new()).unwrap().len(), links + 1);
         g.throughput(criterion::Throughput::Elements(links as u64));
         g.bench_with_input(BenchmarkId::new("library_parsed", links), &links, |b, _| {
-            b.iter(|| black_box(h.links().unwrap()))
+            b.iter(|| black_box(h.links(&LinkFilter::new()).unwrap()))
         });
         g.bench_with_input(BenchmarkId::new("floor", links), &links, |b, _| {
             b.iter(|| black_box(raw.dump(req.bytes())))
@@ -219,7 +219,7 @@ mod objects {
 
     use criterion::{BatchSize, Criterion};
     use netns_benches::*;
-    use netns_core::{AddrSpec, Handle, IpPrefix, LinkSpec, RouteSpec};
+    use netns_core::{AddrSpec, Handle, IpNet, LinkSpec, RouteSpec};
 
     /// A veth pair bv0/bv1, up, bv0 with 10.0.0.1/24; returns bv0's index.
     fn setup(h: &Handle) -> u32 {
@@ -275,7 +275,7 @@ mod objects {
         let mut raw = RawSocket::open();
         let spec = RouteSpec::new("10.77.0.0/16".parse().unwrap())
             .via("10.0.0.2".parse().unwrap())
-            .dev(idx);
+            .link(idx);
         let add = route_msg(
             nl::RTM_NEWROUTE,
             nl::REQUEST | nl::ACK | nl::CREATE_EXCL,
@@ -308,8 +308,8 @@ mod objects {
         let specs: Vec<RouteSpec> = (0..N)
             .map(|i| {
                 let d = dst(i);
-                let p = IpPrefix::new(std::net::Ipv4Addr::from(d).into(), 24).unwrap();
-                RouteSpec::new(p).via("10.0.0.2".parse().unwrap()).dev(idx)
+                let p = IpNet::new(std::net::Ipv4Addr::from(d).into(), 24).unwrap();
+                RouteSpec::new(p).via("10.0.0.2".parse().unwrap()).link(idx)
             })
             .collect();
         let adds: Vec<Msg> = (0..N)

@@ -219,7 +219,7 @@ fn dns_json(d: &Dns) -> J {
     J::Obj(o)
 }
 
-fn route_json(r: &netns_ipam::Route, v11: bool) -> J {
+fn route_json(r: &netns_ipam::IpamRoute, v11: bool) -> J {
     let mut o = vec![("dst", s(r.dst))];
     if let Some(gw) = r.gw {
         o.push(("gw", s(gw)));

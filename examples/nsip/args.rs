@@ -80,10 +80,6 @@ impl Args {
         r
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.pos >= self.words.len()
-    }
-
     /// Fail on leftover words.
     pub fn done(&self) -> Res<()> {
         match self.peek() {

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use netns_core::{
-    AddrFilter, AddrSpec, Address, Broadcast, Handle, IpFamily, IpPrefix, Lifetime, LinkId,
-    NeighFilter, NeighSpec, NeighState, Neighbour, NextHopSpec, Route, RouteFilter, RouteProtocol,
-    RouteSpec, RouteType,
+    parse_prefix, AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, Handle, IpFamily, IpNet,
+    Lifetime, LinkFilter, LinkFlags, LinkId, NeighFilter, NeighFlags, NeighSpec, NeighState,
+    Neighbour, NextHopSpec, Route, RouteFilter, RouteProtocol, RouteSpec, RouteType,
 };
 use serde_json::{json, Map, Value};
 
@@ -15,7 +15,10 @@ use crate::args::{usage, Args, Res};
 use crate::Ctx;
 
 fn names(h: &Handle) -> Res<HashMap<u32, String>> {
-    Ok(h.links()?.into_iter().map(|l| (l.index, l.name)).collect())
+    Ok(h.links(&LinkFilter::new())?
+        .into_iter()
+        .map(|l| (l.index, l.name))
+        .collect())
 }
 
 fn name_of(names: &HashMap<u32, String>, i: u32) -> String {
@@ -61,7 +64,7 @@ fn lifetime(a: &mut Args, what: &str) -> Res<Lifetime> {
 }
 
 fn addr_spec(a: &mut Args) -> Res<AddrSpec> {
-    let mut prefix: Option<IpPrefix> = None;
+    let mut prefix: Option<IpNet> = None;
     let mut dev = None;
     let mut peer = None;
     let mut brd = None;
@@ -72,7 +75,7 @@ fn addr_spec(a: &mut Args) -> Res<AddrSpec> {
     while let Some(w) = a.next() {
         match w.as_str() {
             "dev" => dev = Some(a.value("dev")?),
-            "peer" => peer = Some(a.parsed::<IpPrefix>("peer")?.addr()),
+            "peer" => peer = Some(parse_prefix(&a.value("peer")?)?.addr()),
             "brd" | "broadcast" => {
                 let v = a.value("brd")?;
                 brd = Some(if v == "+" {
@@ -90,8 +93,8 @@ fn addr_spec(a: &mut Args) -> Res<AddrSpec> {
             "noprefixroute" => noprefixroute = true,
             "valid_lft" => valid = Some(lifetime(a, "valid_lft")?),
             "preferred_lft" => preferred = Some(lifetime(a, "preferred_lft")?),
-            "local" => prefix = Some(a.parsed("local")?),
-            w if prefix.is_none() => prefix = Some(w.parse()?),
+            "local" => prefix = Some(parse_prefix(&a.value("local")?)?),
+            w if prefix.is_none() => prefix = Some(parse_prefix(w)?),
             w => return usage(format!("unexpected argument \"{w}\"")),
         }
     }
@@ -126,12 +129,21 @@ fn addr_show(ctx: &Ctx, a: &mut Args) -> Res<()> {
     let addrs = h.addrs(&filter)?;
     let links = match &only {
         Some(d) => vec![h.link_get(d.as_str())?],
-        None => h.links()?,
+        None => h.links(&LinkFilter::new())?,
     };
     let mut out = Vec::new();
     for l in &links {
-        let mine: Vec<&Address> = addrs.iter().filter(|x| x.index == l.index).collect();
-        if ctx.json {
+        let mine: Vec<&Address> = addrs.iter().filter(|x| x.link_index == l.index).collect();
+        if ctx.brief && !ctx.json {
+            // ip -br addr: name, state, then the addresses.
+            let list: Vec<String> = mine.iter().map(|x| x.prefix.to_string()).collect();
+            println!(
+                "{:<16} {:<14} {}",
+                l.name,
+                l.operstate.to_string(),
+                list.join(" ")
+            );
+        } else if ctx.json {
             let info: Vec<Value> = mine.iter().map(|x| addr_json(x)).collect();
             out.push(json!({
                 "ifindex": l.index, "ifname": l.name, "flags": l.flags.names(), "mtu": l.mtu,
@@ -149,7 +161,7 @@ fn addr_show(ctx: &Ctx, a: &mut Args) -> Res<()> {
             if let Some(m) = l.mac {
                 println!(
                     "    link/{} {m}",
-                    if l.flags.is_loopback() {
+                    if l.flags.contains(LinkFlags::LOOPBACK) {
                         "loopback"
                     } else {
                         "ether"
@@ -198,7 +210,7 @@ fn ip_addr_flags(x: &Address) -> Vec<&'static str> {
         .into_iter()
         .filter(|f| *f != "permanent")
         .collect();
-    if !x.flags.is_permanent() {
+    if !x.flags.contains(AddrFlags::PERMANENT) {
         v.insert(0, "dynamic");
     }
     v
@@ -261,7 +273,7 @@ pub fn route(ctx: &Ctx, a: &mut Args) -> Res<()> {
             let h = ctx.handle()?;
             let mut filter = RouteFilter::new().family(ctx.family.unwrap_or(IpFamily::V4));
             let mut table = Some(254u32);
-            let mut exact: Option<IpPrefix> = None;
+            let mut exact: Option<IpNet> = None;
             while let Some(w) = a.next() {
                 match w.as_str() {
                     "table" => {
@@ -295,11 +307,11 @@ pub fn route(ctx: &Ctx, a: &mut Args) -> Res<()> {
     }
 }
 
-fn prefix_or_default(w: &str, fam_hint: Option<IpFamily>) -> Res<IpPrefix> {
+fn prefix_or_default(w: &str, fam_hint: Option<IpFamily>) -> Res<IpNet> {
     if w == "default" || w == "all" {
-        return Ok(IpPrefix::any(fam_hint.unwrap_or(IpFamily::V4)));
+        return Ok(fam_hint.unwrap_or(IpFamily::V4).default_prefix());
     }
-    Ok(w.parse()?)
+    Ok(parse_prefix(w)?)
 }
 
 fn route_spec(a: &mut Args) -> Res<RouteSpec> {
@@ -314,7 +326,7 @@ fn route_spec(a: &mut Args) -> Res<RouteSpec> {
         .and_then(|w| w[1].parse::<IpAddr>().ok())
         .map(|g| IpFamily::of(&g));
     let mut a = Args::new(words);
-    let mut dst: Option<IpPrefix> = None;
+    let mut dst: Option<IpNet> = None;
     let mut kind = None;
     let mut spec_fields: Vec<(String, String)> = Vec::new();
     let mut nexthops = Vec::new();
@@ -336,7 +348,7 @@ fn route_spec(a: &mut Args) -> Res<RouteSpec> {
                         }
                         Some("dev") => {
                             a.next();
-                            nh.dev = Some(LinkId::from(a.value("dev")?));
+                            nh.link = Some(LinkId::from(a.value("dev")?));
                         }
                         Some("weight") => {
                             a.next();
@@ -375,7 +387,7 @@ fn route_spec(a: &mut Args) -> Res<RouteSpec> {
                         .or_else(|_| usage(format!("invalid gateway \"{v}\"")))?,
                 )
             }
-            "dev" => spec.dev = Some(LinkId::from(v)),
+            "dev" => spec.link = Some(LinkId::from(v)),
             "src" => {
                 spec.prefsrc = Some(
                     v.parse()
@@ -405,10 +417,10 @@ fn route_spec(a: &mut Args) -> Res<RouteSpec> {
 }
 
 /// `default`, a host route without its /32 (/128), else the prefix: as ip.
-fn dst_text(d: &IpPrefix) -> String {
-    if d.is_default() {
+fn dst_text(d: &IpNet) -> String {
+    if d.prefix_len() == 0 {
         "default".to_owned()
-    } else if d.prefix_len() == d.family().max_prefix_len() {
+    } else if d.prefix_len() == d.max_prefix_len() {
         d.addr().to_string()
     } else {
         d.to_string()
@@ -429,7 +441,7 @@ fn route_text(r: &Route, names: &HashMap<u32, String>) -> String {
     if let Some(g) = r.gateway {
         s += &format!(" via {g}");
     }
-    if let Some(o) = r.oif {
+    if let Some(o) = r.link_index {
         s += &format!(" dev {}", name_of(names, o));
     }
     if r.table != 254 {
@@ -455,7 +467,7 @@ fn route_text(r: &Route, names: &HashMap<u32, String>) -> String {
         if let Some(g) = nh.gateway {
             s += &format!(" via {g}");
         }
-        if let Some(o) = nh.oif {
+        if let Some(o) = nh.link_index {
             s += &format!(" dev {}", name_of(names, o));
         }
         s += &format!(" weight {}", nh.weight);
@@ -472,7 +484,7 @@ fn route_json(r: &Route, names: &HashMap<u32, String>) -> Value {
     if let Some(g) = r.gateway {
         m.insert("gateway".into(), json!(g.to_string()));
     }
-    if let Some(o) = r.oif {
+    if let Some(o) = r.link_index {
         m.insert("dev".into(), json!(name_of(names, o)));
     }
     if r.table != 254 {
@@ -500,7 +512,7 @@ fn route_json(r: &Route, names: &HashMap<u32, String>) -> Value {
                 if let Some(g) = n.gateway {
                     o.insert("gateway".into(), json!(g.to_string()));
                 }
-                if let Some(i) = n.oif {
+                if let Some(i) = n.link_index {
                     o.insert("dev".into(), json!(name_of(names, i)));
                 }
                 o.insert("weight".into(), json!(n.weight));
@@ -595,11 +607,11 @@ pub fn neigh(ctx: &Ctx, a: &mut Args) -> Res<()> {
                 );
             } else {
                 for n in &entries {
-                    let mut s = format!("{} dev {}", n.dst, name_of(&names, n.index));
+                    let mut s = format!("{} dev {}", n.dst, name_of(&names, n.link_index));
                     if let Some(m) = n.mac() {
                         s += &format!(" lladdr {m}");
                     }
-                    if n.flags.is_router() {
+                    if n.flags.contains(NeighFlags::ROUTER) {
                         s += " router";
                     }
                     s += &format!(" {}", n.state);
@@ -615,11 +627,11 @@ pub fn neigh(ctx: &Ctx, a: &mut Args) -> Res<()> {
 fn neigh_json(n: &Neighbour, names: &HashMap<u32, String>) -> Value {
     let mut m = Map::new();
     m.insert("dst".into(), json!(n.dst.to_string()));
-    m.insert("dev".into(), json!(name_of(names, n.index)));
+    m.insert("dev".into(), json!(name_of(names, n.link_index)));
     if let Some(mac) = n.mac() {
         m.insert("lladdr".into(), json!(mac.to_string()));
     }
-    if n.flags.is_router() {
+    if n.flags.contains(NeighFlags::ROUTER) {
         m.insert("router".into(), json!(null));
     }
     m.insert("state".into(), json!(n.state.names()));

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use netns_core::{
-    BondMode, BondSpec, BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges,
-    LinkData, LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, NetNs, VlanProtocol,
-    VxlanSpec,
+    BondMode, BondSpec, BridgeData, BridgeSpec, ControllerChange, IpVlanData, IpVlanIsolation,
+    IpVlanMode, IpVlanSpec, LinkChanges, LinkData, LinkFilter, LinkFlags, LinkId, LinkInfo,
+    LinkKind, LinkSpec, MacAddr, MacVlanData, MacVlanMode, MacVlanSpec, MacVtapSpec, NetNs,
+    VethSpec, VlanData, VlanProtocol, VlanSpec, VrfSpec, VxlanData, VxlanSpec,
 };
 use serde_json::{json, Map, Value};
 
@@ -123,9 +124,9 @@ fn add(ctx: &Ctx, a: &mut Args) -> Res<()> {
             if !a.eat("table") {
                 return usage("a vrf needs \"table ID\"");
             }
-            KindArgs::Ready(LinkKind::Vrf {
+            KindArgs::Ready(LinkKind::Vrf(VrfSpec {
                 table: a.parsed("table")?,
-            })
+            }))
         }
         "macvlan" | "macvtap" => {
             let mut mode = MacVlanMode::Vepa; // the kernel's default, as for ip
@@ -133,12 +134,12 @@ fn add(ctx: &Ctx, a: &mut Args) -> Res<()> {
                 mode = a.parsed("mode")?;
             }
             KindArgs::Ready(if kind_name == "macvlan" {
-                LinkKind::MacVlan {
+                LinkKind::MacVlan(MacVlanSpec {
                     mode,
                     source_macs: Vec::new(),
-                }
+                })
             } else {
-                LinkKind::MacVtap { mode }
+                LinkKind::MacVtap(MacVtapSpec { mode })
             })
         }
         "vlan" => {
@@ -156,7 +157,7 @@ fn add(ctx: &Ctx, a: &mut Args) -> Res<()> {
             let Some(id) = id else {
                 return usage("a vlan needs \"id N\"");
             };
-            KindArgs::Ready(LinkKind::Vlan { id, protocol })
+            KindArgs::Ready(LinkKind::Vlan(VlanSpec { id, protocol }))
         }
         "ipvlan" => {
             let mut mode = IpVlanMode::L3; // the kernel's default
@@ -170,7 +171,7 @@ fn add(ctx: &Ctx, a: &mut Args) -> Res<()> {
                     a.next();
                 }
             }
-            KindArgs::Ready(LinkKind::IpVlan { mode, isolation })
+            KindArgs::Ready(LinkKind::IpVlan(IpVlanSpec { mode, isolation }))
         }
         "vxlan" => {
             let mut v = VxlanSpec::default();
@@ -230,11 +231,12 @@ fn add(ctx: &Ctx, a: &mut Args) -> Res<()> {
     };
     let kind = match kind {
         KindArgs::Ready(k) => k,
-        KindArgs::Veth { peer, peer_mac } => LinkKind::Veth {
+        KindArgs::Veth { peer, peer_mac } => LinkKind::Veth(VethSpec {
             peer,
             peer_netns: peer_netns_at.map(|i| &opened.0[i]),
             peer_mac,
-        },
+            peer_up: false,
+        }),
     };
     let mut spec = LinkSpec::new(name, kind);
     spec.parent = parent.map(LinkId::from);
@@ -304,26 +306,45 @@ fn del(ctx: &Ctx, a: &mut Args) -> Res<()> {
 
 fn show(ctx: &Ctx, a: &mut Args) -> Res<()> {
     let h = ctx.handle()?;
-    let links = if a.is_empty() {
-        h.links()?
-    } else {
-        let dev = dev_name(a, "link show")?;
-        a.done()?;
-        vec![h.link_get(dev)?]
+    let mut filter = LinkFilter::new();
+    let mut dev = None;
+    while let Some(w) = a.next() {
+        match w.as_str() {
+            "type" => filter = filter.kind(a.value("type")?),
+            "master" => filter = filter.controller(a.value("master")?),
+            "dev" => dev = Some(a.value("dev")?),
+            other if dev.is_none() => dev = Some(other.to_owned()),
+            other => return usage(format!("unexpected argument \"{other}\"")),
+        }
+    }
+    let all = h.links(&LinkFilter::new())?;
+    let names: HashMap<u32, String> = all.iter().map(|l| (l.index, l.name.clone())).collect();
+    let links = match dev {
+        Some(d) => vec![h.link_get(d)?],
+        None if filter == LinkFilter::new() => all,
+        None => h.links(&filter)?,
     };
-    let names: HashMap<u32, String> = h.links()?.into_iter().map(|l| (l.index, l.name)).collect();
+    print_links(ctx, &links, &names);
+    Ok(())
+}
+
+/// Print links as `ip [-j] [-d] [-br] link show` does.
+pub fn print_links(ctx: &Ctx, links: &[LinkInfo], names: &HashMap<u32, String>) {
     if ctx.json {
         let v: Vec<Value> = links
             .iter()
-            .map(|l| to_json(l, &names, ctx.details))
+            .map(|l| to_json(l, names, ctx.details))
             .collect();
         println!("{}", Value::Array(v));
     } else {
-        for l in &links {
-            print!("{}", to_text(l, &names, ctx.details));
+        for l in links {
+            if ctx.brief {
+                println!("{}", l.brief());
+            } else {
+                print!("{}", to_text(l, names, ctx.details));
+            }
         }
     }
-    Ok(())
 }
 
 fn display_name(l: &LinkInfo, names: &HashMap<u32, String>) -> String {
@@ -357,7 +378,7 @@ fn to_text(l: &LinkInfo, names: &HashMap<u32, String>, details: bool) -> String 
         s += &format!(" qlen {q}");
     }
     s.push('\n');
-    let kind = if l.flags.is_loopback() {
+    let kind = if l.flags.contains(LinkFlags::LOOPBACK) {
         "loopback"
     } else {
         "ether"
@@ -382,23 +403,24 @@ fn to_text(l: &LinkInfo, names: &HashMap<u32, String>, details: bool) -> String 
 
 fn data_text(d: &LinkData) -> String {
     match d {
-        LinkData::Vlan { id, protocol } => format!(" protocol {protocol} id {id}"),
-        LinkData::MacVlan { mode: Some(m) } | LinkData::MacVtap { mode: Some(m) } => {
+        LinkData::Vlan(VlanData { id, protocol }) => format!(" protocol {protocol} id {id}"),
+        LinkData::MacVlan(MacVlanData { mode: Some(m) })
+        | LinkData::MacVtap(MacVlanData { mode: Some(m) }) => {
             format!(" mode {m}")
         }
-        LinkData::IpVlan { mode, isolation } => {
+        LinkData::IpVlan(IpVlanData { mode, isolation }) => {
             format!(
                 " mode {} {isolation}",
                 mode.map(|m| m.to_string()).unwrap_or_default()
             )
         }
-        LinkData::Vxlan {
+        LinkData::Vxlan(VxlanData {
             vni,
             remote,
             local,
             dstport,
             ..
-        } => {
+        }) => {
             let mut s = format!(" id {vni}");
             if let Some(r) = remote {
                 s += &format!(" {} {r}", if r.is_multicast() { "group" } else { "remote" });
@@ -411,15 +433,15 @@ fn data_text(d: &LinkData) -> String {
             }
             s
         }
-        LinkData::Bridge {
+        LinkData::Bridge(BridgeData {
             vlan_filtering: Some(v),
-        } => format!(" vlan_filtering {}", u8::from(*v)),
+        }) => format!(" vlan_filtering {}", u8::from(*v)),
         _ => String::new(),
     }
 }
 
 /// `ip -j link show` style JSON (the keys ip uses).
-fn to_json(l: &LinkInfo, names: &HashMap<u32, String>, details: bool) -> Value {
+pub fn to_json(l: &LinkInfo, names: &HashMap<u32, String>, details: bool) -> Value {
     let mut m = Map::new();
     m.insert("ifindex".into(), json!(l.index));
     if let Some(p) = l.parent {
@@ -444,7 +466,7 @@ fn to_json(l: &LinkInfo, names: &HashMap<u32, String>, details: bool) -> Value {
     if let Some(mac) = l.mac {
         m.insert(
             "link_type".into(),
-            json!(if l.flags.is_loopback() {
+            json!(if l.flags.contains(LinkFlags::LOOPBACK) {
                 "loopback"
             } else {
                 "ether"
@@ -475,27 +497,28 @@ fn to_json(l: &LinkInfo, names: &HashMap<u32, String>, details: bool) -> Value {
 fn data_json(d: &LinkData, names: &HashMap<u32, String>) -> Map<String, Value> {
     let mut m = Map::new();
     match d {
-        LinkData::Vlan { id, protocol } => {
+        LinkData::Vlan(VlanData { id, protocol }) => {
             m.insert("protocol".into(), json!(protocol.to_string()));
             m.insert("id".into(), json!(id));
         }
-        LinkData::MacVlan { mode: Some(mo) } | LinkData::MacVtap { mode: Some(mo) } => {
+        LinkData::MacVlan(MacVlanData { mode: Some(mo) })
+        | LinkData::MacVtap(MacVlanData { mode: Some(mo) }) => {
             m.insert("mode".into(), json!(mo.to_string()));
         }
-        LinkData::IpVlan { mode, isolation } => {
+        LinkData::IpVlan(IpVlanData { mode, isolation }) => {
             if let Some(mo) = mode {
                 m.insert("mode".into(), json!(mo.to_string()));
             }
             m.insert("flags".into(), json!(isolation.to_string()));
         }
-        LinkData::Vxlan {
+        LinkData::Vxlan(VxlanData {
             vni,
             remote,
             local,
             dstport,
             learning,
             underlying,
-        } => {
+        }) => {
             m.insert("id".into(), json!(vni));
             if let Some(r) = remote {
                 let key = match (r.is_multicast(), r.is_ipv4()) {
@@ -525,9 +548,9 @@ fn data_json(d: &LinkData, names: &HashMap<u32, String>) -> Map<String, Value> {
                 m.insert("learning".into(), json!(l));
             }
         }
-        LinkData::Bridge {
+        LinkData::Bridge(BridgeData {
             vlan_filtering: Some(v),
-        } => {
+        }) => {
             m.insert("vlan_filtering".into(), json!(u8::from(*v)));
         }
         _ => {}

@@ -2,8 +2,8 @@
 //! a shell and compared with iproute2 line for line.
 //!
 //! ```text
-//! nsip [--netns-dir DIR] [-n NAME] [-j] OBJECT COMMAND ...
-//!   netns add NAME | del NAME | list | attach NAME PID | identify [PID]
+//! nsip [--netns-dir DIR] [-n NAME|PATH] [-j] [-d] [-br] OBJECT COMMAND ...
+//!   netns add NAME | del NAME | list [--links] | attach NAME PID | identify [PID]
 //!         | exec NAME [--] CMD [ARGS...] | set NAME NSID|auto
 //!   link  add | set | del | show      (ip link grammar)
 //!   addr  add | del | show            (ip addr grammar)
@@ -24,16 +24,17 @@ use std::process::ExitCode;
 use args::{usage, Args, Res, Usage};
 use netns_core::{Handle, IpFamily, NetNs, NetnsDir};
 
-const USAGE: &str = "usage: nsip [--netns-dir DIR] [-n NAME] [-j] [-d] [-4|-6] OBJECT COMMAND ...
+const USAGE: &str =
+    "usage: nsip [--netns-dir DIR] [-n NAME|PATH] [-j] [-d] [-br] [-4|-6] OBJECT COMMAND ...
 objects:
-  netns add NAME | del NAME | list | attach NAME PID | identify [PID]
+  netns add NAME | del NAME | list [--links] | attach NAME PID | identify [PID]
         | exec NAME [--] CMD [ARGS...] | set NAME NSID|auto
   link  add [link PARENT] [name] NAME [mtu N] [address MAC] [txqueuelen N] [up]
             [master C] [group N] [netns NS] type KIND [OPTIONS]
         set [dev] NAME [up|down] [mtu N] [address MAC] [name NEW] [alias TEXT]
             [master C|nomaster] [netns NS] [txqueuelen N] [group N]
         del [dev] NAME | del group N
-        show [[dev] NAME]
+        show [[dev] NAME] [type KIND] [master NAME]
   kinds: veth peer name PEER [netns NS] | bridge [vlan_filtering 0|1] | dummy
          bond [mode balance-rr|active-backup|802.3ad|...] [miimon MS] | vrf table ID
          macvlan|macvtap mode private|vepa|bridge|passthru|source
@@ -56,6 +57,7 @@ pub struct Ctx {
     pub netns: Option<String>,
     pub json: bool,
     pub details: bool,
+    pub brief: bool,
     pub family: Option<IpFamily>,
 }
 
@@ -63,8 +65,18 @@ impl Ctx {
     /// A handle in the namespace given with -n, or the current one.
     pub fn handle(&self) -> Res<Handle> {
         Ok(match &self.netns {
-            Some(n) => self.dir.open(n)?.handle()?,
+            Some(n) => self.named_or_path(n)?.handle()?,
             None => Handle::new()?,
+        })
+    }
+
+    /// A namespace as `ip -n` and `ip netns exec` take it: a path if it
+    /// contains a `/`, else a name in the netns directory.
+    pub fn named_or_path(&self, s: &str) -> Res<NetNs> {
+        Ok(if s.contains('/') {
+            NetNs::open(s)?
+        } else {
+            self.dir.open(s)?
         })
     }
 
@@ -88,6 +100,7 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
         netns: None,
         json: false,
         details: false,
+        brief: false,
         family: None,
     };
     loop {
@@ -107,6 +120,10 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
             Some("-d" | "-details") => {
                 a.next();
                 ctx.details = true;
+            }
+            Some("-br" | "-brief") => {
+                a.next();
+                ctx.brief = true;
             }
             Some("-4") => {
                 a.next();

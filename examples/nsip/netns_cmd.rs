@@ -1,12 +1,13 @@
 //! `nsip netns ...`: the `ip netns` commands.
 
+use std::collections::HashMap;
 use std::process::{Command, ExitCode};
 
-use netns_core::{Handle, NetNs};
+use netns_core::{Handle, LinkFilter, NetNs};
 use serde_json::json;
 
 use crate::args::{usage, Args, Res};
-use crate::Ctx;
+use crate::{link_cmd, Ctx};
 
 pub fn run(ctx: &Ctx, a: &mut Args) -> Res<ExitCode> {
     match a.next().as_deref() {
@@ -21,8 +22,9 @@ pub fn run(ctx: &Ctx, a: &mut Args) -> Res<ExitCode> {
             ctx.dir.delete(&name)?;
         }
         None | Some("list" | "show" | "ls") => {
+            let links = a.eat("--links");
             a.done()?;
-            list(ctx)?;
+            list(ctx, links)?;
         }
         Some("attach") => {
             let name = a.value("netns attach")?;
@@ -49,7 +51,7 @@ pub fn run(ctx: &Ctx, a: &mut Args) -> Res<ExitCode> {
             let Some((program, args)) = cmd.split_first() else {
                 return usage("netns exec needs a command");
             };
-            let ns = ctx.dir.open(&name)?;
+            let ns = ctx.named_or_path(&name)?;
             let status = ns.spawn(Command::new(program).args(args))?.wait()?;
             return Ok(match status.code() {
                 Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
@@ -76,33 +78,57 @@ pub fn run(ctx: &Ctx, a: &mut Args) -> Res<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Like `ip netns list`: each name, with its nsid if one is assigned here.
-fn list(ctx: &Ctx) -> Res<()> {
+/// Like `ip netns list`: each name, with its nsid if one is assigned here;
+/// with `--links`, each namespace's interfaces under it (as `ip -n NAME link`
+/// would list them, `-br` and `-j` included).
+fn list(ctx: &Ctx, with_links: bool) -> Res<()> {
     let h = Handle::new()?;
     let mut rows = Vec::new();
     for name in ctx.dir.list()? {
         // An entry that is not (or no longer) a namespace is listed plainly.
-        let id = NetNs::open(ctx.dir.path().join(&name))
-            .ok()
-            .and_then(|ns| h.nsid_get(&ns).ok().flatten());
-        rows.push((name, id));
+        let ns = NetNs::open(ctx.dir.path().join(&name)).ok();
+        let id = ns.as_ref().and_then(|ns| h.nsid_get(ns).ok().flatten());
+        let links = match (&ns, with_links) {
+            (Some(ns), true) => Some(ns.handle()?.links(&LinkFilter::new())?),
+            _ => None,
+        };
+        rows.push((name, id, links));
     }
     if ctx.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(n, id)| match id {
-                Some(id) => json!({"name": n, "id": id}),
-                None => json!({ "name": n }),
+            .map(|(n, id, links)| {
+                let mut o = serde_json::Map::new();
+                o.insert("name".into(), json!(n));
+                if let Some(id) = id {
+                    o.insert("id".into(), json!(id));
+                }
+                if let Some(links) = links {
+                    let names = index_names(links);
+                    let v: Vec<_> = links
+                        .iter()
+                        .map(|l| link_cmd::to_json(l, &names, ctx.details))
+                        .collect();
+                    o.insert("links".into(), serde_json::Value::Array(v));
+                }
+                serde_json::Value::Object(o)
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        for (n, id) in rows {
+        for (n, id, links) in rows {
             match id {
                 Some(id) => println!("{n} (id: {id})"),
                 None => println!("{n}"),
             }
+            for l in links.iter().flatten() {
+                println!("    {}", l.brief());
+            }
         }
     }
     Ok(())
+}
+
+fn index_names(links: &[netns_core::LinkInfo]) -> HashMap<u32, String> {
+    links.iter().map(|l| (l.index, l.name.clone())).collect()
 }

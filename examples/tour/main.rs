@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use netns_core::{
-    AddrFilter, AddrSpec, Handle, IpPrefix, LinkSpec, NetNs, NetnsDir, RouteFilter, RouteSpec,
-    Sysctl,
+    AddrFilter, AddrSpec, Handle, IpNet, LinkFilter, LinkSpec, NetNs, NetnsDir, RouteFilter,
+    RouteSpec, Sysctl,
 };
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -105,10 +105,12 @@ fn nix_umount(path: &std::path::Path) -> bool {
 fn show(name: &str, h: &Handle) -> Res<()> {
     println!("   [{name}]");
     let addrs = h.addrs(&AddrFilter::new())?;
-    for l in h.links()? {
+    for l in h.links(&LinkFilter::new())? {
         let a: Vec<String> = addrs
             .iter()
-            .filter(|a| a.index == l.index && !a.addr().is_loopback() && !is_link_local(&a.addr()))
+            .filter(|a| {
+                a.link_index == l.index && !a.addr().is_loopback() && !is_link_local(&a.addr())
+            })
             .map(|a| a.prefix.to_string())
             .collect();
         println!("     {}  {}", l.brief(), a.join(" "));
@@ -118,14 +120,14 @@ fn show(name: &str, h: &Handle) -> Res<()> {
             .family(netns_core::IpFamily::V4)
             .table(254),
     )? {
-        let dev = match r.oif {
+        let dev = match r.link_index {
             Some(i) => h
                 .link_get(i)
                 .map(|l| l.name)
                 .unwrap_or_else(|_| i.to_string()),
             None => "-".into(),
         };
-        let dst = if r.dst.is_default() {
+        let dst = if r.dst.prefix_len() == 0 {
             "default".to_owned()
         } else {
             r.dst.to_string()
@@ -245,7 +247,7 @@ fn run(t: &mut Tour) -> Res<()> {
                 .controller("v-net-0")
                 .up(),
         )?;
-        h.addr_add(&AddrSpec::new(inside.as_str(), ip.parse::<IpPrefix>()?).broadcast_auto())?;
+        h.addr_add(&AddrSpec::new(inside.as_str(), ip.parse::<IpNet>()?).broadcast_auto())?;
         h.link_set_up(inside.as_str())?;
     }
     show("host", &hh)?;

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 
 use netns_ipam::json::{parse_header, parse_ipam_config, parse_valid_attachments};
 use netns_ipam::{
-    parse_cni_args, parse_ip, parse_ip_or_cidr, version_at_least, Allocation, Allocator, Cidr,
-    MemoryStore, RangeSet,
+    parse_cidr, parse_cni_args, parse_ip, parse_ip_or_cidr, version_at_least, Allocation,
+    Allocator, MemoryStore, RangeSet,
 };
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -29,15 +29,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for word in args.split([';', '=']) {
         let _ = parse_ip(word);
         let _ = parse_ip_or_cidr(word);
-        if let Ok(c) = word.parse::<Cidr>() {
-            let (net, last) = (c.network(), c.last());
-            // An IPv4-mapped IPv6 address is IPv4 to `contains`, as to Go's
-            // net.IPNet.Contains (To4), so an IPv6 prefix covering
-            // ::ffff:0:0/96 does not contain it.
-            let mapped = |ip: &IpAddr| matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
-            assert!(mapped(&net) || c.contains(&net), "{c}: {net}");
-            assert!(mapped(&last) || c.contains(&last), "{c}: {last}");
-            let _ = c.to_string();
+        if let Ok(c) = parse_cidr(word) {
+            // parse_cidr never yields an IPv4-mapped IPv6 address (the crate
+            // keeps every prefix canonical).
+            let mapped = matches!(c.addr(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+            assert!(!mapped, "{word:?}: {c}");
+            let (net, last) = (c.network(), c.broadcast());
+            assert!(c.contains(&net), "{c}: {net}");
+            assert!(c.contains(&last), "{c}: {last}");
+            // What it prints, it reads back.
+            assert_eq!(parse_cidr(&c.to_string()), Ok(c), "{word:?}");
         }
         let _ = version_at_least(word, (0, 3, 0));
     }

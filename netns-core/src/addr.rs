@@ -1,6 +1,4 @@
-//! IP addresses on links: list, add, replace, delete; and the small value
-//! types the address, route and neighbour modules share ([`IpFamily`],
-//! [`IpPrefix`], [`Scope`]).
+//! IP addresses on links: list, add, replace, delete.
 //!
 //! ```no_run
 //! use netns_core::{AddrFilter, AddrSpec, Handle, IpFamily};
@@ -9,9 +7,9 @@
 //! h.addr_add(&AddrSpec::new("eth0", "10.0.0.1/24".parse()?).broadcast_auto())?;
 //! // ip -4 addr show dev eth0
 //! for a in h.addrs(&AddrFilter::new().link("eth0").family(IpFamily::V4))? {
-//!     println!("{} {}", a.prefix, a.scope);
+//!     println!("{a}"); // inet 10.0.0.1/24 brd 10.0.0.255 scope global dev if2 label eth0
 //! }
-//! # Ok::<(), netns_core::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Broadcast
@@ -24,402 +22,67 @@
 //! subnet's broadcast route either way.
 //!
 //! # References
-//! ip-address(8), rtnetlink(7), linux/if_addr.h, net/ipv4/devinet.c,
-//! net/ipv6/addrconf.c.
+//! [ip-address(8)](https://man7.org/linux/man-pages/man8/ip-address.8.html),
+//! [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html),
+//! linux/if_addr.h, net/ipv4/devinet.c, net/ipv6/addrconf.c.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
+use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
 use netlink_packet_route::address::{
     AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::error::{Error, Result};
+use crate::ip::{brd_plus, ip_of, prefix, IpFamily, Lazy, Scope};
 use crate::link::validate_ifname;
+use crate::named::bit_names;
 use crate::nla::{c_string, u32_at, u32_of, Nlas};
 use crate::socket::{Reply, Verb};
 use crate::{Batch, Handle, LinkId};
 
-// ---------------------------------------------------------------------------
-// Shared value types
-// ---------------------------------------------------------------------------
-
-/// An IP address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IpFamily {
-    /// IPv4 (AF_INET), shown as `inet`.
-    V4,
-    /// IPv6 (AF_INET6), shown as `inet6`.
-    V6,
-}
-
-impl IpFamily {
-    /// The family of `ip`.
-    pub fn of(ip: &IpAddr) -> IpFamily {
-        match ip {
-            IpAddr::V4(_) => IpFamily::V4,
-            IpAddr::V6(_) => IpFamily::V6,
-        }
-    }
-
-    /// The longest prefix length of the family: 32 or 128.
-    pub fn max_prefix_len(self) -> u8 {
-        match self {
-            IpFamily::V4 => 32,
-            IpFamily::V6 => 128,
-        }
-    }
-
-    pub(crate) fn from_af(af: u8) -> Option<IpFamily> {
-        match i32::from(af) {
-            libc::AF_INET => Some(IpFamily::V4),
-            libc::AF_INET6 => Some(IpFamily::V6),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn nl(self) -> AddressFamily {
-        match self {
-            IpFamily::V4 => AddressFamily::Inet,
-            IpFamily::V6 => AddressFamily::Inet6,
-        }
-    }
-
-    /// `IPv4` or `IPv6`, for messages.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            IpFamily::V4 => "IPv4",
-            IpFamily::V6 => "IPv6",
-        }
+bitflags::bitflags! {
+    /// Address flags (`IFA_F_*` of linux/if_addr.h), as `ip addr` shows them
+    /// ([`AddrFlags::names`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct AddrFlags: u32 {
+        /// IFA_F_SECONDARY (IPv4: not the first address of its subnet; IPv6:
+        /// IFA_F_TEMPORARY, a privacy address).
+        const SECONDARY = 0x01;
+        /// IFA_F_NODAD: no duplicate address detection.
+        const NODAD = 0x02;
+        /// IFA_F_OPTIMISTIC: optimistic DAD.
+        const OPTIMISTIC = 0x04;
+        /// IFA_F_DADFAILED: duplicate address detection failed.
+        const DADFAILED = 0x08;
+        /// IFA_F_HOMEADDRESS: Mobile IPv6 home address.
+        const HOMEADDRESS = 0x10;
+        /// IFA_F_DEPRECATED: the preferred lifetime has run out.
+        const DEPRECATED = 0x20;
+        /// IFA_F_TENTATIVE: duplicate address detection has not finished.
+        const TENTATIVE = 0x40;
+        /// IFA_F_PERMANENT: the address never expires (set by the kernel).
+        const PERMANENT = 0x80;
+        /// IFA_F_MANAGETEMPADDR: make privacy addresses from this prefix.
+        const MANAGETEMPADDR = 0x100;
+        /// IFA_F_NOPREFIXROUTE: do not add the prefix route.
+        const NOPREFIXROUTE = 0x200;
+        /// IFA_F_MCAUTOJOIN: join the multicast group of a multicast address.
+        const MCAUTOJOIN = 0x400;
+        /// IFA_F_STABLE_PRIVACY: a stable privacy (RFC 7217) address.
+        const STABLE_PRIVACY = 0x800;
+        // Bits the kernel may add later are kept, not dropped.
+        const _ = !0;
     }
 }
-
-impl fmt::Display for IpFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            IpFamily::V4 => "inet",
-            IpFamily::V6 => "inet6",
-        })
-    }
-}
-
-/// An IP address with a prefix length: `10.0.0.1/24`, `2001:db8::/64`.
-///
-/// The address may have host bits set (an interface address such as
-/// `10.0.0.1/24` does); [`IpPrefix::network`] clears them. The prefix length
-/// is checked on construction: it can never exceed 32 (IPv4) or 128 (IPv6).
-///
-/// ```
-/// use netns_core::IpPrefix;
-/// let p: IpPrefix = "10.0.0.77/24".parse()?;
-/// assert_eq!(p.network().to_string(), "10.0.0.0/24");
-/// assert_eq!(p.broadcast().unwrap().to_string(), "10.0.0.255");
-/// assert!(p.contains("10.0.0.200".parse().unwrap()));
-/// assert_eq!("2001:db8::1".parse::<IpPrefix>()?.prefix_len(), 128);
-/// assert!("10.0.0.0/33".parse::<IpPrefix>().is_err());
-/// # Ok::<(), netns_core::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IpPrefix {
-    addr: IpAddr,
-    len: u8,
-}
-
-impl IpPrefix {
-    /// `addr/len`; an error if `len` is longer than the family allows.
-    pub fn new(addr: IpAddr, len: u8) -> Result<IpPrefix> {
-        let max = IpFamily::of(&addr).max_prefix_len();
-        if len > max {
-            return Err(Error::invalid(
-                "prefix",
-                format!("{addr}/{len}"),
-                format!(
-                    "prefix length {len} is out of range for {} (0..={max})",
-                    IpFamily::of(&addr).label()
-                ),
-            ));
-        }
-        Ok(IpPrefix { addr, len })
-    }
-
-    /// The host prefix of `addr`: `/32` or `/128`.
-    pub fn host(addr: IpAddr) -> IpPrefix {
-        IpPrefix {
-            addr,
-            len: IpFamily::of(&addr).max_prefix_len(),
-        }
-    }
-
-    /// The prefix that matches everything (`0.0.0.0/0` or `::/0`): the
-    /// destination of a default route.
-    pub fn any(family: IpFamily) -> IpPrefix {
-        let addr = match family {
-            IpFamily::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpFamily::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        };
-        IpPrefix { addr, len: 0 }
-    }
-
-    /// The address, as given (host bits included).
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The prefix length.
-    pub fn prefix_len(&self) -> u8 {
-        self.len
-    }
-
-    /// The address family.
-    pub fn family(&self) -> IpFamily {
-        IpFamily::of(&self.addr)
-    }
-
-    /// Whether this is the zero-length prefix (a default route's).
-    pub fn is_default(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The netmask as an address (`255.255.255.0` for a /24).
-    pub fn netmask(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(mask32(self.len))),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(mask128(self.len))),
-        }
-    }
-
-    /// The same prefix with the host bits cleared.
-    pub fn network(&self) -> IpPrefix {
-        let addr = match self.addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask32(self.len))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(self.len))),
-        };
-        IpPrefix {
-            addr,
-            len: self.len,
-        }
-    }
-
-    /// Whether no host bit is set (what a route destination must be).
-    pub fn is_network(&self) -> bool {
-        self.network().addr == self.addr
-    }
-
-    /// Whether `ip` lies inside this prefix.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) ^ u32::from(b)) & mask32(self.len) == 0,
-            (IpAddr::V6(a), IpAddr::V6(b)) => {
-                (u128::from(a) ^ u128::from(b)) & mask128(self.len) == 0
-            }
-            _ => false,
-        }
-    }
-
-    /// The broadcast address iproute2's `brd +` computes: the prefix's last
-    /// address, for IPv4 prefixes of 30 bits or less. `None` for /31, /32
-    /// (point-to-point links have no broadcast) and for IPv6.
-    pub fn broadcast(&self) -> Option<Ipv4Addr> {
-        match self.addr {
-            IpAddr::V4(a) if self.len <= 30 => {
-                Some(Ipv4Addr::from(u32::from(a) | !mask32(self.len)))
-            }
-            _ => None,
-        }
-    }
-}
-
-fn mask32(len: u8) -> u32 {
-    u32::MAX
-        .checked_shl(32 - u32::from(len.min(32)))
-        .unwrap_or(0)
-}
-
-fn mask128(len: u8) -> u128 {
-    u128::MAX
-        .checked_shl(128 - u32::from(len.min(128)))
-        .unwrap_or(0)
-}
-
-impl fmt::Display for IpPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
-}
-
-impl FromStr for IpPrefix {
-    type Err = Error;
-
-    /// `ADDR/LEN`, or a bare `ADDR` for its host prefix.
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |why: &str| Error::invalid("prefix_parse", s, why);
-        let (a, l) = match s.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| bad("expected an IP address like 10.0.0.1/24 or 2001:db8::1/64"))?;
-        match l {
-            None => Ok(IpPrefix::host(addr)),
-            Some(l) => {
-                if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad("the prefix length must be a decimal number"));
-                }
-                let len: u8 = l
-                    .parse()
-                    .map_err(|_| bad("the prefix length is out of range"))?;
-                IpPrefix::new(addr, len).map_err(|e| match e {
-                    Error::InvalidArgument { reason, .. } => bad(&reason),
-                    other => other,
-                })
-            }
-        }
-    }
-}
-
-impl From<IpAddr> for IpPrefix {
-    /// The host prefix of the address.
-    fn from(a: IpAddr) -> Self {
-        IpPrefix::host(a)
-    }
-}
-
-/// The scope of an address or route (`rt_scope_t`), shown the way `ip`
-/// shows it: `global`, `site`, `link`, `host`, `nowhere`, or a number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Scope(pub u8);
-
-impl Scope {
-    /// RT_SCOPE_UNIVERSE (0): `global`.
-    pub const GLOBAL: Scope = Scope(0);
-    /// RT_SCOPE_SITE (200): `site`.
-    pub const SITE: Scope = Scope(200);
-    /// RT_SCOPE_LINK (253): `link`, valid on the link only.
-    pub const LINK: Scope = Scope(253);
-    /// RT_SCOPE_HOST (254): `host`, valid inside this host only.
-    pub const HOST: Scope = Scope(254);
-    /// RT_SCOPE_NOWHERE (255): `nowhere`.
-    pub const NOWHERE: Scope = Scope(255);
-
-    fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0 => "global",
-            200 => "site",
-            253 => "link",
-            254 => "host",
-            255 => "nowhere",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "{}", self.0),
-        }
-    }
-}
-
-impl FromStr for Scope {
-    type Err = Error;
-
-    /// A name as `ip` spells it (`universe` is accepted for `global`) or a
-    /// number 0..=255.
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "global" | "universe" => Scope::GLOBAL,
-            "site" => Scope::SITE,
-            "link" => Scope::LINK,
-            "host" => Scope::HOST,
-            "nowhere" => Scope::NOWHERE,
-            _ => Scope(s.parse().map_err(|_| {
-                Error::invalid(
-                    "scope_parse",
-                    s,
-                    "expected global, site, link, host, nowhere or 0..=255",
-                )
-            })?),
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Addresses
-// ---------------------------------------------------------------------------
-
-/// Address flags (`IFA_F_*`), as `ip addr` shows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct AddrFlags(pub u32);
 
 impl AddrFlags {
-    /// IFA_F_SECONDARY (IPv4: not the first address of its subnet; IPv6:
-    /// IFA_F_TEMPORARY, a privacy address).
-    pub const SECONDARY: u32 = 0x01;
-    /// IFA_F_NODAD: no duplicate address detection.
-    pub const NODAD: u32 = 0x02;
-    /// IFA_F_OPTIMISTIC: optimistic DAD.
-    pub const OPTIMISTIC: u32 = 0x04;
-    /// IFA_F_DADFAILED: duplicate address detection failed.
-    pub const DADFAILED: u32 = 0x08;
-    /// IFA_F_HOMEADDRESS: Mobile IPv6 home address.
-    pub const HOMEADDRESS: u32 = 0x10;
-    /// IFA_F_DEPRECATED: the preferred lifetime has run out.
-    pub const DEPRECATED: u32 = 0x20;
-    /// IFA_F_TENTATIVE: duplicate address detection has not finished.
-    pub const TENTATIVE: u32 = 0x40;
-    /// IFA_F_PERMANENT: the address never expires (set by the kernel).
-    pub const PERMANENT: u32 = 0x80;
-    /// IFA_F_MANAGETEMPADDR: make privacy addresses from this prefix.
-    pub const MANAGETEMPADDR: u32 = 0x100;
-    /// IFA_F_NOPREFIXROUTE: do not add the prefix route.
-    pub const NOPREFIXROUTE: u32 = 0x200;
-    /// IFA_F_MCAUTOJOIN: join the multicast group of a multicast address.
-    pub const MCAUTOJOIN: u32 = 0x400;
-    /// IFA_F_STABLE_PRIVACY: a stable privacy (RFC 7217) address.
-    pub const STABLE_PRIVACY: u32 = 0x800;
-
-    /// Whether every bit of `flag` is set.
-    pub fn contains(self, flag: u32) -> bool {
-        self.0 & flag == flag
-    }
-    /// IFA_F_PERMANENT.
-    pub fn is_permanent(self) -> bool {
-        self.contains(Self::PERMANENT)
-    }
-    /// IFA_F_NODAD.
-    pub fn is_nodad(self) -> bool {
-        self.contains(Self::NODAD)
-    }
-    /// IFA_F_SECONDARY.
-    pub fn is_secondary(self) -> bool {
-        self.contains(Self::SECONDARY)
-    }
-    /// IFA_F_TENTATIVE.
-    pub fn is_tentative(self) -> bool {
-        self.contains(Self::TENTATIVE)
-    }
-    /// IFA_F_DEPRECATED.
-    pub fn is_deprecated(self) -> bool {
-        self.contains(Self::DEPRECATED)
-    }
-    /// IFA_F_DADFAILED.
-    pub fn is_dadfailed(self) -> bool {
-        self.contains(Self::DADFAILED)
-    }
-    /// IFA_F_NOPREFIXROUTE.
-    pub fn is_noprefixroute(self) -> bool {
-        self.contains(Self::NOPREFIXROUTE)
-    }
-
     /// The flag names as `ip addr` spells them, in its order (IFA_F_SECONDARY
     /// is `secondary`; `ip` calls it `temporary` on IPv6).
     pub fn names(self) -> Vec<&'static str> {
-        const NAMES: [(u32, &str); 12] = [
+        const NAMES: [(AddrFlags, &str); 12] = [
             (AddrFlags::SECONDARY, "secondary"),
             (AddrFlags::NODAD, "nodad"),
             (AddrFlags::OPTIMISTIC, "optimistic"),
@@ -433,11 +96,7 @@ impl AddrFlags {
             (AddrFlags::MCAUTOJOIN, "autojoin"),
             (AddrFlags::STABLE_PRIVACY, "stable-privacy"),
         ];
-        NAMES
-            .iter()
-            .filter(|(bit, _)| self.0 & bit != 0)
-            .map(|(_, n)| *n)
-            .collect()
+        bit_names(self, &NAMES)
     }
 }
 
@@ -481,12 +140,16 @@ impl fmt::Display for Lifetime {
 }
 
 /// An address of a link, as the kernel reports it.
+///
+/// `Display` prints it in `ip addr`'s words, the link by index as `ip`
+/// names a link it cannot name (`if2`):
+/// `inet 10.0.0.1/24 brd 10.0.0.255 scope global dev if2 label eth0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
     /// The index of the link it is on.
-    pub index: u32,
+    pub link_index: u32,
     /// The local address and the prefix length (`inet 10.0.0.1/24`).
-    pub prefix: IpPrefix,
+    pub prefix: IpNet,
     /// The peer of a point-to-point address (`peer 10.0.0.2/32`), when
     /// it differs from the local address.
     pub peer: Option<IpAddr>,
@@ -507,20 +170,58 @@ pub struct Address {
 impl Address {
     /// The address family.
     pub fn family(&self) -> IpFamily {
-        self.prefix.family()
+        IpFamily::of_net(&self.prefix)
     }
 
     /// The local address.
     pub fn addr(&self) -> IpAddr {
         self.prefix.addr()
     }
+
+    /// Whether the address can be used: IPv6 duplicate address detection
+    /// has finished (not `tentative`) and did not fail.
+    pub fn is_usable(&self) -> bool {
+        !self
+            .flags
+            .intersects(AddrFlags::TENTATIVE | AddrFlags::DADFAILED)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.family(), self.prefix)?;
+        if let Some(p) = self.peer {
+            write!(f, " peer {p}")?;
+        }
+        if let Some(b) = self.broadcast {
+            write!(f, " brd {b}")?;
+        }
+        write!(f, " scope {}", self.scope)?;
+        for n in self.flags.names() {
+            if n != "permanent" {
+                write!(f, " {n}")?;
+            }
+        }
+        write!(f, " dev if{}", self.link_index)?;
+        if let Some(l) = &self.label {
+            write!(f, " label {l}")?;
+        }
+        if !self.flags.contains(AddrFlags::PERMANENT) {
+            write!(
+                f,
+                " valid_lft {} preferred_lft {}",
+                self.valid_lft, self.preferred_lft
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The broadcast address to give an IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Broadcast {
-    /// `brd +`: the last address of the prefix (none for /31 and /32),
-    /// computed by [`IpPrefix::broadcast`].
+    /// `brd +`: the last address of the prefix, for IPv4 prefixes of 30
+    /// bits or less (none for /31 and /32, unlike ipnet's `broadcast()`).
     Auto,
     /// `brd ADDR`.
     Addr(Ipv4Addr),
@@ -536,14 +237,14 @@ pub enum Broadcast {
 ///     .valid_lft(Lifetime::Seconds(300))
 ///     .preferred_lft(Lifetime::Seconds(120));
 /// assert_eq!(spec.prefix.to_string(), "10.0.0.1/24");
-/// # Ok::<(), netns_core::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrSpec {
     /// `dev LINK`.
     pub link: LinkId,
     /// The local address and prefix length (`10.0.0.1/24`).
-    pub prefix: IpPrefix,
+    pub prefix: IpNet,
     /// `peer ADDR`: the other end of a point-to-point link (same family).
     pub peer: Option<IpAddr>,
     /// `brd +` or `brd ADDR` (IPv4 only).
@@ -568,7 +269,7 @@ pub struct AddrSpec {
 
 impl AddrSpec {
     /// `PREFIX dev LINK` with no options.
-    pub fn new(link: impl Into<LinkId>, prefix: IpPrefix) -> Self {
+    pub fn new(link: impl Into<LinkId>, prefix: IpNet) -> Self {
         AddrSpec {
             link: link.into(),
             prefix,
@@ -674,7 +375,7 @@ impl AddrFilter {
 /// The checks that need nothing but the spec.
 fn validate_addr(op: &'static str, spec: &AddrSpec, del: bool) -> Result<()> {
     let bad = |why: String| Err(Error::invalid(op, spec.object().to_string(), why));
-    let family = spec.prefix.family();
+    let family = IpFamily::of_net(&spec.prefix);
     if let LinkId::Name(n) = &spec.link {
         validate_ifname(op, n)?;
     }
@@ -735,7 +436,7 @@ fn default_addr_scope(addr: IpAddr) -> Scope {
 /// `spec` has been validated; `index` is the link's index.
 pub(crate) fn build_addr(spec: &AddrSpec, index: u32, del: bool) -> AddressMessage {
     let mut m = AddressMessage::default();
-    let family = spec.prefix.family();
+    let family = IpFamily::of_net(&spec.prefix);
     m.header.family = family.nl();
     m.header.prefix_len = spec.prefix.prefix_len();
     m.header.index = index;
@@ -744,13 +445,10 @@ pub(crate) fn build_addr(spec: &AddrSpec, index: u32, del: bool) -> AddressMessa
     if !del {
         let scope = spec.scope.unwrap_or_else(|| default_addr_scope(local));
         m.header.scope = AddressScope::from(scope.0);
-        let mut flags = 0u32;
-        if spec.nodad {
-            flags |= AddrFlags::NODAD;
-        }
-        if spec.noprefixroute {
-            flags |= AddrFlags::NOPREFIXROUTE;
-        }
+        let mut flags = AddrFlags::empty();
+        flags.set(AddrFlags::NODAD, spec.nodad);
+        flags.set(AddrFlags::NOPREFIXROUTE, spec.noprefixroute);
+        let flags = flags.bits();
         // As iproute2: the header's byte when it suffices, else IFA_FLAGS.
         match u8::try_from(flags) {
             Ok(b) => m.header.flags = AddressHeaderFlags::from_bits_retain(b),
@@ -772,11 +470,9 @@ pub(crate) fn build_addr(spec: &AddrSpec, index: u32, del: bool) -> AddressMessa
     let brd = match spec.broadcast {
         Some(Broadcast::Addr(b)) => Some(b),
         // `brd +` is computed from the peer prefix, as iproute2 does.
-        Some(Broadcast::Auto) => IpPrefix {
-            addr: peer,
-            len: spec.prefix.prefix_len(),
-        }
-        .broadcast(),
+        Some(Broadcast::Auto) => IpNet::new(peer, spec.prefix.prefix_len())
+            .ok()
+            .and_then(|p| brd_plus(&p)),
         None => None,
     };
     if let Some(b) = brd {
@@ -843,88 +539,25 @@ pub(crate) fn parse_addr(payload: &[u8]) -> std::result::Result<Option<Address>,
         (None, Some(a)) => (a, None),
         (None, None) => return Err("address message without an address".into()),
     };
-    let prefix = IpPrefix::new(addr, prefix_len).map_err(|e| e.to_string())?;
+    let prefix = prefix("parse_addr", addr, prefix_len).map_err(|e| e.to_string())?;
     Ok(Some(Address {
-        index,
+        link_index: index,
         prefix,
         peer,
         broadcast,
         label,
         scope,
-        flags: AddrFlags(flags),
+        flags: AddrFlags::from_bits_retain(flags),
         valid_lft: valid,
         preferred_lft: preferred,
     }))
 }
 
-// ---------------------------------------------------------------------------
-// Helpers shared with route.rs and neigh.rs
-// ---------------------------------------------------------------------------
-
-/// An address of `family` from its wire bytes.
-pub(crate) fn ip_of(family: IpFamily, v: &[u8]) -> Option<IpAddr> {
-    match family {
-        IpFamily::V4 => <[u8; 4]>::try_from(v).ok().map(IpAddr::from),
-        IpFamily::V6 => <[u8; 16]>::try_from(v).ok().map(IpAddr::from),
-    }
-}
-
-/// Text formatted only when shown: the object of a request is needed only
-/// if it fails, so the hot path does not format it.
-pub(crate) struct Lazy<F>(pub(crate) F);
-
-impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (self.0)(f)
-    }
-}
-
-/// Check that `ip` is of family `want` ("{what} {ip} is IPv6 but
-/// {of_what} is IPv4" otherwise).
-pub(crate) fn same_family(
-    op: &'static str,
-    object: &dyn fmt::Display,
-    what: &dyn fmt::Display,
-    ip: IpAddr,
-    want: IpFamily,
-    of_what: &dyn fmt::Display,
-) -> Result<()> {
-    let got = IpFamily::of(&ip);
-    if got == want {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            op,
-            object.to_string(),
-            format!(
-                "{what} {ip} is {} but {of_what} is {}",
-                got.label(),
-                want.label()
-            ),
-        ))
-    }
-}
-
 impl Handle {
-    /// The index of the device `id` (a name is validated, then looked up
-    /// with one RTM_GETLINK). An unknown name is an invalid-argument error
-    /// naming it.
-    pub(crate) fn resolve_link(
-        &self,
-        op: &'static str,
-        object: &dyn fmt::Display,
-        id: &LinkId,
-    ) -> Result<u32> {
-        if let LinkId::Name(n) = id {
-            validate_ifname(op, n)?;
-        }
-        self.resolve(op, object, "device", id)
-    }
-
     /// Validate, resolve and build an address request.
     fn addr_request(&self, op: &'static str, spec: &AddrSpec, del: bool) -> Result<AddressMessage> {
         validate_addr(op, spec, del)?;
-        let index = self.resolve_link(op, &spec.object(), &spec.link)?;
+        let index = self.resolve_link(op, &spec.object(), "device", &spec.link)?;
         Ok(build_addr(spec, index, del))
     }
 
@@ -982,7 +615,7 @@ impl Handle {
         };
         let mut req = AddressMessage::default();
         if let Some(l) = &filter.link {
-            req.header.index = self.resolve_link(OP, &object, l)?;
+            req.header.index = self.resolve_link(OP, &object, "device", l)?;
         }
         req.header.family = filter
             .family
@@ -1044,74 +677,8 @@ mod tests {
     use netlink_packet_core::Emitable;
     use proptest::prelude::*;
 
-    fn p(s: &str) -> IpPrefix {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn prefix_parse_and_display() {
-        assert_eq!(p("10.0.0.1/24").to_string(), "10.0.0.1/24");
-        assert_eq!(p("10.0.0.1").prefix_len(), 32);
-        assert_eq!(p("::/0").to_string(), "::/0");
-        assert_eq!(p("2001:db8::1/64").network().to_string(), "2001:db8::/64");
-        for bad in [
-            "10.0.0.0/33",
-            "2001:db8::/129",
-            "10.0.0.0/",
-            "10.0.0.0/-1",
-            "10.0.0.0/+1",
-            "10.0.0.0/0024",
-            "10.0.0/24",
-            "default",
-            "",
-            "10.0.0.0/24/1",
-        ] {
-            let e = bad.parse::<IpPrefix>().unwrap_err();
-            assert!(e.is_invalid_argument(), "{bad}: {e}");
-        }
-        let e = "10.0.0.0/33".parse::<IpPrefix>().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "prefix_parse 10.0.0.0/33: invalid argument: prefix length 33 is out of range for IPv4 (0..=32)"
-        );
-        assert!(IpPrefix::new("::1".parse().unwrap(), 129).is_err());
-        assert!(IpPrefix::new("::1".parse().unwrap(), 128).is_ok());
-    }
-
-    #[test]
-    fn broadcast_like_iproute2_brd_plus() {
-        assert_eq!(
-            p("10.0.0.1/24").broadcast(),
-            Some("10.0.0.255".parse().unwrap())
-        );
-        assert_eq!(
-            p("10.0.0.1/30").broadcast(),
-            Some("10.0.0.3".parse().unwrap())
-        );
-        assert_eq!(p("10.0.0.1/31").broadcast(), None);
-        assert_eq!(p("10.0.0.1/32").broadcast(), None);
-        assert_eq!(p("10.1.2.3/0").broadcast(), Some(Ipv4Addr::BROADCAST));
-        assert_eq!(
-            p("10.1.2.3/8").broadcast(),
-            Some("10.255.255.255".parse().unwrap())
-        );
-        assert_eq!(p("2001:db8::1/64").broadcast(), None);
-    }
-
-    #[test]
-    fn scope_names() {
-        for (s, v) in [
-            ("global", 0),
-            ("site", 200),
-            ("link", 253),
-            ("host", 254),
-            ("nowhere", 255),
-        ] {
-            assert_eq!(s.parse::<Scope>().unwrap(), Scope(v));
-            assert_eq!(Scope(v).to_string(), s);
-        }
-        assert_eq!("17".parse::<Scope>().unwrap().to_string(), "17");
-        assert!("galactic".parse::<Scope>().is_err());
+    fn p(s: &str) -> IpNet {
+        crate::parse_prefix(s).unwrap()
     }
 
     #[test]
@@ -1233,7 +800,7 @@ mod tests {
         let mut buf = vec![0u8; m.buffer_len()];
         m.emit(&mut buf);
         let a = parse_addr(&buf).unwrap().unwrap();
-        assert_eq!(a.index, 7);
+        assert_eq!(a.link_index, 7);
         assert_eq!(a.prefix, p("10.0.5.1/24"));
         assert_eq!(a.peer, None);
         assert_eq!(a.broadcast, Some(Ipv4Addr::new(10, 0, 5, 255)));
@@ -1257,46 +824,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn prefix_math(a in any::<u32>(), len in 0u8..=32) {
-            let pr = IpPrefix::new(IpAddr::V4(Ipv4Addr::from(a)), len).unwrap();
-            let net = pr.network();
-            prop_assert!(net.is_network());
-            prop_assert!(pr.contains(pr.addr()));
-            prop_assert!(net.contains(pr.addr()));
-            prop_assert_eq!(net.network(), net);
-            let IpAddr::V4(n) = net.addr() else { unreachable!() };
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-            prop_assert_eq!(u32::from(n), a & mask);
-            match pr.broadcast() {
-                Some(b) => {
-                    prop_assert!(len <= 30);
-                    prop_assert_eq!(u32::from(b), a | !mask);
-                    prop_assert!(pr.contains(IpAddr::V4(b)));
-                }
-                None => prop_assert!(len > 30),
-            }
-            // Display / FromStr round trip.
-            prop_assert_eq!(pr.to_string().parse::<IpPrefix>().unwrap(), pr);
-        }
-
-        #[test]
-        fn prefix_math_v6(a in any::<u128>(), len in 0u8..=128) {
-            let pr = IpPrefix::new(IpAddr::V6(Ipv6Addr::from(a)), len).unwrap();
-            prop_assert!(pr.network().is_network());
-            prop_assert!(pr.network().contains(pr.addr()));
-            prop_assert_eq!(pr.is_network(), pr.network() == pr);
-            prop_assert_eq!(pr.to_string().parse::<IpPrefix>().unwrap(), pr);
-            prop_assert_eq!(pr.broadcast(), None);
-        }
-
-        #[test]
-        fn out_of_range_lengths_refused(a in any::<u32>(), len in 33u8..=255) {
-            prop_assert!(IpPrefix::new(IpAddr::V4(Ipv4Addr::from(a)), len).is_err());
-            let s = format!("{}/{}", Ipv4Addr::from(a), len);
-            prop_assert!(s.parse::<IpPrefix>().is_err());
-        }
-
         #[test]
         fn parse_addr_total(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_addr(&bytes);

@@ -26,7 +26,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::link::LinkId;
 use crate::nla::Nlas;
 use crate::socket::Verb;
@@ -123,34 +123,22 @@ impl Handle {
         add: bool,
     ) -> Result<()> {
         check_vid(op, &dev, vlan.vid)?;
-        let index = match &dev {
-            LinkId::Index(i) => *i,
-            LinkId::Name(n) => self.link_get(n.as_str())?.index,
-        };
+        let object = format!("{dev} vid {}", vlan.vid);
+        let index = self.resolve_link(op, &object, "device", &dev)?;
         let msg = vlan_request(index, vlan, on_bridge);
         let (msg, verb) = if add {
             (RouteNetlinkMessage::SetLink(msg), Verb::Change)
         } else {
             (RouteNetlinkMessage::DelLink(msg), Verb::Del)
         };
-        let object = format!("{dev} vid {}", vlan.vid);
         self.sock()
             .ack(op, &object, msg, verb)
-            .map_err(|e| match e {
-                Error::Kernel {
-                    op,
-                    object,
+            .map_err(|e| match e.kind() {
+                ErrorKind::Kernel {
                     errno: libc::EOPNOTSUPP,
-                    extack,
                     ..
-                } => Error::Unsupported {
-                    op,
-                    object,
-                    feature: "bridge VLAN filtering".into(),
-                    errno: libc::EOPNOTSUPP,
-                    extack,
-                },
-                other => other,
+                } => e.into_unsupported("bridge VLAN filtering".into()),
+                _ => e,
             })
     }
 
@@ -217,10 +205,8 @@ impl Handle {
 
     /// The VLANs of one port (empty if it has none).
     pub fn bridge_vlans_of(&self, port: impl Into<LinkId>) -> Result<Vec<BridgeVlan>> {
-        let index = match port.into() {
-            LinkId::Index(i) => i,
-            LinkId::Name(n) => self.link_get(n.as_str())?.index,
-        };
+        let port = port.into();
+        let index = self.resolve_link("bridge_vlans_of", &port, "device", &port)?;
         Ok(self
             .bridge_vlans()?
             .into_iter()

@@ -26,16 +26,19 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[macro_use]
+mod named;
+
 pub mod addr;
 mod batch;
 pub mod bridge;
 pub mod error;
+pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;
+pub mod ip;
 pub mod link;
-#[cfg(test)]
-mod link_fixtures;
 pub mod neigh;
 mod nla;
 pub mod ns;
@@ -44,17 +47,19 @@ pub mod route;
 mod socket;
 pub mod sysctl;
 
-pub use addr::{
-    AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, IpFamily, IpPrefix, Lifetime, Scope,
-};
+pub use addr::{AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, Lifetime};
 pub use batch::Batch;
 pub use bridge::{BridgeVlan, PortVlans};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, Groups, Subscription};
 pub use handle::Handle;
+pub use ip::{parse_prefix, IpFamily, Scope};
+pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub use link::{
-    BondMode, BondSpec, BridgeSpec, ControllerChange, IpVlanIsolation, IpVlanMode, LinkChanges,
-    LinkData, LinkFlags, LinkId, LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanMode, OperState,
-    VlanProtocol, VxlanSpec,
+    BondData, BondMode, BondSpec, BridgeData, BridgeSpec, ControllerChange, IpVlanData,
+    IpVlanIsolation, IpVlanMode, IpVlanSpec, LinkChanges, LinkData, LinkFilter, LinkFlags, LinkId,
+    LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanData, MacVlanMode, MacVlanSpec, MacVtapSpec,
+    OperState, VethSpec, VlanData, VlanProtocol, VlanSpec, VrfData, VrfSpec, VxlanData, VxlanSpec,
 };
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use ns::{NetNs, NetnsDir};

@@ -27,7 +27,9 @@
 //! accepts such an entry with the broadcast link-layer address instead.)
 //!
 //! # References
-//! ip-neighbour(8), rtnetlink(7) (`RTM_NEWNEIGH`), linux/neighbour.h.
+//! [ip-neighbour(8)](https://man7.org/linux/man-pages/man8/ip-neighbour.8.html),
+//! [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
+//! (`RTM_NEWNEIGH`), linux/neighbour.h.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -39,48 +41,40 @@ use netlink_packet_route::neighbour::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::addr::{ip_of, IpFamily, Lazy};
 use crate::error::{Error, Result};
+use crate::ip::{ip_of, IpFamily, Lazy};
 use crate::link::validate_ifname;
 use crate::nla::Nlas;
 use crate::socket::{Reply, Verb};
 use crate::{Batch, Handle, LinkId, MacAddr};
 
-/// Neighbour state bits (`NUD_*`), as `ip neigh` shows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct NeighState(pub u16);
-
-const NUD_NAMES: [(u16, &str); 8] = [
-    (0x01, "INCOMPLETE"),
-    (0x02, "REACHABLE"),
-    (0x04, "STALE"),
-    (0x08, "DELAY"),
-    (0x10, "PROBE"),
-    (0x20, "FAILED"),
-    (0x40, "NOARP"),
-    (0x80, "PERMANENT"),
-];
+named! {
+    /// Neighbour state bits (`NUD_*`), as `ip neigh` shows them. An entry
+    /// has one state; `Display` joins the names of every bit set, and
+    /// `FromStr` takes one name in any case (`nud permanent`).
+    struct NeighState(u16) text = custom {
+        /// NUD_NONE (0): no state.
+        NONE = 0x00 => "NONE",
+        /// NUD_INCOMPLETE: resolution in progress.
+        INCOMPLETE = 0x01 => "INCOMPLETE",
+        /// NUD_REACHABLE: confirmed recently.
+        REACHABLE = 0x02 => "REACHABLE",
+        /// NUD_STALE: valid but unconfirmed.
+        STALE = 0x04 => "STALE",
+        /// NUD_DELAY: waiting before probing.
+        DELAY = 0x08 => "DELAY",
+        /// NUD_PROBE: being probed.
+        PROBE = 0x10 => "PROBE",
+        /// NUD_FAILED: resolution failed.
+        FAILED = 0x20 => "FAILED",
+        /// NUD_NOARP: valid, never checked.
+        NOARP = 0x40 => "NOARP",
+        /// NUD_PERMANENT: valid forever, set by an administrator.
+        PERMANENT = 0x80 => "PERMANENT",
+    }
+}
 
 impl NeighState {
-    /// NUD_NONE (0): no state.
-    pub const NONE: NeighState = NeighState(0);
-    /// NUD_INCOMPLETE: resolution in progress.
-    pub const INCOMPLETE: NeighState = NeighState(0x01);
-    /// NUD_REACHABLE: confirmed recently.
-    pub const REACHABLE: NeighState = NeighState(0x02);
-    /// NUD_STALE: valid but unconfirmed.
-    pub const STALE: NeighState = NeighState(0x04);
-    /// NUD_DELAY: waiting before probing.
-    pub const DELAY: NeighState = NeighState(0x08);
-    /// NUD_PROBE: being probed.
-    pub const PROBE: NeighState = NeighState(0x10);
-    /// NUD_FAILED: resolution failed.
-    pub const FAILED: NeighState = NeighState(0x20);
-    /// NUD_NOARP: valid, never checked.
-    pub const NOARP: NeighState = NeighState(0x40);
-    /// NUD_PERMANENT: valid forever, set by an administrator.
-    pub const PERMANENT: NeighState = NeighState(0x80);
-
     /// Whether every bit of `s` is set (and, for NONE, whether no bit is).
     pub fn contains(self, s: NeighState) -> bool {
         if s.0 == 0 {
@@ -90,17 +84,12 @@ impl NeighState {
         }
     }
 
-    /// NUD_PERMANENT.
-    pub fn is_permanent(self) -> bool {
-        self.contains(Self::PERMANENT)
-    }
-
     /// The state names as `ip -j neigh` shows them (`["PERMANENT"]`); empty
     /// for NUD_NONE, which `ip` does not print.
     pub fn names(self) -> Vec<&'static str> {
-        NUD_NAMES
+        NeighState::NAMES
             .iter()
-            .filter(|(b, _)| self.0 & b != 0)
+            .filter(|(b, _)| self.0 & b.0 != 0)
             .map(|(_, n)| *n)
             .collect()
     }
@@ -123,61 +112,47 @@ impl FromStr for NeighState {
     /// `reachable`, `stale`, `none`, `incomplete`, `delay`, `probe`,
     /// `failed`), any case.
     fn from_str(s: &str) -> Result<Self> {
-        let up = s.to_ascii_uppercase();
-        if up == "NONE" {
-            return Ok(NeighState::NONE);
-        }
-        NUD_NAMES
-            .iter()
-            .find(|(_, n)| *n == up)
-            .map(|(b, _)| NeighState(*b))
-            .ok_or_else(|| {
-                Error::invalid(
-                    "neigh_state_parse",
-                    s,
-                    "expected permanent, noarp, reachable, stale, none, incomplete, delay, probe or failed",
-                )
-            })
+        NeighState::from_name(&s.to_ascii_uppercase()).ok_or_else(|| {
+            Error::invalid(
+                "parse",
+                s,
+                "NeighState: expected permanent, noarp, reachable, stale, none, incomplete, delay, probe or failed",
+            )
+        })
     }
 }
 
-/// Neighbour flags (`NTF_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct NeighFlags(pub u8);
-
-impl NeighFlags {
-    /// NTF_USE.
-    pub const USE: u8 = 0x01;
-    /// NTF_SELF.
-    pub const SELF: u8 = 0x02;
-    /// NTF_MASTER: an entry of the controller (bridge) device.
-    pub const CONTROLLER: u8 = 0x04;
-    /// NTF_PROXY: a proxy ARP / proxy NDP entry.
-    pub const PROXY: u8 = 0x08;
-    /// NTF_EXT_LEARNED: learned by an external agent.
-    pub const EXT_LEARNED: u8 = 0x10;
-    /// NTF_OFFLOADED.
-    pub const OFFLOADED: u8 = 0x20;
-    /// NTF_STICKY.
-    pub const STICKY: u8 = 0x40;
-    /// NTF_ROUTER: an IPv6 router.
-    pub const ROUTER: u8 = 0x80;
-
-    /// NTF_ROUTER.
-    pub fn is_router(self) -> bool {
-        self.0 & Self::ROUTER != 0
-    }
-    /// NTF_PROXY.
-    pub fn is_proxy(self) -> bool {
-        self.0 & Self::PROXY != 0
+bitflags::bitflags! {
+    /// Neighbour flags (`NTF_*` of linux/neighbour.h).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct NeighFlags: u8 {
+        /// NTF_USE.
+        const USE = 0x01;
+        /// NTF_SELF.
+        const SELF = 0x02;
+        /// NTF_MASTER: an entry of the controller (bridge) device.
+        const CONTROLLER = 0x04;
+        /// NTF_PROXY: a proxy ARP / proxy NDP entry.
+        const PROXY = 0x08;
+        /// NTF_EXT_LEARNED: learned by an external agent.
+        const EXT_LEARNED = 0x10;
+        /// NTF_OFFLOADED.
+        const OFFLOADED = 0x20;
+        /// NTF_STICKY.
+        const STICKY = 0x40;
+        /// NTF_ROUTER: an IPv6 router.
+        const ROUTER = 0x80;
     }
 }
 
 /// A neighbour entry, as the kernel reports it.
+///
+/// `Display` prints it as `ip neigh` does, the link by index:
+/// `10.0.0.2 dev if3 lladdr 02:00:00:00:00:02 PERMANENT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Neighbour {
     /// The index of its link.
-    pub index: u32,
+    pub link_index: u32,
     /// The neighbour's IP address.
     pub dst: IpAddr,
     /// The link-layer address (6 bytes on Ethernet), if known.
@@ -198,6 +173,30 @@ impl Neighbour {
     pub fn mac(&self) -> Option<MacAddr> {
         let b = <[u8; 6]>::try_from(self.lladdr.as_deref()?).ok()?;
         Some(MacAddr(b))
+    }
+}
+
+impl fmt::Display for Neighbour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} dev if{}", self.dst, self.link_index)?;
+        match (self.mac(), &self.lladdr) {
+            (Some(m), _) => write!(f, " lladdr {m}")?,
+            (None, Some(b)) if !b.is_empty() => {
+                let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+                write!(f, " lladdr {}", hex.join(":"))?;
+            }
+            _ => {}
+        }
+        if self.flags.contains(NeighFlags::ROUTER) {
+            f.write_str(" router")?;
+        }
+        if self.flags.contains(NeighFlags::PROXY) {
+            f.write_str(" proxy")?;
+        }
+        if self.state != NeighState::NONE {
+            write!(f, " {}", self.state)?;
+        }
+        Ok(())
     }
 }
 
@@ -335,14 +334,10 @@ pub(crate) fn build_neigh(spec: &NeighSpec, index: u32, del: bool) -> NeighbourM
     let mut m = NeighbourMessage::default();
     m.header.family = IpFamily::of(&spec.dst).nl();
     m.header.ifindex = index;
-    let mut flags = 0u8;
-    if spec.proxy {
-        flags |= NeighFlags::PROXY;
-    }
-    if spec.router && !del {
-        flags |= NeighFlags::ROUTER;
-    }
-    m.header.flags = NlNeighbourFlags::from_bits_retain(flags);
+    let mut flags = NeighFlags::empty();
+    flags.set(NeighFlags::PROXY, spec.proxy);
+    flags.set(NeighFlags::ROUTER, spec.router && !del);
+    m.header.flags = NlNeighbourFlags::from_bits_retain(flags.bits());
     // iproute2 sends NUD_PERMANENT unless told otherwise (also for del and
     // proxy entries, where the kernel ignores it).
     let state = if del || spec.proxy {
@@ -378,7 +373,7 @@ pub(crate) fn parse_neigh(payload: &[u8]) -> std::result::Result<Option<Neighbou
     };
     let index = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
     let state = NeighState(u16::from_ne_bytes([h[8], h[9]]));
-    let flags = NeighFlags(h[10]);
+    let flags = NeighFlags::from_bits_retain(h[10]);
     let (mut dst, mut lladdr) = (None, None);
     for a in Nlas::new(&payload[NEIGH_HEADER_LEN..]) {
         let a = a?;
@@ -391,7 +386,7 @@ pub(crate) fn parse_neigh(payload: &[u8]) -> std::result::Result<Option<Neighbou
     }
     let dst = dst.ok_or("neighbour message without NDA_DST")?;
     Ok(Some(Neighbour {
-        index,
+        link_index: index,
         dst,
         lladdr,
         state,
@@ -407,7 +402,7 @@ impl Handle {
         del: bool,
     ) -> Result<NeighbourMessage> {
         validate_neigh(op, spec, del)?;
-        let index = self.resolve_link(op, &spec.object(), &spec.link)?;
+        let index = self.resolve_link(op, &spec.object(), "device", &spec.link)?;
         Ok(build_neigh(spec, index, del))
     }
 
@@ -462,10 +457,10 @@ impl Handle {
             .map(IpFamily::nl)
             .unwrap_or(AddressFamily::Unspec);
         if filter.proxy {
-            req.header.flags = NlNeighbourFlags::from_bits_retain(NeighFlags::PROXY);
+            req.header.flags = NlNeighbourFlags::from_bits_retain(NeighFlags::PROXY.bits());
         }
         if let Some(l) = &filter.link {
-            let i = self.resolve_link(OP, &object, l)?;
+            let i = self.resolve_link(OP, &object, "device", l)?;
             req.attributes.push(NeighbourAttribute::IfIndex(i));
         }
         self.sock().dump(
@@ -536,7 +531,7 @@ mod tests {
         assert_eq!(&b[..12], &[2, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0]);
         let n = parse_neigh(&b).unwrap().unwrap();
         assert_eq!(n.dst, ip("10.0.0.9"));
-        assert_eq!(n.index, 3);
+        assert_eq!(n.link_index, 3);
         assert_eq!(n.state, NeighState::REACHABLE);
         assert_eq!(n.mac().unwrap().to_string(), "02:00:00:00:00:09");
         // del: NUD_PERMANENT in the header, NDA_DST only (36 bytes)

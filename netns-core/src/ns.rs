@@ -99,7 +99,7 @@ impl NetNs {
             .read(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| Error::os(op, shown(), e))?;
+            .map_err(|e| Error::io(op, shown(), e))?;
         Self::from_fd(op, &shown(), OwnedFd::from(file))
     }
 
@@ -121,7 +121,7 @@ impl NetNs {
                     shown,
                     "not a namespace file (expected an nsfs file such as /run/netns/NAME or /proc/PID/ns/net)",
                 )),
-                _ => Err(Error::os(op, shown, err)),
+                _ => Err(Error::io(op, shown, err)),
             };
         }
         if kind != libc::CLONE_NEWNET {
@@ -158,7 +158,7 @@ impl NetNs {
         }
         let path = format!("/proc/{pid}/ns/net");
         Self::open_as(OP, Path::new(&path)).map_err(|e| match e.errno() {
-            Some(libc::ENOENT) => Error::os(
+            Some(libc::ENOENT) => Error::io(
                 OP,
                 format!("pid {pid}"),
                 io::Error::from_raw_os_error(libc::ESRCH),
@@ -238,7 +238,7 @@ impl NetNs {
         let fd = self
             .fd
             .try_clone()
-            .map_err(|e| Error::os("netns_clone", format!("fd {}", self.fd.as_raw_fd()), e))?;
+            .map_err(|e| Error::io("netns_clone", format!("fd {}", self.fd.as_raw_fd()), e))?;
         Ok(NetNs {
             fd,
             dev: self.dev,
@@ -302,7 +302,7 @@ impl NetNs {
             if let Some(name) = &self.name {
                 bind_etc(name)?;
             }
-            cmd.spawn().map_err(|e| Error::os(OP, program.clone(), e))
+            cmd.spawn().map_err(|e| Error::io(OP, program.clone(), e))
         })
     }
 
@@ -340,7 +340,7 @@ where
         let handle = std::thread::Builder::new()
             .name("netns-helper".into())
             .spawn_scoped(s, f)
-            .map_err(|e| Error::os(op, object, e))?;
+            .map_err(|e| Error::io(op, object, e))?;
         match handle.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -387,7 +387,7 @@ fn bind_etc(name: &str) -> Result<()> {
         Err(_) => return Ok(()),
     };
     for entry in entries {
-        let entry = entry.map_err(|e| Error::os(OP, dir.display().to_string(), e))?;
+        let entry = entry.map_err(|e| Error::io(OP, dir.display().to_string(), e))?;
         let src = entry.path();
         let dst = Path::new("/etc").join(entry.file_name());
         mount(
@@ -524,7 +524,7 @@ impl NetnsDir {
             if now == target {
                 Ok(())
             } else {
-                Err(Error::os(
+                Err(Error::io(
                     OP,
                     format!("pid {pid}"),
                     io::Error::from_raw_os_error(libc::ESRCH),
@@ -548,7 +548,7 @@ impl NetnsDir {
         let path = self.path.join(name);
         // EINVAL (not a mount point) is fine: a placeholder left by a crash.
         let _ = umount2(&path, MntFlags::MNT_DETACH);
-        fs::remove_file(&path).map_err(|e| Error::os(OP, path.display().to_string(), e))
+        fs::remove_file(&path).map_err(|e| Error::io(OP, path.display().to_string(), e))
     }
 
     /// The names in the directory, sorted. A directory that does not exist is
@@ -558,11 +558,11 @@ impl NetnsDir {
         let entries = match fs::read_dir(&self.path) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::os(OP, self.path.display().to_string(), e)),
+            Err(e) => return Err(Error::io(OP, self.path.display().to_string(), e)),
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| Error::os(OP, self.path.display().to_string(), e))?;
+            let entry = entry.map_err(|e| Error::io(OP, self.path.display().to_string(), e))?;
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
         names.sort();
@@ -575,7 +575,7 @@ impl NetnsDir {
         let entries = match fs::read_dir(&self.path) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::os(OP, self.path.display().to_string(), e)),
+            Err(e) => return Err(Error::io(OP, self.path.display().to_string(), e)),
         };
         let mut names = Vec::new();
         for entry in entries.flatten() {
@@ -609,13 +609,13 @@ impl NetnsDir {
         {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::os(op, shown(), e)),
+            Err(e) => return Err(Error::io(op, shown(), e)),
         }
         let dir = fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(&self.path)
-            .map_err(|e| Error::os(op, shown(), e))?;
+            .map_err(|e| Error::io(op, shown(), e))?;
         // Like iproute2, go on without the lock if flock is not possible.
         let _lock = nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive).ok();
         let mut made_mount = false;

@@ -235,9 +235,9 @@ fn missing_link(all: &Option<PathBuf>) -> bool {
 fn os_error(op: &'static str, key: &Sysctl, e: io::Error, missing_link: bool) -> Error {
     match (key.conf(), e.kind()) {
         (Some(SysctlConf::Link(n)), io::ErrorKind::NotFound) if missing_link => {
-            Error::invalid(op, key.to_string(), format!("device {n:?} does not exist"))
+            Error::no_device(op, key.to_string(), "device", n)
         }
-        _ => Error::os(op, key.to_string(), e),
+        _ => Error::io(op, key.to_string(), e),
     }
 }
 

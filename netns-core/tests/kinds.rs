@@ -11,8 +11,9 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use netns_core::{
-    AddrSpec, BondMode, BridgeSpec, BridgeVlan, Handle, IpVlanIsolation, IpVlanMode, LinkData,
-    LinkKind, LinkSpec, NetNs, RouteFilter, RouteSpec, VlanProtocol,
+    AddrSpec, BondData, BondMode, BridgeData, BridgeSpec, BridgeVlan, Handle, IpVlanData,
+    IpVlanIsolation, IpVlanMode, LinkData, LinkKind, LinkSpec, NetNs, RouteFilter, RouteSpec,
+    VlanData, VlanProtocol, VrfData,
 };
 use netns_testutil::{in_private_netns, ip_json, skip_kernel_lacks};
 use serde_json::Value;
@@ -59,10 +60,10 @@ fn vlan_8021q_and_8021ad_on_a_veth() {
             let info = h.link_get(name).unwrap();
             assert_eq!(
                 info.data,
-                LinkData::Vlan {
+                LinkData::Vlan(VlanData {
                     id,
                     protocol: proto
-                }
+                })
             );
             assert_eq!(info.parent, Some(h.link_index("low0").unwrap()));
         }
@@ -77,10 +78,10 @@ fn vlan_8021q_and_8021ad_on_a_veth() {
         let inside = other.handle().unwrap().link_get("low0.10").unwrap();
         assert_eq!(
             inside.data,
-            LinkData::Vlan {
+            LinkData::Vlan(VlanData {
                 id: 10,
                 protocol: VlanProtocol::Dot1Q
-            }
+            })
         );
     });
 }
@@ -108,20 +109,20 @@ fn ipvlan_l2_and_l3_with_isolation_flags() {
         assert_eq!(j["linkinfo"]["info_data"]["mode"], "l2");
         assert_eq!(
             h.link_get("ipv-l2").unwrap().data,
-            LinkData::IpVlan {
+            LinkData::IpVlan(IpVlanData {
                 mode: Some(IpVlanMode::L2),
                 isolation: IpVlanIsolation::Bridge
-            }
+            })
         );
         let j = details("ipv-l3");
         assert_eq!(j["linkinfo"]["info_data"]["mode"], "l3");
         assert_eq!(j["linkinfo"]["info_data"]["private"], true, "{j}");
         assert_eq!(
             h.link_get("ipv-l3").unwrap().data,
-            LinkData::IpVlan {
+            LinkData::IpVlan(IpVlanData {
                 mode: Some(IpVlanMode::L3),
                 isolation: IpVlanIsolation::Private
-            }
+            })
         );
         // An ipvlan moves into a pod like a macvlan does.
         let pod = NetNs::create().unwrap();
@@ -142,7 +143,7 @@ fn dummy() {
         let j = details("dum0");
         assert_eq!(j["linkinfo"]["info_kind"], "dummy");
         assert_eq!(j["mtu"], 9000);
-        assert!(h.link_get("dum0").unwrap().flags.is_up());
+        assert!(h.link_get("dum0").unwrap().is_up());
         h.link_del("dum0").unwrap();
         assert!(h.link_get("dum0").unwrap_err().is_not_found());
     });
@@ -184,7 +185,7 @@ fn bond_active_backup_and_8023ad_ports_added_and_removed() {
             assert_eq!(j["linkinfo"]["info_data"]["miimon"], 100);
             assert_eq!(
                 h.link_get(bond.as_str()).unwrap().data,
-                LinkData::Bond { mode: Some(mode) }
+                LinkData::Bond(BondData { mode: Some(mode) })
             );
             let ports: Vec<String> = (0..2).map(|i| format!("{bond}-p{i}")).collect();
             for p in &ports {
@@ -216,7 +217,7 @@ fn vrf_with_a_table_an_enslaved_link_and_a_route_in_it() {
         assert_eq!(j["linkinfo"]["info_data"]["table"], 10);
         assert_eq!(
             h.link_get("vrf-blue").unwrap().data,
-            LinkData::Vrf { table: Some(10) }
+            LinkData::Vrf(VrfData { table: Some(10) })
         );
         h.link_add(&LinkSpec::veth("vx0", "vx0b").controller("vrf-blue").up())
             .unwrap();
@@ -285,9 +286,9 @@ fn bridge_vlan_filtering_ports_pvid_untagged_and_listing() {
         };
         assert_eq!(
             h.link_get("brv0").unwrap().data,
-            LinkData::Bridge {
+            LinkData::Bridge(BridgeData {
                 vlan_filtering: Some(true)
-            }
+            })
         );
         assert_eq!(
             details("brv0")["linkinfo"]["info_data"]["vlan_filtering"],

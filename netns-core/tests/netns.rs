@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use netns_core::{Error, Handle, NetNs, NetnsDir};
+use netns_core::{ErrorKind, Handle, NetNs, NetnsDir};
 use netns_testutil::{
     in_private_netns, ip, ip_in_dir, is_mount_point, thread_netns_inode, unique_name, TempNetnsDir,
 };
@@ -461,5 +461,5 @@ fn error_display_names_operation_and_object() {
         e.to_string(),
         "netns_delete /nonexistent-netns-dir/x: No such file or directory (os error 2)"
     );
-    assert!(matches!(e, Error::Os { .. }));
+    assert!(matches!(e.kind(), ErrorKind::Io(_)));
 }

@@ -275,14 +275,18 @@ pub extern "C" fn netns_link_names(
 ) -> i32 {
     with_handle(h, err, |h| {
         let out = out_ptr(out, "out")?;
-        let names = h.links()?.into_iter().map(|l| l.name).collect();
+        let names = h
+            .links(&netns_core::LinkFilter::new())?
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
         *out = string_list(names);
         Ok(())
     })
 }
 
-fn prefix(s: &str, what: &str) -> FfiResult<netns_core::IpPrefix> {
-    s.parse::<netns_core::IpPrefix>()
+fn prefix(s: &str, what: &str) -> FfiResult<netns_core::IpNet> {
+    netns_core::parse_prefix(s)
         .map_err(|e| crate::Failure::new(libc::EINVAL, format!("{what}: {e}")))
 }
 
@@ -304,7 +308,7 @@ pub extern "C" fn netns_addr_add(
 ) -> i32 {
     with_handle(h, err, |h| {
         let mut spec = addr_spec(ifname, cidr)?;
-        if spec.prefix.family() == netns_core::IpFamily::V4 {
+        if netns_core::IpFamily::of_net(&spec.prefix) == netns_core::IpFamily::V4 {
             spec = spec.broadcast_auto();
         }
         h.addr_add(&spec)?;
@@ -368,14 +372,14 @@ fn route_spec(
             Some(g) => netns_core::IpFamily::of(&g),
             None => netns_core::IpFamily::V4,
         };
-        netns_core::IpPrefix::any(family)
+        family.default_prefix()
     } else {
         prefix(dst, "dst")?
     };
     let mut spec = netns_core::RouteSpec::new(dst);
     spec.gateway = gateway;
     if let Some(i) = opt_str(ifname, "ifname")? {
-        spec = spec.dev(i);
+        spec = spec.link(i);
     }
     if metric != 0 {
         spec = spec.metric(metric);

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use crate::config::RangeSet;
-use crate::ip::{self, canonical, Cidr};
+use crate::ip::{self, canonical};
 use crate::store::{Store, StoreError};
 
 /// One address handed out by [`Allocator::allocate`].
@@ -12,8 +14,10 @@ use crate::store::{Store, StoreError};
 pub struct Allocation {
     /// The range set it came from (its position, the cursor file's suffix).
     pub range_id: usize,
-    /// The address with its range's prefix length (`10.0.0.2/24`).
-    pub address: Cidr,
+    /// The address with its range's prefix length (`10.0.0.2/24`; host bits
+    /// set, as an interface address has them). Always canonical: an IPv4
+    /// address is an [`IpNet::V4`].
+    pub address: IpNet,
     /// The gateway of the range it came from.
     pub gateway: IpAddr,
 }
@@ -283,7 +287,7 @@ fn allocate_in_set<S: Store>(
         }
         return Ok(Allocation {
             range_id: idx,
-            address: Cidr::from_parts(ip, r.subnet().prefix()),
+            address: ip::net(ip, r.subnet().prefix_len()),
             gateway: r.gateway(),
         });
     }
@@ -336,7 +340,7 @@ fn allocate_in_set<S: Store>(
             if candidate != r.gateway() && store.reserve(id, ifname, candidate, idx)? {
                 return Ok(Allocation {
                     range_id: idx,
-                    address: Cidr::from_parts(candidate, r.subnet().prefix()),
+                    address: ip::net(candidate, r.subnet().prefix_len()),
                     gateway: r.gateway(),
                 });
             }
@@ -350,4 +354,30 @@ fn allocate_in_set<S: Store>(
     Err(AllocError::Exhausted {
         set: set.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RangeSpec;
+    use crate::ip::parse_cidr;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn mapped_requests_are_ipv4() {
+        let set = RangeSet::new(&[RangeSpec::new(parse_cidr("10.0.0.0/29").unwrap())]).unwrap();
+        let mut a = Allocator::new(vec![set], MemoryStore::new());
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        let got = a.allocate("c1", "eth0", &[mapped]).unwrap();
+        assert!(matches!(got[0].address, IpNet::V4(_)));
+        assert_eq!(got[0].address.to_string(), "10.0.0.5/29");
+        assert_eq!(got[0].ip().to_string(), "10.0.0.5");
+        let got = a.allocate("c2", "eth0", &[]).unwrap();
+        assert_eq!(got[0].address.to_string(), "10.0.0.6/29");
+        let e = a.allocate("c3", "eth0", &[mapped]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "failed to allocate for range 0: requested IP address 10.0.0.5 is not available in range set 10.0.0.1-10.0.0.6"
+        );
+    }
 }

@@ -8,13 +8,17 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::ip::{self, canonical, Cidr, Family};
+use ipnet::IpNet;
+
+use crate::ip::{self, canonical, parse_cidr, Family};
 
 /// One range as written in a config: `{subnet, rangeStart?, rangeEnd?, gateway?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeSpec {
-    /// The subnet; must be a network address (no host bits).
-    pub subnet: Cidr,
+    /// The subnet; must be a network address (no host bits) and must not
+    /// hold an IPv4-mapped IPv6 address (write IPv4 subnets as
+    /// [`Ipv4Net`](ipnet::Ipv4Net)s; [`parse_cidr`] does).
+    pub subnet: IpNet,
     /// First allocatable address (default: network + 1).
     pub range_start: Option<IpAddr>,
     /// Last allocatable address (default: the last address of the subnet,
@@ -26,7 +30,7 @@ pub struct RangeSpec {
 
 impl RangeSpec {
     /// A range covering `subnet` with every default.
-    pub fn new(subnet: Cidr) -> RangeSpec {
+    pub fn new(subnet: IpNet) -> RangeSpec {
         RangeSpec {
             subnet,
             range_start: None,
@@ -40,7 +44,7 @@ impl RangeSpec {
 /// the subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Range {
-    subnet: Cidr,
+    subnet: IpNet,
     range_start: IpAddr,
     range_end: IpAddr,
     gateway: IpAddr,
@@ -49,32 +53,43 @@ pub struct Range {
 impl Range {
     /// Normalise `spec` with host-local's defaults and rejections.
     ///
+    /// A subnet holding an IPv4-mapped IPv6 address (which ipnet's
+    /// `FromStr` accepts, [`parse_cidr`] does not) is rejected with
+    /// host-local's message.
+    ///
     /// ```
-    /// use netns_ipam::{Range, RangeSpec};
+    /// use netns_ipam::{parse_cidr, IpNet, Range, RangeSpec};
     /// // A /30 has two usable addresses; .1 is the default gateway.
-    /// let r = Range::new(&RangeSpec::new("10.0.0.0/30".parse()?))?;
+    /// let r = Range::new(&RangeSpec::new(parse_cidr("10.0.0.0/30")?))?;
     /// assert_eq!((r.range_start().to_string(), r.range_end().to_string()),
     ///            ("10.0.0.1".into(), "10.0.0.2".into()));
     /// // IPv6 ranges end at the last address (no broadcast).
-    /// let r = Range::new(&RangeSpec::new("2001:db8::/126".parse()?))?;
+    /// let r = Range::new(&RangeSpec::new(parse_cidr("2001:db8::/126")?))?;
     /// assert_eq!(r.range_end().to_string(), "2001:db8::3");
     /// // A /31 is too small, host bits are rejected.
-    /// assert!(Range::new(&RangeSpec::new("10.0.0.0/31".parse()?)).is_err());
-    /// let e = Range::new(&RangeSpec::new("10.0.0.1/24".parse()?)).unwrap_err();
+    /// assert!(Range::new(&RangeSpec::new(parse_cidr("10.0.0.0/31")?)).is_err());
+    /// let e = Range::new(&RangeSpec::new(parse_cidr("10.0.0.1/24")?)).unwrap_err();
     /// assert_eq!(e.to_string(), "Network has host bits set. For a subnet mask of \
     ///            length 24 the network address is 10.0.0.0");
+    /// // IPv4-mapped IPv6:
+    /// let mapped: IpNet = "::ffff:10.0.0.0/120".parse()?;
+    /// let e = Range::new(&RangeSpec::new(mapped)).unwrap_err();
+    /// assert_eq!(e.to_string(), "IPNet IP and Mask version mismatch");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(spec: &RangeSpec) -> Result<Range, ConfigError> {
         let subnet = spec.subnet;
-        let family = subnet.family();
-        if subnet.prefix() > family.bits() - 2 {
+        if ip::is_mapped(&subnet) {
+            return Err(ConfigError::MappedSubnet(subnet));
+        }
+        let family = Family::of(&subnet.addr());
+        if subnet.prefix_len() > family.bits() - 2 {
             return Err(ConfigError::TooSmall(subnet));
         }
         let network = subnet.network();
         if network != subnet.addr() {
             return Err(ConfigError::HostBits {
-                prefix: subnet.prefix(),
+                prefix: subnet.prefix_len(),
                 network,
             });
         }
@@ -96,7 +111,7 @@ impl Range {
             Some(e) if subnet.contains(&e) && ip::to_u128(e) >= ip::to_u128(range_start) => e,
             Some(e) => return Err(ConfigError::EndNotInNetwork { ip: e, subnet }),
             None => {
-                let last = ip::to_u128(subnet.last());
+                let last = ip::to_u128(subnet.broadcast());
                 match family {
                     Family::V4 => ip::from_u128(family, last - 1),
                     Family::V6 => ip::from_u128(family, last),
@@ -119,8 +134,9 @@ impl Range {
         })
     }
 
-    /// The subnet.
-    pub fn subnet(&self) -> Cidr {
+    /// The subnet (a network address, canonical: an IPv4 subnet is an
+    /// [`IpNet::V4`]).
+    pub fn subnet(&self) -> IpNet {
         self.subnet
     }
     /// First allocatable address (inclusive).
@@ -137,10 +153,11 @@ impl Range {
     }
     /// The family of the range.
     pub fn family(&self) -> Family {
-        self.subnet.family()
+        Family::of(&self.subnet.addr())
     }
 
-    /// Whether `ip` lies in `range_start..=range_end`.
+    /// Whether `ip` lies in `range_start..=range_end` (an IPv4-mapped IPv6
+    /// `ip` is taken as IPv4, as Go does).
     pub fn contains(&self, ip: &IpAddr) -> bool {
         let ip = canonical(*ip);
         if Family::of(&ip) != self.family() {
@@ -246,10 +263,22 @@ impl fmt::Display for RangeSet {
 }
 
 /// A route from `ipam.routes`, echoed in the ADD result.
+///
+/// To install it with netns-core: its `RouteSpec` refuses a destination with
+/// host bits set, and `dst` may have some (host-local keeps what the config
+/// says), so pass [`dst.trunc()`](IpNet::trunc):
+///
+/// ```
+/// use netns_ipam::{parse_cidr, IpamRoute};
+/// let r = IpamRoute::new(parse_cidr("10.1.2.3/16")?);
+/// assert_eq!(r.dst.to_string(), "10.1.2.3/16"); // echoed as written
+/// assert_eq!(r.dst.trunc().to_string(), "10.1.0.0/16"); // what to install
+/// # Ok::<(), netns_ipam::CidrParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub struct IpamRoute {
     /// Destination, kept as written (host bits and all, as host-local does).
-    pub dst: Cidr,
+    pub dst: IpNet,
     /// Next hop.
     pub gw: Option<IpAddr>,
     /// CNI 1.1 `mtu`.
@@ -264,10 +293,10 @@ pub struct Route {
     pub scope: Option<i64>,
 }
 
-impl Route {
+impl IpamRoute {
     /// A route to `dst` with nothing else set.
-    pub fn new(dst: Cidr) -> Route {
-        Route {
+    pub fn new(dst: IpNet) -> IpamRoute {
+        IpamRoute {
             dst,
             gw: None,
             mtu: None,
@@ -299,7 +328,7 @@ pub struct IpamInput {
     /// `runtimeConfig.ips` (prefix lengths already dropped).
     pub runtime_ips: Vec<IpAddr>,
     /// `ipam.routes`.
-    pub routes: Vec<Route>,
+    pub routes: Vec<IpamRoute>,
     /// `ipam.dataDir` (empty or absent: the default).
     pub data_dir: Option<String>,
     /// `ipam.resolvConf`.
@@ -320,7 +349,7 @@ pub struct IpamConfig {
     /// runtimeConfig.ips, duplicates removed.
     pub requested_ips: Vec<IpAddr>,
     /// Routes for the result.
-    pub routes: Vec<Route>,
+    pub routes: Vec<IpamRoute>,
     /// `ipam.dataDir`, `None` for the default.
     pub data_dir: Option<String>,
     /// `ipam.resolvConf`, `None` if unset.
@@ -343,15 +372,15 @@ impl IpamInput {
     /// one set per family, collect the requested addresses.
     ///
     /// ```
-    /// use netns_ipam::{IpamInput, RangeSpec};
+    /// use netns_ipam::{parse_cidr, IpamInput, RangeSpec};
     /// let mut input = IpamInput { name: "net".into(), cni_version: "1.0.0".into(),
     ///                             ..Default::default() };
-    /// input.ranges = vec![vec![RangeSpec::new("10.0.0.0/24".parse()?)],
-    ///                     vec![RangeSpec::new("10.0.0.0/25".parse()?)]];
+    /// input.ranges = vec![vec![RangeSpec::new(parse_cidr("10.0.0.0/24")?)],
+    ///                     vec![RangeSpec::new(parse_cidr("10.0.0.0/25")?)]];
     /// let e = input.clone().normalize().unwrap_err();
     /// assert_eq!(e.to_string(), "range set 0 overlaps with 1");
     /// input.ranges.pop();
-    /// input.legacy_range = Some(RangeSpec::new("10.1.0.0/16".parse()?));
+    /// input.legacy_range = Some(RangeSpec::new(parse_cidr("10.1.0.0/16")?));
     /// let conf = input.normalize()?;
     /// // The legacy range comes first: it is range set 0.
     /// assert_eq!(conf.range_sets[0].to_string(), "10.1.0.1-10.1.255.254");
@@ -506,7 +535,7 @@ pub fn parse_cni_args(args: &str) -> Result<Option<IpAddr>, ConfigError> {
 /// type does for `runtimeConfig.ips`, `args.cni.ips` and CNI_ARGS `IP`.
 pub fn parse_ip_or_cidr(s: &str) -> Option<IpAddr> {
     if s.contains('/') {
-        s.parse::<Cidr>().ok().map(|c| c.addr())
+        parse_cidr(s).ok().map(|c| c.addr())
     } else {
         ip::parse_ip(s)
     }
@@ -544,20 +573,24 @@ pub enum ConfigError {
         network: IpAddr,
     },
     /// The subnet has fewer than two host bits (IPv4 /31, /32; IPv6 /127, /128).
-    TooSmall(Cidr),
+    TooSmall(IpNet),
+    /// The subnet holds an IPv4-mapped IPv6 address (`::ffff:10.0.0.0/120`):
+    /// host-local canonicalises the address to IPv4 and then refuses the
+    /// IPv6 prefix length.
+    MappedSubnet(IpNet),
     /// `rangeStart` outside the subnet.
     StartNotInNetwork {
         /// rangeStart.
         ip: IpAddr,
         /// The subnet.
-        subnet: Cidr,
+        subnet: IpNet,
     },
     /// `rangeEnd` outside the subnet or before `rangeStart`.
     EndNotInNetwork {
         /// rangeEnd.
         ip: IpAddr,
         /// The subnet.
-        subnet: Cidr,
+        subnet: IpNet,
     },
     /// `rangeStart` after the (default) `rangeEnd` (host-local accepts this
     /// and allocates outside the subnet).
@@ -608,6 +641,7 @@ impl fmt::Display for ConfigError {
                 "Network has host bits set. For a subnet mask of length {prefix} the network address is {network}"
             ),
             ConfigError::TooSmall(c) => write!(f, "Network {c} too small to allocate from"),
+            ConfigError::MappedSubnet(_) => f.write_str("IPNet IP and Mask version mismatch"),
             ConfigError::StartNotInNetwork { ip, subnet } => {
                 write!(f, "RangeStart {ip} not in network {subnet}")
             }
@@ -642,7 +676,7 @@ mod tests {
     use super::*;
 
     fn spec(s: &str) -> RangeSpec {
-        RangeSpec::new(s.parse().unwrap())
+        RangeSpec::new(parse_cidr(s).unwrap())
     }
 
     #[test]
@@ -676,6 +710,55 @@ mod tests {
         let mut s = spec("10.0.0.0/24");
         s.gateway = Some("10.9.9.9".parse().unwrap());
         assert_eq!(Range::new(&s).unwrap().gateway().to_string(), "10.9.9.9");
+    }
+
+    #[test]
+    fn ipnet_edges() {
+        // A mapped subnet (ipnet's FromStr accepts it) is refused, in any
+        // length, before any other check.
+        for m in [
+            "::ffff:10.0.0.0/120",
+            "::ffff:10.0.0.0/24",
+            "::ffff:10.0.0.0/127",
+        ] {
+            let r = Range::new(&RangeSpec::new(m.parse().unwrap()));
+            assert!(matches!(r, Err(ConfigError::MappedSubnet(_))), "{m}");
+        }
+        // IPv4-mapped addresses are IPv4 to every bound and query.
+        let mapped = |s: &str| -> IpAddr { format!("::ffff:{s}").parse().unwrap() };
+        let mut s = spec("10.0.0.0/24");
+        s.range_start = Some(mapped("10.0.0.10"));
+        s.range_end = Some(mapped("10.0.0.20"));
+        s.gateway = Some(mapped("10.0.0.254"));
+        let r = Range::new(&s).unwrap();
+        assert_eq!(r.to_string(), "10.0.0.10-10.0.0.20");
+        assert_eq!(r.gateway().to_string(), "10.0.0.254");
+        assert!(matches!(r.subnet(), IpNet::V4(_)));
+        assert!(r.contains(&mapped("10.0.0.15")));
+        assert!(!r.contains(&mapped("10.0.0.21")));
+        let set = RangeSet::new(&[s]).unwrap();
+        assert!(set.contains(&mapped("10.0.0.10")));
+        assert_eq!(set.range_for(&mapped("10.0.0.20")), Some(&r));
+        // An IPv6 range does not contain IPv4(-mapped) addresses.
+        let r6 = Range::new(&spec("::/96")).unwrap();
+        assert!(!r6.contains(&mapped("0.0.0.5")));
+        // Route destinations keep their host bits; parse_ip_or_cidr drops the
+        // length and unmaps.
+        assert_eq!(
+            IpamRoute::new(parse_cidr("10.1.2.3/16").unwrap())
+                .dst
+                .to_string(),
+            "10.1.2.3/16"
+        );
+        assert_eq!(
+            parse_ip_or_cidr("10.0.0.5/024").unwrap().to_string(),
+            "10.0.0.5"
+        );
+        assert_eq!(
+            parse_ip_or_cidr("::ffff:10.0.0.5").unwrap().to_string(),
+            "10.0.0.5"
+        );
+        assert_eq!(parse_ip_or_cidr("::ffff:10.0.0.5/120"), None);
     }
 
     #[test]

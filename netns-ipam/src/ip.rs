@@ -1,14 +1,23 @@
-//! Address arithmetic, Go-compatible address parsing and the [`Cidr`] type.
+//! Address arithmetic and Go-compatible address and prefix parsing.
 //!
 //! host-local is written in Go, so what it accepts as an address or a prefix
 //! is what Go's `net.ParseIP` / `net.ParseCIDR` accept. The parsers here
 //! follow them: IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are IPv4
 //! addresses, prefix lengths may carry leading zeros (`10.0.0.0/024`), and
 //! surrounding whitespace is an error.
+//!
+//! Prefixes are [`IpNet`]s. Where ipnet's semantics differ from what
+//! host-local needs, we validate or convert at the edge: [`parse_cidr`]
+//! parses config text, and every address taken from the caller is
+//! canonicalised (IPv4-mapped to IPv4) before it meets [`IpNet::contains`],
+//! which, unlike Go's `IPNet.Contains`, says an IPv4-mapped IPv6 address is
+//! not in an IPv4 prefix.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
+
+use ipnet::IpNet;
 
 /// An address family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,18 +82,6 @@ pub(crate) fn next(ip: IpAddr) -> Option<IpAddr> {
     }
 }
 
-/// The netmask of `prefix` bits as an integer of `family`'s width.
-pub(crate) fn mask(family: Family, prefix: u8) -> u128 {
-    let bits = u32::from(family.bits());
-    let prefix = u32::from(prefix).min(bits);
-    if prefix == 0 {
-        return 0;
-    }
-    let ones = u128::MAX << (128 - prefix);
-    // Shift the mask down to the family's width.
-    ones >> (128 - bits)
-}
-
 /// Unmap an IPv4-mapped IPv6 address, as Go's `To4()` does.
 pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -111,80 +108,22 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     IpAddr::from_str(s).ok().map(canonical)
 }
 
-/// An address with a prefix length, as written in a config (`10.0.0.0/24`).
-///
-/// The address is kept as written (it may have host bits set, as a route's
-/// `dst` may in host-local); [`Cidr::network`] gives the network address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
+/// The prefix of `addr` (canonicalised) with `prefix` bits, clamped to the
+/// family's width.
+pub(crate) fn net(addr: IpAddr, prefix: u8) -> IpNet {
+    let addr = canonical(addr);
+    let prefix = prefix.min(Family::of(&addr).bits());
+    // The prefix length is within the family's width: `new` cannot fail.
+    IpNet::new(addr, prefix).unwrap_or_else(|_| IpNet::from(addr))
 }
 
-impl Cidr {
-    /// A prefix, or `None` if `prefix` is longer than the family's width.
-    pub fn new(addr: IpAddr, prefix: u8) -> Option<Cidr> {
-        let addr = canonical(addr);
-        if prefix > Family::of(&addr).bits() {
-            return None;
-        }
-        Some(Cidr { addr, prefix })
-    }
-
-    /// A prefix from parts known to be valid (`prefix` within the family).
-    pub(crate) fn from_parts(addr: IpAddr, prefix: u8) -> Cidr {
-        let addr = canonical(addr);
-        let prefix = prefix.min(Family::of(&addr).bits());
-        Cidr { addr, prefix }
-    }
-
-    /// The address as written.
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-
-    /// The address family.
-    pub fn family(&self) -> Family {
-        Family::of(&self.addr)
-    }
-
-    /// The network address (host bits cleared).
-    pub fn network(&self) -> IpAddr {
-        let f = self.family();
-        from_u128(f, to_u128(self.addr) & mask(f, self.prefix))
-    }
-
-    /// The last address of the prefix (all host bits set).
-    pub fn last(&self) -> IpAddr {
-        let f = self.family();
-        let m = mask(f, self.prefix);
-        from_u128(f, (to_u128(self.addr) & m) | (max_value(f) & !m))
-    }
-
-    /// Whether `ip` (of the same family) lies in the prefix.
-    pub fn contains(&self, ip: &IpAddr) -> bool {
-        let ip = canonical(*ip);
-        let f = self.family();
-        if Family::of(&ip) != f {
-            return false;
-        }
-        let m = mask(f, self.prefix);
-        to_u128(ip) & m == to_u128(self.addr) & m
-    }
+/// Whether `net` holds an IPv4-mapped IPv6 address (`::ffff:10.0.0.0/120`),
+/// which host-local cannot use as a subnet.
+pub(crate) fn is_mapped(net: &IpNet) -> bool {
+    matches!(net, IpNet::V6(n) if n.addr().to_ipv4_mapped().is_some())
 }
 
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-/// The error of [`Cidr::from_str`]: `invalid CIDR address: <input>`, as Go
+/// The error of [`parse_cidr`]: `invalid CIDR address: <input>`, as Go
 /// words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CidrParseError(pub String);
@@ -197,45 +136,54 @@ impl fmt::Display for CidrParseError {
 
 impl std::error::Error for CidrParseError {}
 
-impl FromStr for Cidr {
-    type Err = CidrParseError;
-
-    /// Parse like Go's `net.ParseCIDR`: `addr/len`, the length in decimal
-    /// (leading zeros allowed), at most the family's width. An IPv4-mapped
-    /// IPv6 address with an IPv6 prefix length is rejected (Go accepts it and
-    /// host-local then fails with "IPNet IP and Mask version mismatch").
-    ///
-    /// ```
-    /// use netns_ipam::Cidr;
-    /// let c: Cidr = "10.0.0.0/024".parse().unwrap();
-    /// assert_eq!(c.to_string(), "10.0.0.0/24");
-    /// assert!("10.0.0.0/33".parse::<Cidr>().is_err());
-    /// assert!("10.0.0.0".parse::<Cidr>().is_err());
-    /// ```
-    fn from_str(s: &str) -> Result<Cidr, CidrParseError> {
-        let err = || CidrParseError(s.to_string());
-        let (a, p) = s.split_once('/').ok_or_else(err)?;
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err());
-        }
-        let raw = IpAddr::from_str(a).map_err(|_| err())?;
-        if let IpAddr::V6(v6) = raw {
-            if v6.to_ipv4_mapped().is_some() {
-                return Err(err());
-            }
-        }
-        // Digits only: parse can only fail on overflow.
-        let digits = p.trim_start_matches('0');
-        let prefix: u32 = if digits.is_empty() {
-            0
-        } else if digits.len() > 3 {
-            return Err(err());
-        } else {
-            digits.parse().map_err(|_| err())?
-        };
-        let prefix = u8::try_from(prefix).map_err(|_| err())?;
-        Cidr::new(raw, prefix).ok_or_else(err)
+/// Parse a prefix like Go's `net.ParseCIDR`: `addr/len`, the length in
+/// decimal (leading zeros allowed), at most the family's width; surrounding
+/// whitespace is an error. An IPv4-mapped IPv6 address is rejected (Go
+/// accepts it with an IPv6 prefix length and host-local then fails with
+/// "IPNet IP and Mask version mismatch"), so the result always holds a
+/// canonical address. The address is kept as written (host bits and all);
+/// [`IpNet::trunc`] clears them.
+///
+/// Use this, not [`IpNet`]'s `FromStr`, for config text: ipnet rejects
+/// `10.0.0.0/024` and accepts `::ffff:10.0.0.0/120` and `010.0.0.0/24`
+/// (leading zeros in an IPv4 octet), host-local does the opposite.
+///
+/// ```
+/// use netns_ipam::{parse_cidr, IpNet};
+/// let c = parse_cidr("10.0.0.0/024")?;
+/// assert_eq!(c.to_string(), "10.0.0.0/24");
+/// assert!("10.0.0.0/024".parse::<IpNet>().is_err()); // ipnet differs
+/// assert_eq!(parse_cidr("10.1.2.3/8")?.addr().to_string(), "10.1.2.3");
+/// assert!(parse_cidr("10.0.0.0/33").is_err());
+/// assert!(parse_cidr("10.0.0.0").is_err());
+/// assert!(parse_cidr(" 10.0.0.0/24").is_err());
+/// let e = parse_cidr("::ffff:10.0.0.0/120").unwrap_err();
+/// assert_eq!(e.to_string(), "invalid CIDR address: ::ffff:10.0.0.0/120");
+/// # Ok::<(), netns_ipam::CidrParseError>(())
+/// ```
+pub fn parse_cidr(s: &str) -> Result<IpNet, CidrParseError> {
+    let err = || CidrParseError(s.to_string());
+    let (a, p) = s.split_once('/').ok_or_else(err)?;
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
     }
+    let raw = IpAddr::from_str(a).map_err(|_| err())?;
+    if let IpAddr::V6(v6) = raw {
+        if v6.to_ipv4_mapped().is_some() {
+            return Err(err());
+        }
+    }
+    // Digits only: parse can only fail on overflow.
+    let digits = p.trim_start_matches('0');
+    let prefix: u32 = if digits.is_empty() {
+        0
+    } else if digits.len() > 3 {
+        return Err(err());
+    } else {
+        digits.parse().map_err(|_| err())?
+    };
+    let prefix = u8::try_from(prefix).map_err(|_| err())?;
+    IpNet::new(canonical(raw), prefix).map_err(|_| err())
 }
 
 #[cfg(test)]
@@ -244,26 +192,67 @@ mod tests {
 
     #[test]
     fn masks() {
-        assert_eq!(mask(Family::V4, 24), 0xffff_ff00);
-        assert_eq!(mask(Family::V4, 0), 0);
-        assert_eq!(mask(Family::V4, 32), 0xffff_ffff);
-        assert_eq!(mask(Family::V6, 128), u128::MAX);
-        assert_eq!(mask(Family::V6, 64), u128::MAX << 64);
+        // The netmasks the range arithmetic relies on (ipnet's).
+        let mask = |s: &str| to_u128(parse_cidr(s).unwrap().netmask());
+        assert_eq!(mask("0.0.0.0/24"), 0xffff_ff00);
+        assert_eq!(mask("0.0.0.0/0"), 0);
+        assert_eq!(mask("0.0.0.0/32"), 0xffff_ffff);
+        assert_eq!(mask("::/128"), u128::MAX);
+        assert_eq!(mask("::/64"), u128::MAX << 64);
     }
 
     #[test]
     fn cidr_edges() {
-        let c: Cidr = "10.1.2.3/8".parse().unwrap();
+        let c = parse_cidr("10.1.2.3/8").unwrap();
         assert_eq!(c.to_string(), "10.1.2.3/8");
         assert_eq!(c.network().to_string(), "10.0.0.0");
-        assert_eq!(c.last().to_string(), "10.255.255.255");
-        let c: Cidr = "2001:db8::/126".parse().unwrap();
-        assert_eq!(c.last().to_string(), "2001:db8::3");
-        assert!("::ffff:10.0.0.0/120".parse::<Cidr>().is_err());
-        assert!("10.0.0.0/+24".parse::<Cidr>().is_err());
-        assert!("10.0.0.0/".parse::<Cidr>().is_err());
-        assert!(" 10.0.0.0/24".parse::<Cidr>().is_err());
-        assert_eq!("::/0".parse::<Cidr>().unwrap().to_string(), "::/0");
+        assert_eq!(c.broadcast().to_string(), "10.255.255.255");
+        let c = parse_cidr("2001:db8::/126").unwrap();
+        assert_eq!(c.broadcast().to_string(), "2001:db8::3");
+        assert!(parse_cidr("::ffff:10.0.0.0/120").is_err());
+        assert!(parse_cidr("10.0.0.0/+24").is_err());
+        assert!(parse_cidr("10.0.0.0/").is_err());
+        assert!(parse_cidr(" 10.0.0.0/24").is_err());
+        assert_eq!(parse_cidr("::/0").unwrap().to_string(), "::/0");
         assert_eq!(next("255.255.255.255".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn go_semantics_where_ipnet_differs() {
+        // Leading zeros in the length: Go accepts, ipnet refuses.
+        assert_eq!(
+            parse_cidr("10.0.0.0/024").unwrap().to_string(),
+            "10.0.0.0/24"
+        );
+        assert_eq!(
+            parse_cidr("10.0.0.0/0000").unwrap().to_string(),
+            "10.0.0.0/0"
+        );
+        assert!(parse_cidr("10.0.0.0/0033").is_err());
+        // Leading zeros in an IPv4 octet: ipnet accepts, Go refuses.
+        assert!("010.0.0.0/24".parse::<IpNet>().is_ok());
+        assert_eq!(
+            parse_cidr("010.0.0.0/24").unwrap_err().to_string(),
+            "invalid CIDR address: 010.0.0.0/24"
+        );
+        // IPv4-mapped with an IPv6 length: ipnet accepts, refused here.
+        for s in ["::ffff:10.0.0.0/120", "::ffff:10.0.0.0/24", "::ffff:0:0/96"] {
+            assert!(s.parse::<IpNet>().is_ok(), "{s}");
+            assert_eq!(
+                parse_cidr(s).unwrap_err().to_string(),
+                format!("invalid CIDR address: {s}")
+            );
+        }
+        // IPv4-compatible (not mapped) stays IPv6.
+        assert!(matches!(parse_cidr("::10.0.0.0/120"), Ok(IpNet::V6(_))));
+        assert!(parse_cidr("10.0.0.0/24 ").is_err());
+        assert!(parse_cidr("10.0.0.0/2 4").is_err());
+        assert!(parse_cidr("10.0.0.0/24/1").is_err());
+        // Built prefixes hold canonical addresses.
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        assert_eq!(net(mapped, 24).to_string(), "10.0.0.5/24");
+        assert_eq!(net(mapped, 120).to_string(), "10.0.0.5/32");
+        assert!(is_mapped(&"::ffff:10.0.0.0/120".parse().unwrap()));
+        assert!(!is_mapped(&parse_cidr("10.0.0.0/24").unwrap()));
     }
 }

@@ -8,10 +8,12 @@ use std::net::IpAddr;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use ipnet::IpNet;
+
 use crate::config::{
-    parse_cni_args, parse_ip_or_cidr, ConfigError, IpamConfig, IpamInput, RangeSpec, Route,
+    parse_cni_args, parse_ip_or_cidr, ConfigError, IpamConfig, IpamInput, IpamRoute, RangeSpec,
 };
-use crate::ip::{parse_ip, Cidr};
+use crate::ip::{parse_cidr, parse_ip};
 
 /// A JSON value that keeps object keys in document order, duplicates included.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,12 +164,11 @@ fn net_ip(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<IpAd
     }
 }
 
-/// A `types.IPNet` field.
-fn ip_net(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<Cidr>, ConfigError> {
+/// A `types.IPNet` field (Go's ParseCIDR: [`parse_cidr`]).
+fn ip_net(obj: &[(String, Value)], name: &str, path: &str) -> Result<Option<IpNet>, ConfigError> {
     match string(obj, name, path)? {
         None => Ok(None),
-        Some(s) => s
-            .parse::<Cidr>()
+        Some(s) => parse_cidr(&s)
             .map(Some)
             .map_err(|e| ConfigError::Invalid(e.to_string())),
     }
@@ -245,7 +246,7 @@ fn range_sets(
     Ok(sets)
 }
 
-fn routes(obj: &[(String, Value)], path: &str) -> Result<Vec<Route>, ConfigError> {
+fn routes(obj: &[(String, Value)], path: &str) -> Result<Vec<IpamRoute>, ConfigError> {
     let mut out = Vec::new();
     let p = format!("{path}.routes");
     for v in array(obj, "routes", path)? {
@@ -255,7 +256,7 @@ fn routes(obj: &[(String, Value)], path: &str) -> Result<Vec<Route>, ConfigError
         let o = object(v, &p)?;
         let dst = ip_net(o, "dst", &p)?
             .ok_or_else(|| ConfigError::Invalid("invalid route: no dst".into()))?;
-        out.push(Route {
+        out.push(IpamRoute {
             dst,
             gw: net_ip(o, "gw", &p)?,
             mtu: int(o, "mtu", &p)?,

@@ -18,14 +18,38 @@
 //!
 //! This crate does no I/O outside [`FileStore`] (module `file`).
 //!
+//! # Prefixes
+//!
+//! Prefixes are [`ipnet::IpNet`]s (re-exported as [`IpNet`], [`Ipv4Net`],
+//! [`Ipv6Net`]), the type netns-core uses too, so allocations and routes go
+//! to it without conversion. Where ipnet's semantics differ from what
+//! host-local needs, we validate/convert at the edge:
+//!
+//! - Config text is parsed with [`parse_cidr`] (Go's `net.ParseCIDR`), not
+//!   ipnet's `FromStr`: it allows leading zeros in the prefix length
+//!   (`10.0.0.0/024`) and rejects IPv4-mapped IPv6 addresses
+//!   (`::ffff:10.0.0.0/120`) and leading zeros in an IPv4 octet
+//!   (`010.0.0.0/24`), where ipnet does the opposite.
+//! - Every [`IpNet`] the crate produces holds a canonical address: IPv4 as
+//!   [`IpNet::V4`], never IPv4-mapped IPv6. A [`RangeSpec`] subnet holding
+//!   an IPv4-mapped address is rejected ([`ConfigError::MappedSubnet`]).
+//! - Addresses taken from the caller (requested addresses, range bounds and
+//!   gateways, `contains` queries, store operations) are canonicalised
+//!   (`::ffff:10.0.0.1` is `10.0.0.1`, as Go's `To4` makes it) before they
+//!   are compared with a prefix: ipnet's `contains` says an IPv4-mapped IPv6
+//!   address is not in an IPv4 prefix, Go's `IPNet.Contains` says it is.
+//! - Prefixes keep the address as written ([`IpNet::new`] does not truncate):
+//!   an [`IpamRoute::dst`] may have host bits set, as host-local echoes it;
+//!   [`IpNet::trunc`] clears them.
+//!
 //! # Examples
 //!
 //! A /30 has two usable addresses, .1 (the default gateway, never handed
 //! out) and .2:
 //!
 //! ```
-//! use netns_ipam::{Allocator, AllocError, MemoryStore, RangeSet, RangeSpec};
-//! let set = RangeSet::new(&[RangeSpec::new("10.0.0.0/30".parse()?)])?;
+//! use netns_ipam::{parse_cidr, Allocator, AllocError, MemoryStore, RangeSet, RangeSpec};
+//! let set = RangeSet::new(&[RangeSpec::new(parse_cidr("10.0.0.0/30")?)])?;
 //! let mut a = Allocator::new(vec![set], MemoryStore::new());
 //! let got = a.allocate("c1", "eth0", &[])?;
 //! assert_eq!(got[0].address.to_string(), "10.0.0.2/30");
@@ -41,8 +65,8 @@
 //! every other one, and a second ADD for the same (id, ifname) is refused:
 //!
 //! ```
-//! use netns_ipam::{Allocator, MemoryStore, RangeSet, RangeSpec};
-//! let set = RangeSet::new(&[RangeSpec::new("10.0.0.0/29".parse()?)])?;
+//! use netns_ipam::{parse_cidr, Allocator, MemoryStore, RangeSet, RangeSpec};
+//! let set = RangeSet::new(&[RangeSpec::new(parse_cidr("10.0.0.0/29")?)])?;
 //! let mut a = Allocator::new(vec![set], MemoryStore::new());
 //! let ip = |a: &mut Allocator<MemoryStore>, id: &str| -> String {
 //!     a.allocate(id, "eth0", &[]).map(|v| v[0].ip().to_string()).unwrap_or_else(|e| e.to_string())
@@ -62,10 +86,10 @@
 //! and requesting the gateway:
 //!
 //! ```
-//! use netns_ipam::{Allocator, MemoryStore, RangeSet, RangeSpec};
-//! let v6 = RangeSet::new(&[RangeSpec::new("2001:db8::/126".parse()?)])?;
+//! use netns_ipam::{parse_cidr, Allocator, MemoryStore, RangeSet, RangeSpec};
+//! let v6 = RangeSet::new(&[RangeSpec::new(parse_cidr("2001:db8::/126")?)])?;
 //! assert_eq!(v6.to_string(), "2001:db8::1-2001:db8::3");
-//! let mut one = RangeSpec::new("10.0.0.0/24".parse()?);
+//! let mut one = RangeSpec::new(parse_cidr("10.0.0.0/24")?);
 //! one.range_start = Some("10.0.0.9".parse()?);
 //! one.range_end = Some("10.0.0.9".parse()?);
 //! let mut a = Allocator::new(vec![v6, RangeSet::new(&[one])?], MemoryStore::new());
@@ -96,8 +120,9 @@ mod store;
 pub use allocator::{AllocError, Allocation, Allocator};
 pub use config::{
     parse_cni_args, parse_ip_or_cidr, parse_version, version_at_least, ConfigError, IpamConfig,
-    IpamInput, Range, RangeSet, RangeSpec, Route, DEFAULT_DATA_DIR,
+    IpamInput, IpamRoute, Range, RangeSet, RangeSpec, DEFAULT_DATA_DIR,
 };
 pub use file::FileStore;
-pub use ip::{parse_ip, Cidr, CidrParseError, Family};
+pub use ip::{parse_cidr, parse_ip, CidrParseError, Family};
+pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub use store::{go_os_message, owner_key, MemoryStore, Reservation, Store, StoreError};

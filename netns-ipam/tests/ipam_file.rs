@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use netns_ipam::{Allocator, FileStore, RangeSet, RangeSpec, Store};
+use netns_ipam::{parse_cidr, Allocator, FileStore, RangeSet, RangeSpec, Store};
 
 const HOST_LOCAL: &str = "/usr/lib/cni/host-local";
 
@@ -57,7 +57,7 @@ fn host_local(cmd: &str, id: &str, data_dir: &Path, subnet: &str) -> String {
 }
 
 fn set(subnet: &str) -> Vec<RangeSet> {
-    vec![RangeSet::new(&[RangeSpec::new(subnet.parse().unwrap())]).unwrap()]
+    vec![RangeSet::new(&[RangeSpec::new(parse_cidr(subnet).unwrap())]).unwrap()]
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use netns_ipam::{Allocator, FileStore, MemoryStore, RangeSet, RangeSpec, Store};
+use netns_ipam::{parse_cidr, Allocator, FileStore, MemoryStore, RangeSet, RangeSpec, Store};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -226,7 +226,7 @@ impl Model {
 /// The configurations the sequences run on.
 fn config(which: usize) -> Vec<Vec<RangeSpec>> {
     let spec = |s: &str, start: Option<&str>, end: Option<&str>, gw: Option<&str>| RangeSpec {
-        subnet: s.parse().unwrap(),
+        subnet: parse_cidr(s).unwrap(),
         range_start: start.map(|x| x.parse().unwrap()),
         range_end: end.map(|x| x.parse().unwrap()),
         gateway: gw.map(|x| x.parse().unwrap()),

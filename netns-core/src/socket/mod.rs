@@ -34,22 +34,40 @@
 //! datagram with) grows when a datagram did not fit, and a read-only request
 //! that lost one is repeated; a truncated reply is never parsed as if whole.
 //!
+//! # Notifications
+//!
+//! A socket that joined multicast groups ([`NlSocket::join_groups`])
+//! receives the kernel's notifications; [`NlSocket::recv_notifications`]
+//! waits for them with a deadline (poll(2), no sleeping) and reports lost
+//! ones (ENOBUFS) as [`ErrorKind::ResyncNeeded`].
+//!
+//! Files: `mod.rs` the socket and its request loops, `frames.rs` the
+//! messages of a datagram and the walk for one request's answer, `nack.rs`
+//! `struct nlmsgerr` and the extended-ack TLVs.
+//!
 //! # References
-//! netlink(7), rtnetlink(7), linux/netlink.h (struct nlmsgerr, NLMSGERR_ATTR_*).
+//! [netlink(7)](https://man7.org/linux/man-pages/man7/netlink.7.html),
+//! [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html),
+//! linux/netlink.h (struct nlmsgerr, NLMSGERR_ATTR_*).
 
 use std::fmt;
 use std::io;
 
 use netlink_packet_core::{
-    NetlinkBuffer, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_ACK_TLVS,
-    NLM_F_APPEND, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL,
-    NLM_F_MULTIPART, NLM_F_REPLACE, NLM_F_REQUEST,
+    NetlinkBuffer, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
-use crate::error::{Error, Result};
-use crate::nla::{u32_at, Nlas};
+use crate::error::{Error, ErrorKind, Result};
+
+mod frames;
+mod nack;
+
+use frames::{walk, Event, Step};
+pub(crate) use frames::{walk_any, Messages, Reply};
+pub(crate) use nack::{parse_done_payload, parse_error_payload, Nack};
 
 /// Initial receive buffer size. The kernel fills dump datagrams up to the
 /// largest receive size it has seen, capped at 32 KiB; a single message
@@ -65,10 +83,6 @@ const TRUNC_RETRIES: u32 = 3;
 pub const DEFAULT_DUMP_ATTEMPTS: u32 = 5;
 /// Size of struct nlmsghdr.
 const NLMSG_HDRLEN: usize = 16;
-
-const NLMSGERR_ATTR_MSG: u16 = 1;
-const NLMSGERR_ATTR_OFFS: u16 = 2;
-const NLMSGERR_ATTR_MISS_TYPE: u16 = 5;
 
 /// What a request does; decides its netlink flags (see the module table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,143 +122,8 @@ impl Verb {
     }
 }
 
-/// The error part of an NLMSG_ERROR or NLMSG_DONE message, parsed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Nack {
-    /// The errno, negative as the kernel sends it; 0 for an ACK.
-    pub code: i32,
-    /// NLMSGERR_ATTR_MSG, the extended-ack text.
-    pub msg: Option<String>,
-    /// NLMSGERR_ATTR_OFFS, the byte offset in the request of the attribute
-    /// the kernel objected to.
-    pub offset: Option<u32>,
-    /// NLMSGERR_ATTR_MISS_TYPE, the type of a missing attribute.
-    pub missing_type: Option<u32>,
-}
-
-impl Nack {
-    /// The text to show for this error: the kernel's message, or a note on a
-    /// missing attribute when that is all it said.
-    fn text(&self) -> Option<String> {
-        match (&self.msg, self.missing_type) {
-            (Some(m), _) => Some(m.clone()),
-            (None, Some(t)) => Some(format!("missing attribute type {t}")),
-            (None, None) => None,
-        }
-    }
-
-    pub(crate) fn into_error(self, op: &'static str, object: &dyn fmt::Display) -> Error {
-        let text = self.text();
-        Error::Kernel {
-            op,
-            object: object.to_string(),
-            errno: self.code.saturating_abs(),
-            extack: text,
-            offset: self.offset,
-        }
-    }
-}
-
-/// Parse the payload of an NLMSG_ERROR message (`struct nlmsgerr` followed by
-/// extended-ack TLVs). `flags` are the flags of the NLMSG_ERROR header: they
-/// say whether the echoed request is capped (NLM_F_CAPPED) and whether TLVs
-/// follow (NLM_F_ACK_TLVS).
-pub(crate) fn parse_error_payload(
-    flags: u16,
-    payload: &[u8],
-) -> std::result::Result<Nack, &'static str> {
-    let code = read_i32(payload, 0).ok_or("NLMSG_ERROR shorter than its error code")?;
-    let mut nack = Nack {
-        code,
-        ..Nack::default()
-    };
-    if flags & NLM_F_ACK_TLVS == 0 {
-        return Ok(nack);
-    }
-    // The echoed request: its header only when capped, else the whole
-    // message, padded to 4 bytes.
-    let echoed = if flags & NLM_F_CAPPED != 0 {
-        NLMSG_HDRLEN
-    } else {
-        let len = u32_at(payload, 4).ok_or("NLMSG_ERROR without the echoed request header")?;
-        align4(len as usize)
-    };
-    let tlvs = payload
-        .get(4 + echoed..)
-        .ok_or("NLMSG_ERROR extended ack beyond the message")?;
-    parse_extack_tlvs(tlvs, &mut nack)?;
-    Ok(nack)
-}
-
-/// Parse the payload of an NLMSG_DONE message: the dump's final status and,
-/// with NLM_F_ACK_TLVS, extended-ack TLVs.
-pub(crate) fn parse_done_payload(
-    flags: u16,
-    payload: &[u8],
-) -> std::result::Result<Nack, &'static str> {
-    // Old kernels may send an NLMSG_DONE with an empty payload.
-    let code = if payload.is_empty() {
-        0
-    } else {
-        read_i32(payload, 0).ok_or("NLMSG_DONE shorter than its status")?
-    };
-    let mut nack = Nack {
-        code,
-        ..Nack::default()
-    };
-    if flags & NLM_F_ACK_TLVS != 0 {
-        parse_extack_tlvs(payload.get(4..).unwrap_or_default(), &mut nack)?;
-    }
-    Ok(nack)
-}
-
-fn parse_extack_tlvs(tlvs: &[u8], nack: &mut Nack) -> std::result::Result<(), &'static str> {
-    for tlv in Nlas::new(tlvs) {
-        let tlv = tlv.map_err(|_| "malformed extended-ack attribute")?;
-        match tlv.kind {
-            NLMSGERR_ATTR_MSG => nack.msg = Some(tlv.str()),
-            NLMSGERR_ATTR_OFFS => nack.offset = tlv.u32(),
-            NLMSGERR_ATTR_MISS_TYPE => nack.missing_type = tlv.u32(),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn read_i32(b: &[u8], at: usize) -> Option<i32> {
-    u32_at(b, at).map(|v| v as i32)
-}
-
-const fn align4(n: usize) -> usize {
+pub(crate) const fn align4(n: usize) -> usize {
     (n + 3) & !3
-}
-
-/// One data message of a reply, handed to the caller's parser.
-pub(crate) struct Reply<'a> {
-    /// The netlink message type (RTM_NEWLINK...).
-    pub message_type: u16,
-    /// The payload after the netlink header.
-    pub payload: &'a [u8],
-}
-
-impl Reply<'_> {
-    /// Parse the payload with netlink-packet-route.
-    pub(crate) fn parse(&self) -> std::result::Result<RouteNetlinkMessage, String> {
-        use netlink_packet_core::ParseableParametrized;
-        // netlink-packet-route is not guaranteed panic-free on hostile input;
-        // a reply it cannot handle becomes an error, never a panic of ours.
-        let parsed = std::panic::catch_unwind(|| {
-            RouteNetlinkMessage::parse_with_param(self.payload, self.message_type)
-        });
-        match parsed {
-            Ok(Ok(m)) => Ok(m),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!(
-                "message type {} could not be parsed",
-                self.message_type
-            )),
-        }
-    }
 }
 
 /// The outcome of one request of a batch.
@@ -274,7 +153,7 @@ impl fmt::Debug for NlSocket {
 impl NlSocket {
     /// Open a NETLINK_ROUTE socket in the calling thread's network namespace.
     pub(crate) fn open() -> Result<Self> {
-        let os = |what: &'static str| move |e: io::Error| Error::os("netlink_socket", what, e);
+        let os = |what: &'static str| move |e: io::Error| Error::io("netlink_socket", what, e);
         let mut sock = Socket::new(NETLINK_ROUTE).map_err(os("socket"))?;
         let addr = sock.bind_auto().map_err(os("bind"))?;
         sock.connect(&SocketAddr::new(0, 0))
@@ -293,6 +172,91 @@ impl NlSocket {
             dump_attempts: DEFAULT_DUMP_ATTEMPTS,
             batch_buffers: false,
         })
+    }
+
+    /// The socket's file descriptor.
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.sock.as_raw_fd()
+    }
+
+    /// Join multicast groups (`RTNLGRP_*`): the socket then receives the
+    /// kernel's notifications of those groups. Its receive buffer is raised
+    /// (best effort), so that a burst overflows it less often.
+    pub(crate) fn join_groups(&mut self, op: &'static str, groups: &[u32]) -> Result<()> {
+        for &g in groups {
+            self.sock
+                .add_membership(g)
+                .map_err(|e| Error::io(op, format!("group {g}"), e))?;
+        }
+        if setsockopt_int(&self.sock, libc::SO_RCVBUFFORCE, NOTIFY_RCVBUF).is_err() {
+            let _ = setsockopt_int(&self.sock, libc::SO_RCVBUF, NOTIFY_RCVBUF);
+        }
+        Ok(())
+    }
+
+    /// Wait up to `timeout` (`None`: without limit) for a datagram of
+    /// notifications and hand each of its messages to `f`. `Ok(false)`: none
+    /// came in time. Notifications the kernel dropped because the receive
+    /// queue was full (ENOBUFS), or one too large for the buffer, are an
+    /// [`ErrorKind::ResyncNeeded`]: the caller must read the state again.
+    pub(crate) fn recv_notifications(
+        &mut self,
+        op: &'static str,
+        timeout: Option<std::time::Duration>,
+        f: &mut dyn FnMut(Reply<'_>),
+    ) -> Result<bool> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let wait_ms = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    // Round up, so a wait never ends before its deadline.
+                    i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+                }
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: `pfd` is one valid pollfd for the duration of the call,
+            // and its fd is owned by this socket.
+            let rc = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::io(op, "poll", e));
+            }
+            if rc == 0 {
+                return Ok(false);
+            }
+            let whole = match self.recv_datagram(op, &"notifications", true) {
+                Ok(Some(w)) => w,
+                // Woken without data (spurious): wait again.
+                Ok(None) => continue,
+                Err(e) if e.errno() == Some(libc::ENOBUFS) => {
+                    return Err(Error::new(op, "notifications", ErrorKind::ResyncNeeded))
+                }
+                Err(e) => return Err(e),
+            };
+            if !whole {
+                return Err(Error::new(op, "notifications", ErrorKind::ResyncNeeded));
+            }
+            for m in Messages::new(&self.rx) {
+                let m = m.map_err(|d| Error::protocol(op, "notifications", d))?;
+                if m.message_type >= NLMSG_MIN_TYPE {
+                    f(Reply {
+                        message_type: m.message_type,
+                        payload: m.payload,
+                    });
+                }
+            }
+            return Ok(true);
+        }
     }
 
     /// The port id the kernel gave this socket.
@@ -350,7 +314,7 @@ impl NlSocket {
                     ))
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::os(op, object.to_string(), e)),
+                Err(e) => return Err(Error::io(op, object.to_string(), e)),
             }
         }
     }
@@ -374,7 +338,7 @@ impl NlSocket {
                 Err(e) if nonblock && e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 // ENOBUFS: the socket's receive queue overflowed and replies
                 // were dropped. Reported, never ignored.
-                Err(e) => return Err(Error::os(op, object.to_string(), e)),
+                Err(e) => return Err(Error::io(op, object.to_string(), e)),
             }
         };
         if n > cap {
@@ -445,15 +409,17 @@ impl NlSocket {
                 Ok(())
             });
             match res {
-                Err(Error::DumpInterrupted { .. }) => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::DumpInterrupted { .. }) => continue,
                 other => return other.map(|()| out),
             }
         }
-        Err(Error::DumpInterrupted {
+        Err(Error::new(
             op,
-            object: object.to_string(),
-            attempts: self.dump_attempts,
-        })
+            object.to_string(),
+            ErrorKind::DumpInterrupted {
+                attempts: self.dump_attempts,
+            },
+        ))
     }
 
     /// Send a read-only request, repeating it if a reply was truncated.
@@ -471,9 +437,7 @@ impl NlSocket {
             let seq = self.push(msg, verb);
             self.send_tx(op, object)?;
             match self.collect(op, object, seq, verb, f) {
-                Err(Error::Protocol { ref detail, .. })
-                    if detail == TRUNCATED && tries < TRUNC_RETRIES =>
-                {
+                Err(e) if matches!(e.kind(), ErrorKind::Truncated) && tries < TRUNC_RETRIES => {
                     tries += 1;
                 }
                 other => return other,
@@ -505,14 +469,14 @@ impl NlSocket {
                 // kernel queues the next part of a dump during the receive
                 // that takes the previous one, so an empty queue now means the
                 // dump is over.
-                None => return Err(Error::protocol(op, object.to_string(), TRUNCATED)),
+                None => return Err(Error::new(op, object.to_string(), ErrorKind::Truncated)),
             };
             if !whole {
                 truncated = true;
                 if verb != Verb::Dump {
                     // The single reply was lost.
                     if verb.read_only() {
-                        return Err(Error::protocol(op, object.to_string(), TRUNCATED));
+                        return Err(Error::new(op, object.to_string(), ErrorKind::Truncated));
                     }
                     return Err(Error::protocol(
                         op,
@@ -546,14 +510,14 @@ impl NlSocket {
                         return Err(nack.into_error(op, object));
                     }
                     if truncated {
-                        return Err(Error::protocol(op, object.to_string(), TRUNCATED));
+                        return Err(Error::new(op, object.to_string(), ErrorKind::Truncated));
                     }
                     if interrupted {
-                        return Err(Error::DumpInterrupted {
+                        return Err(Error::new(
                             op,
-                            object: object.to_string(),
-                            attempts: 1,
-                        });
+                            object.to_string(),
+                            ErrorKind::DumpInterrupted { attempts: 1 },
+                        ));
                     }
                     return match parse_err {
                         Some(e) => Err(e),
@@ -635,9 +599,9 @@ impl NlSocket {
             self.batch_buffers = true;
         }
         let rcvbuf = getsockopt_int(&self.sock, libc::SO_RCVBUF)
-            .map_err(|e| Error::os(op, "SO_RCVBUF", e))?;
+            .map_err(|e| Error::io(op, "SO_RCVBUF", e))?;
         let sndbuf = getsockopt_int(&self.sock, libc::SO_SNDBUF)
-            .map_err(|e| Error::os(op, "SO_SNDBUF", e))?;
+            .map_err(|e| Error::io(op, "SO_SNDBUF", e))?;
         // netlink_sendmsg() refuses a datagram longer than sk_sndbuf - 32.
         let bytes = sndbuf.saturating_sub(1024).max(4096);
         let acks = u32::try_from(rcvbuf / ACK_CHARGE)
@@ -646,6 +610,11 @@ impl NlSocket {
         Ok((bytes, acks))
     }
 }
+
+/// The receive buffer a notification socket asks for.
+const NOTIFY_RCVBUF: usize = 4 * 1024 * 1024;
+/// Message types below this are netlink's own (NOOP, ERROR, DONE, OVERRUN).
+const NLMSG_MIN_TYPE: u16 = 0x10;
 
 /// The receive buffer a batching socket asks for.
 const BATCH_RCVBUF: usize = 8 * 1024 * 1024;
@@ -699,162 +668,9 @@ fn setsockopt_int(sock: &Socket, opt: libc::c_int, val: usize) -> io::Result<()>
     Ok(())
 }
 
-const TRUNCATED: &str = "reply truncated: did not fit the receive buffer";
-
-/// One netlink message of a datagram, framing only.
-pub(crate) struct RawMessage<'a> {
-    pub(crate) message_type: u16,
-    pub(crate) flags: u16,
-    seq: u32,
-    port: u32,
-    pub(crate) payload: &'a [u8],
-}
-
-/// Iterator over the netlink messages of a datagram; malformed framing ends it
-/// with an error.
-pub(crate) struct Messages<'a> {
-    buf: &'a [u8],
-    off: usize,
-}
-
-impl<'a> Messages<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Messages { buf, off: 0 }
-    }
-}
-
-impl<'a> Iterator for Messages<'a> {
-    type Item = std::result::Result<RawMessage<'a>, &'static str>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let rest = self.buf.get(self.off..)?;
-        if rest.is_empty() {
-            return None;
-        }
-        let nb = match NetlinkBuffer::new_checked(rest) {
-            Ok(nb) => nb,
-            Err(_) => {
-                self.off = self.buf.len();
-                return Some(Err("malformed netlink message header"));
-            }
-        };
-        let len = nb.length() as usize;
-        self.off = self.off.saturating_add(align4(len)).min(self.buf.len());
-        Some(Ok(RawMessage {
-            message_type: nb.message_type(),
-            flags: nb.flags(),
-            seq: nb.sequence_number(),
-            port: nb.port_number(),
-            payload: &rest[NLMSG_HDRLEN..len],
-        }))
-    }
-}
-
-enum Event<'a> {
-    Data(Reply<'a>),
-    Interrupted,
-}
-
-/// Walk `buf` as the replies to the request of its first message (fuzzing).
-pub(crate) fn walk_any(buf: &[u8]) {
-    let Some(Ok(first)) = Messages::new(buf).next() else {
-        return;
-    };
-    for verb in [Verb::Get, Verb::Dump, Verb::Add] {
-        for truncated in [false, true] {
-            let _ = walk(buf, first.seq, first.port, verb, truncated, &mut |ev| {
-                if let Event::Data(r) = ev {
-                    let _ = r.parse();
-                }
-            });
-        }
-    }
-}
-
-enum Step {
-    /// The request needs more datagrams.
-    More,
-    /// The request is complete; `code` 0 is success.
-    Finished(Nack),
-}
-
-/// Walk one datagram's messages for request `seq`.
-fn walk<'a>(
-    buf: &'a [u8],
-    seq: u32,
-    port: u32,
-    verb: Verb,
-    truncated: bool,
-    on: &mut dyn FnMut(Event<'a>),
-) -> std::result::Result<Step, &'static str> {
-    for m in Messages::new(buf) {
-        let m = match m {
-            Ok(m) => m,
-            // The tail of a truncated datagram is cut mid-message.
-            Err(_) if truncated => break,
-            Err(e) => return Err(e),
-        };
-        if m.seq != seq || m.port != port {
-            continue;
-        }
-        match m.message_type {
-            NLMSG_NOOP => {}
-            NLMSG_OVERRUN => return Err("the kernel reported a netlink overrun"),
-            NLMSG_ERROR => {
-                let nack = parse_error_payload(m.flags, m.payload)?;
-                return Ok(Step::Finished(nack));
-            }
-            NLMSG_DONE => {
-                let nack = parse_done_payload(m.flags, m.payload)?;
-                if m.flags & NLM_F_DUMP_INTR != 0 {
-                    on(Event::Interrupted);
-                }
-                return Ok(Step::Finished(nack));
-            }
-            t => {
-                if m.flags & NLM_F_DUMP_INTR != 0 {
-                    on(Event::Interrupted);
-                }
-                on(Event::Data(Reply {
-                    message_type: t,
-                    payload: m.payload,
-                }));
-                // A GET is answered by exactly one message (no ACK asked).
-                if verb == Verb::Get && m.flags & NLM_F_MULTIPART == 0 {
-                    return Ok(Step::Finished(Nack::default()));
-                }
-            }
-        }
-    }
-    Ok(Step::More)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An NLMSG_ERROR captured from the kernel (6.18) for
-    /// `RTM_NEWLINK` with kind "nosuchkind": errno -EOPNOTSUPP, capped,
-    /// with an extended-ack message.
-    fn captured_unknown_kind() -> Vec<u8> {
-        let mut v = Vec::new();
-        v.extend_from_slice(&(-libc::EOPNOTSUPP).to_ne_bytes());
-        // echoed request header (capped): len, type, flags, seq, port
-        v.extend_from_slice(&68u32.to_ne_bytes());
-        v.extend_from_slice(&16u16.to_ne_bytes());
-        v.extend_from_slice(&0x0605u16.to_ne_bytes());
-        v.extend_from_slice(&1u32.to_ne_bytes());
-        v.extend_from_slice(&0u32.to_ne_bytes());
-        // NLMSGERR_ATTR_MSG "Unknown device type"
-        let text = b"Unknown device type\0";
-        v.extend_from_slice(&((4 + text.len()) as u16).to_ne_bytes());
-        v.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
-        v.extend_from_slice(text);
-        while v.len() % 4 != 0 {
-            v.push(0);
-        }
-        v
-    }
 
     #[test]
     fn verb_flags_table() {
@@ -865,82 +681,5 @@ mod tests {
         assert_eq!(Verb::Del.flags(), 0x5);
         assert_eq!(Verb::Get.flags(), 0x1);
         assert_eq!(Verb::Dump.flags(), 0x301);
-    }
-
-    #[test]
-    fn parses_capped_error_with_message() {
-        let p = captured_unknown_kind();
-        let n = parse_error_payload(NLM_F_CAPPED | NLM_F_ACK_TLVS, &p).unwrap();
-        assert_eq!(n.code, -libc::EOPNOTSUPP);
-        assert_eq!(n.msg.as_deref(), Some("Unknown device type"));
-        assert_eq!(n.offset, None);
-    }
-
-    #[test]
-    fn parses_uncapped_error_with_offset() {
-        // errno, echoed full request of 20 bytes (header + 4), then OFFS and MSG.
-        let mut p = Vec::new();
-        p.extend_from_slice(&(-libc::EINVAL).to_ne_bytes());
-        p.extend_from_slice(&20u32.to_ne_bytes());
-        p.extend_from_slice(&[0u8; 12]);
-        p.extend_from_slice(&[9, 9, 9, 9]);
-        p.extend_from_slice(&8u16.to_ne_bytes());
-        p.extend_from_slice(&NLMSGERR_ATTR_OFFS.to_ne_bytes());
-        p.extend_from_slice(&36u32.to_ne_bytes());
-        p.extend_from_slice(&7u16.to_ne_bytes());
-        p.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
-        p.extend_from_slice(b"bad\0");
-        p.push(0);
-        let n = parse_error_payload(NLM_F_ACK_TLVS, &p).unwrap();
-        assert_eq!(n.code, -libc::EINVAL);
-        assert_eq!(n.offset, Some(36));
-        assert_eq!(n.msg.as_deref(), Some("bad"));
-    }
-
-    #[test]
-    fn ack_without_tlvs() {
-        let mut p = vec![0u8; 4];
-        p.extend_from_slice(&[0u8; 16]);
-        let n = parse_error_payload(NLM_F_CAPPED, &p).unwrap();
-        assert_eq!(n, Nack::default());
-    }
-
-    #[test]
-    fn done_with_extack() {
-        let mut p = Vec::new();
-        p.extend_from_slice(&(-libc::EINVAL).to_ne_bytes());
-        let text = b"Invalid header for link dump\0";
-        p.extend_from_slice(&((4 + text.len()) as u16).to_ne_bytes());
-        p.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
-        p.extend_from_slice(text);
-        let n = parse_done_payload(NLM_F_ACK_TLVS | NLM_F_MULTIPART, &p).unwrap();
-        assert_eq!(n.code, -libc::EINVAL);
-        assert_eq!(n.msg.as_deref(), Some("Invalid header for link dump"));
-        assert_eq!(parse_done_payload(0, &[]).unwrap().code, 0);
-    }
-
-    #[test]
-    fn malformed_payloads_are_errors_not_panics() {
-        assert!(parse_error_payload(0, &[1, 2]).is_err());
-        assert!(parse_error_payload(NLM_F_ACK_TLVS, &[0, 0, 0, 0]).is_err());
-        // TLV claiming more than there is
-        let mut p = vec![0u8; 20];
-        p.extend_from_slice(&200u16.to_ne_bytes());
-        p.extend_from_slice(&1u16.to_ne_bytes());
-        assert!(parse_error_payload(NLM_F_CAPPED | NLM_F_ACK_TLVS, &p).is_err());
-        // uncapped with a huge echoed length
-        let mut p = vec![0u8; 4];
-        p.extend_from_slice(&u32::MAX.to_ne_bytes());
-        assert!(parse_error_payload(NLM_F_ACK_TLVS, &p).is_err());
-        assert!(parse_done_payload(0, &[1]).is_err());
-    }
-
-    #[test]
-    fn message_iterator_stops_on_bad_framing() {
-        let mut buf = vec![0u8; 16];
-        buf[0..4].copy_from_slice(&100u32.to_ne_bytes());
-        let mut it = Messages::new(&buf);
-        assert!(matches!(it.next(), Some(Err(_))));
-        assert!(it.next().is_none());
     }
 }
