@@ -427,6 +427,9 @@ pub fn run_ip_batch(script: &str) {
 }
 
 #[cfg(test)]
+netns_testutil::host_only!("unit test of the prebuilt floor messages, no kernel involved");
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

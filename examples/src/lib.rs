@@ -1,1 +1,5 @@
 //! Shared helpers for the netns example programs (see the `[[example]]` targets).
+
+// No unit tests here: the VM tier leaves the (empty) unit-test binary out.
+#[cfg(test)]
+netns_testutil::host_only!("no unit tests in the examples' shared helpers");

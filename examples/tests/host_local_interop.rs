@@ -1,5 +1,9 @@
 //! host-local and netns-host-local sharing one data directory.
 
+netns_testutil::host_only!(
+    "needs the reference plugin /usr/lib/cni/host-local, which the VM image lacks"
+);
+
 mod host_local_common;
 
 use std::collections::{BTreeMap, BTreeSet};

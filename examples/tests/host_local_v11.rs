@@ -1,6 +1,8 @@
 //! CNI 1.1.0 (GC, STATUS, 1.1 results) and VERSION. host-local 1.1.1 stops
 //! at CNI 1.0.0, so these are checked against the CNI spec, not against it.
 
+netns_testutil::host_only!("IPAM plugin on a data directory, no kernel networking involved");
+
 mod host_local_common;
 
 use host_local_common::*;

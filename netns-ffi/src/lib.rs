@@ -413,6 +413,9 @@ pub(crate) fn spec_for<'a>(name: &str, kind: netns_core::LinkKind<'a>) -> LinkSp
 }
 
 #[cfg(test)]
+netns_testutil::host_only!("unit test of the panic boundary, no kernel involved");
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

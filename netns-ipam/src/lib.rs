@@ -126,3 +126,11 @@ pub use file::FileStore;
 pub use ip::{parse_cidr, parse_ip, CidrParseError, Family};
 pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub use store::{go_os_message, owner_key, MemoryStore, Reservation, Store, StoreError};
+
+// The unit tests are pure: the VM tier leaves their binary out (what
+// `netns_testutil::host_only!` expands to; this crate does not depend on
+// netns-testutil).
+#[cfg(test)]
+#[used]
+static NETNS_VM_TIER_HOST_ONLY: &str =
+    "NETNS_VM_TIER=host-only: unit tests of pure IPAM code, no kernel involved\0";

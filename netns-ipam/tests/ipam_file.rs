@@ -1,6 +1,12 @@
 //! FileStore: the on-disk format, and a long-lived store staying exact while
 //! the real host-local changes the directory behind its back.
 
+// The VM tier leaves this binary out: what `netns_testutil::host_only!`
+// expands to (this crate does not depend on netns-testutil).
+#[used]
+static NETNS_VM_TIER_HOST_ONLY: &str =
+    "NETNS_VM_TIER=host-only: needs the reference plugin /usr/lib/cni/host-local, which the VM image lacks\0";
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -3,6 +3,12 @@
 //! host-local: a literal transcription of its iterator (one probe per
 //! candidate), its duplicate check and its rollback.
 
+// The VM tier leaves this binary out: what `netns_testutil::host_only!`
+// expands to (this crate does not depend on netns-testutil).
+#[used]
+static NETNS_VM_TIER_HOST_ONLY: &str =
+    "NETNS_VM_TIER=host-only: property tests of pure IPAM code, no kernel involved\0";
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -8,6 +8,7 @@
 //! - [`ip`], [`ip_json`], [`ip_in_dir`]: iproute2 as the oracle, run inside
 //!   the calling thread's namespace (a child inherits the namespaces of the
 //!   thread that spawns it).
+//! - [`host_only!`]: a test binary declares that the VM tier leaves it out.
 //!
 //! This crate deliberately does not depend on netns-core: what it checks with
 //! must be independent of what it checks.
@@ -244,6 +245,59 @@ where
     line.strip_prefix("Error: ")
         .map(|t| t.strip_suffix('.').unwrap_or(t).to_owned())
 }
+
+/// Declares that the test binary this is expanded in runs on the host only:
+/// the VM tier (`.ci/vm/run` as cargo's runner) does not boot it, and prints
+/// `netns-vm: <binary>: host-only (<reason>)` instead.
+///
+/// For a binary that cannot run in the VM (it needs a tool the VM image
+/// lacks: gcc, go, the reference CNI plugin) or need not (pure code, no
+/// kernel involved). Expand it once, at the top level of the test file (for
+/// a library's unit tests: under `#[cfg(test)]` in the library), with the
+/// reason as a string literal of printable ASCII:
+///
+/// ```
+/// netns_testutil::host_only!("needs gcc, which the VM image lacks");
+/// ```
+///
+/// An empty reason, or one the runner could not print back, does not
+/// compile:
+///
+/// ```compile_fail
+/// netns_testutil::host_only!("needs gcc \u{2014} not in the VM");
+/// ```
+///
+/// It compiles the string `NETNS_VM_TIER=host-only: <reason>` into the
+/// binary (a `#[used]` static, NUL-terminated), which the runner finds with
+/// `grep -a` without booting. A binary without it runs in the VM.
+#[macro_export]
+macro_rules! host_only {
+    ($reason:literal) => {
+        const _: () = $crate::check_host_only_reason($reason);
+        #[used]
+        static NETNS_VM_TIER_HOST_ONLY: &str = concat!("NETNS_VM_TIER=host-only: ", $reason, "\0");
+    };
+}
+
+/// The check behind [`host_only!`], at compile time: the reason is not
+/// empty and is printable ASCII (what the runner's `grep` reads back).
+#[doc(hidden)]
+pub const fn check_host_only_reason(reason: &str) {
+    let b = reason.as_bytes();
+    assert!(!b.is_empty(), "host_only!: the reason is empty");
+    let mut i = 0;
+    while i < b.len() {
+        assert!(
+            b[i] >= 0x20 && b[i] < 0x7f,
+            "host_only!: the reason must be printable ASCII"
+        );
+        i += 1;
+    }
+}
+
+// The helpers have no unit tests of their own.
+#[cfg(test)]
+host_only!("no unit tests in the test helpers");
 
 /// Whether this process runs in the project's test VM (where no test may
 /// skip for lack of kernel support).
