@@ -339,12 +339,23 @@ pub fn print_links(ctx: &Ctx, links: &[LinkInfo], names: &HashMap<u32, String>) 
     } else {
         for l in links {
             if ctx.brief {
-                println!("{}", l.brief());
+                println!("{}", brief(l, names));
             } else {
                 print!("{}", to_text(l, names, ctx.details));
             }
         }
     }
+}
+
+/// `ip -br link` style: name (with its parent's name), state, MAC, flags.
+pub fn brief(l: &LinkInfo, names: &HashMap<u32, String>) -> String {
+    format!(
+        "{:<16} {:<14} {} <{}>",
+        display_name(l, names),
+        l.operstate.to_string(),
+        l.mac.map(|m| m.to_string()).unwrap_or_default(),
+        l.flags.names().join(",")
+    )
 }
 
 fn display_name(l: &LinkInfo, names: &HashMap<u32, String>) -> String {

@@ -121,8 +121,11 @@ fn list(ctx: &Ctx, with_links: bool) -> Res<()> {
                 Some(id) => println!("{n} (id: {id})"),
                 None => println!("{n}"),
             }
-            for l in links.iter().flatten() {
-                println!("    {}", l.brief());
+            if let Some(links) = &links {
+                let names = index_names(links);
+                for l in links {
+                    println!("    {}", link_cmd::brief(l, &names));
+                }
             }
         }
     }

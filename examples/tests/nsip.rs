@@ -210,6 +210,114 @@ fn link_commands_match_ip() {
     });
 }
 
+#[test]
+fn brief_paths_filters_and_namespaces_with_their_links() {
+    in_private_netns(|| {
+        let dir = TempNetnsDir::new();
+        let d = dir.path();
+        let run = |args: &[&str]| ok(nsip(d, args));
+        run(&["link", "add", "br0", "type", "bridge"]);
+        run(&[
+            "link", "add", "p0", "master", "br0", "type", "veth", "peer", "name", "p1",
+        ]);
+        run(&["link", "add", "q0", "type", "veth", "peer", "name", "q1"]);
+        run(&["addr", "add", "10.3.0.1/24", "dev", "q0"]);
+        // -br prints ip -br's columns: name, state, then MAC/flags or
+        // addresses.
+        let brief = run(&["-br", "link", "show"]);
+        let theirs = ok(Command::new("ip")
+            .args(["-br", "link", "show"])
+            .output()
+            .unwrap());
+        let first = |t: &str| -> Vec<(String, String)> {
+            t.lines()
+                .map(|l| {
+                    let mut w = l.split_whitespace();
+                    let name = w.next().unwrap_or("").to_owned();
+                    (name, w.next().unwrap_or("").to_owned())
+                })
+                .collect()
+        };
+        assert_eq!(first(&brief), first(&theirs), "{brief}\n{theirs}");
+        let addr = run(&["-br", "addr", "show", "dev", "q0"]);
+        let mut w = addr.split_whitespace();
+        assert_eq!(w.next(), Some("q0"));
+        assert!(addr.contains("10.3.0.1/24"), "{addr}");
+        // link show type / master, as ip filters them.
+        let names = |args: &[&str]| -> Vec<String> {
+            let j: serde_json::Value = serde_json::from_str(&run(args)).unwrap();
+            let mut v: Vec<String> = j
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["ifname"].as_str().unwrap().to_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let oracle = |args: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = ip_json(args)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["ifname"].as_str().unwrap().to_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&["-j", "link", "show", "type", "veth"]),
+            oracle(&["link", "show", "type", "veth"])
+        );
+        assert_eq!(
+            names(&["-j", "link", "show", "master", "br0"]),
+            oracle(&["link", "show", "master", "br0"])
+        );
+        // -n takes a path, as ip -n and ip netns exec do.
+        run(&["netns", "add", "pod"]);
+        run(&["link", "set", "q1", "netns", "pod"]);
+        let path = d.join("pod");
+        let path = path.to_str().unwrap();
+        let inside = run(&["-n", path, "-br", "link", "show"]);
+        assert!(inside.lines().any(|l| l.starts_with("q1@")), "{inside}");
+        let exec = run(&["netns", "exec", path, "--", "ip", "-o", "link"]);
+        assert!(exec.contains("q1@"), "{exec}");
+        // netns list --links: every namespace with its interfaces.
+        run(&["netns", "add", "empty"]);
+        let listed = run(&["netns", "list", "--links"]);
+        let mut lines = listed.lines();
+        assert_eq!(lines.next(), Some("empty"));
+        assert!(
+            lines.next().unwrap().trim_start().starts_with("lo "),
+            "{listed}"
+        );
+        // (moving q1 there gave pod an nsid here: `pod (id: 0)`, as ip shows)
+        assert!(lines.next().unwrap().starts_with("pod"), "{listed}");
+        let pod_links: Vec<&str> = lines.map(str::trim_start).collect();
+        assert!(pod_links.iter().any(|l| l.starts_with("q1@")), "{listed}");
+        let j: serde_json::Value =
+            serde_json::from_str(&run(&["-j", "netns", "list", "--links"])).unwrap();
+        let pod = j
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == "pod")
+            .unwrap();
+        let theirs = ok(ip_in_dir(d, ["-j", "-n", "pod", "link", "show"]));
+        let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+        let ifnames = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["ifname"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ifnames(&pod["links"]), ifnames(&theirs));
+        run(&["netns", "del", "pod"]);
+        run(&["netns", "del", "empty"]);
+    });
+}
+
 /// The same `ip` lines, run through ip in one fresh namespace and through
 /// nsip in another, leave the same state (as `ip -j` reports it).
 #[test]

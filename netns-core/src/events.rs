@@ -175,6 +175,13 @@ impl Subscription {
         }
     }
 
+    /// Shrink the socket's receive queue to the kernel's minimum, so that a
+    /// few notifications overflow it (tests of the ENOBUFS path only).
+    #[doc(hidden)]
+    pub fn debug_shrink_queue(&mut self) -> Result<()> {
+        self.sock.set_recv_buffer("subscription", 0)
+    }
+
     /// Wait until a notification arrives (reading and dropping what came),
     /// up to `timeout`; `Ok(false)` if none came.
     fn changed(&mut self, timeout: Duration) -> Result<bool> {

@@ -551,6 +551,41 @@ impl NetnsDir {
         fs::remove_file(&path).map_err(|e| Error::io(OP, path.display().to_string(), e))
     }
 
+    /// Undo everything [`NetnsDir::create`] did to a directory this program
+    /// owns (a test's, or a temporary one): delete every namespace name in
+    /// it (as [`NetnsDir::delete`] does), take away the mount that made the
+    /// directory a shared mount point (the bind mount of itself, or several
+    /// if concurrent first uses stacked them), and remove the directory.
+    /// A directory that does not exist is fine.
+    ///
+    /// Refused for `/run/netns`, which every `ip netns` user of the machine
+    /// shares. Unmounts use UMOUNT_NOFOLLOW: a symlink planted in the
+    /// directory is removed, never followed.
+    pub fn remove(&self) -> Result<()> {
+        const OP: &str = "netns_dir_remove";
+        let shown = || self.path.display().to_string();
+        if self.path == Path::new(DEFAULT_NETNS_DIR) {
+            return Err(Error::invalid(
+                OP,
+                shown(),
+                "/run/netns is shared by every ip netns user of the machine: delete its names one by one",
+            ));
+        }
+        let entries = match fs::read_dir(&self.path) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(OP, shown(), e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(OP, shown(), e))?;
+            let path = entry.path();
+            detach_all(&path);
+            fs::remove_file(&path).map_err(|e| Error::io(OP, path.display().to_string(), e))?;
+        }
+        detach_all(&self.path);
+        fs::remove_dir(&self.path).map_err(|e| Error::io(OP, shown(), e))
+    }
+
     /// The names in the directory, sorted. A directory that does not exist is
     /// an empty list, as for `ip netns list`.
     pub fn list(&self) -> Result<Vec<String>> {
@@ -687,6 +722,16 @@ fn bind_ns(op: &'static str, source: &Path, target: &Path) -> Result<()> {
             e,
         )
     })
+}
+
+/// Unmount whatever is mounted on `path` (lazily, without following a
+/// symlink), however many mounts are stacked there; a bounded loop.
+fn detach_all(path: &Path) {
+    for _ in 0..64 {
+        if umount2(path, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW).is_err() {
+            break;
+        }
+    }
 }
 
 /// Undo a partly made name: unmount if mounted, remove the file.

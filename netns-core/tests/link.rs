@@ -6,6 +6,7 @@ use netns_core::{
 };
 use netns_testutil::{in_private_netns, ip, ip_json};
 use serde_json::Value;
+
 /// A request refused before anything was sent: an invalid argument, or,
 /// for a device that does not exist, the not-found kind with ENODEV
 /// (the same kind whichever call finds the device missing).
@@ -353,6 +354,124 @@ fn add_in_namespace_under_final_name_and_clean_up_on_failure() {
             .unwrap();
         assert_eq!(mv.kind.as_deref(), Some("macvlan"));
         assert!(pod.run(link_names).unwrap().contains(&"net1".to_owned()));
+    });
+}
+
+#[test]
+fn link_add_in_honours_up_and_names_what_failed() {
+    in_private_netns(|| {
+        let h = Handle::new().unwrap();
+        let pod = NetNs::create().unwrap();
+        // The CNI flow: eth0 up in the pod, its peer up here.
+        let eth0 = h
+            .link_add_in(&LinkSpec::veth("eth0", "veth-up0").up().peer_up(), &pod)
+            .unwrap();
+        assert!(eth0.is_up(), "{eth0}");
+        let host = link_json("veth-up0");
+        assert!(
+            host["flags"].as_array().unwrap().contains(&"UP".into()),
+            "{host}"
+        );
+        let inside = pod
+            .run(|| ip_json(["link", "show", "dev", "eth0"]))
+            .unwrap();
+        assert!(
+            inside[0]["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&"UP".into()),
+            "{inside}"
+        );
+        // Both ends up: the pair has carrier on both sides.
+        let ph = pod.handle().unwrap();
+        let l = ph
+            .wait_link_up("eth0", std::time::Duration::from_secs(20))
+            .unwrap();
+        assert!(l.is_operational());
+
+        // The peer's name is taken here: the error names the peer, keeps the
+        // kind, and nothing is left behind, here or in the pod.
+        h.link_add(&LinkSpec::veth("taken0", "taken0p")).unwrap();
+        let before = (
+            ip(["-o", "link", "show"]),
+            pod.run(|| ip(["-o", "link", "show"])).unwrap(),
+        );
+        let e = h
+            .link_add_in(&LinkSpec::veth("eth1", "taken0"), &pod)
+            .unwrap_err();
+        assert!(e.is_exists(), "{e}");
+        assert_eq!(e.object(), "taken0 (type veth, peer of eth1)", "{e}");
+        let after = (
+            ip(["-o", "link", "show"]),
+            pod.run(|| ip(["-o", "link", "show"])).unwrap(),
+        );
+        assert_eq!(after, before);
+        let e = h.link_add(&LinkSpec::veth("new0", "taken0")).unwrap_err();
+        assert_eq!(e.object(), "taken0 (type veth, peer of new0)", "{e}");
+        // Its own name taken: the error names it.
+        let e = h.link_add(&LinkSpec::veth("taken0", "free0")).unwrap_err();
+        assert_eq!(e.object(), "taken0 (type veth)", "{e}");
+    });
+}
+
+#[test]
+fn links_are_filtered_by_kind_and_controller_in_the_kernel() {
+    in_private_netns(|| {
+        let h = Handle::new().unwrap();
+        h.link_add(&LinkSpec::bridge("br0")).unwrap();
+        h.link_add(&LinkSpec::veth("pa0", "pa1").controller("br0"))
+            .unwrap();
+        h.link_add(&LinkSpec::veth("pb0", "pb1").controller("br0"))
+            .unwrap();
+        h.link_add(&LinkSpec::veth("qa0", "qa1")).unwrap();
+        let names = |f: &LinkFilter| -> Vec<String> {
+            let mut v: Vec<String> = h.links(f).unwrap().into_iter().map(|l| l.name).collect();
+            v.sort();
+            v
+        };
+        let oracle = |args: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = ip_json(args)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["ifname"].as_str().unwrap().to_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&LinkFilter::new().kind("veth")),
+            oracle(&["link", "show", "type", "veth"])
+        );
+        assert_eq!(names(&LinkFilter::new().kind("veth")).len(), 6);
+        assert_eq!(
+            names(&LinkFilter::new().controller("br0")),
+            oracle(&["link", "show", "master", "br0"])
+        );
+        assert_eq!(
+            names(&LinkFilter::new().controller("br0")),
+            vec!["pa0", "pb0"]
+        );
+        assert_eq!(
+            names(&LinkFilter::new().kind("bridge")),
+            vec!["br0".to_owned()]
+        );
+        assert_eq!(
+            names(&LinkFilter::new().kind("veth").name_prefix("q")),
+            vec!["qa0", "qa1"]
+        );
+        // A kind no module provides filters to nothing (the kernel cannot
+        // filter by a kind it does not know: the library checks too).
+        assert!(names(&LinkFilter::new().kind("nosuchkind")).is_empty());
+        let e = h.links(&LinkFilter::new().controller("nobr0")).unwrap_err();
+        assert_refused(&e, "controller \"nobr0\" does not exist");
+        // Listings print like ip.
+        let br = h.link_get("br0").unwrap();
+        let shown = br.to_string();
+        assert!(
+            shown.starts_with(&format!("{}: br0: <", br.index)) && shown.contains(" type bridge"),
+            "{shown}"
+        );
     });
 }
 

@@ -11,6 +11,7 @@ use netns_core::{
 };
 use netns_testutil::{in_private_netns, ip_json};
 use serde_json::Value;
+
 /// A request refused before anything was sent: an invalid argument, or,
 /// for a device that does not exist, the not-found kind with ENODEV
 /// (the same kind whichever call finds the device missing).

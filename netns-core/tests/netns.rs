@@ -134,6 +134,34 @@ fn named_lifecycle_with_ip_as_the_oracle() {
 }
 
 #[test]
+fn a_directory_the_program_owns_is_removed_without_a_trace() {
+    in_private_netns(|| {
+        let dir = TempNetnsDir::new();
+        let nsd = NetnsDir::new(dir.path());
+        let a = nsd.create("a").unwrap();
+        nsd.create("b").unwrap();
+        // ip adds one too, and a symlink is planted: removed, not followed.
+        stdout(&ip_in_dir(dir.path(), ["netns", "add", "c"]));
+        let victim = TempNetnsDir::new();
+        std::os::unix::fs::symlink(victim.path(), dir.path().join("d")).unwrap();
+        assert!(is_mount_point(dir.path()));
+        nsd.remove().unwrap();
+        assert!(!dir.path().exists());
+        assert!(!is_mount_point(dir.path()));
+        for n in ["a", "b", "c"] {
+            assert!(!is_mount_point(&dir.path().join(n)), "{n}");
+        }
+        assert!(victim.path().is_dir(), "the symlink's target is untouched");
+        // The namespace made as "a" lives on through its descriptor only.
+        assert_eq!(a.run(thread_netns_inode).unwrap(), a.inode());
+        // Removing what is gone is fine; the shared directory is refused.
+        nsd.remove().unwrap();
+        let e = NetnsDir::default().remove().unwrap_err();
+        assert!(e.is_invalid_argument(), "{e}");
+    });
+}
+
+#[test]
 fn namespaces_made_by_ip_are_opened_listed_and_deleted() {
     in_private_netns(|| {
         let dir = TempNetnsDir::new();

@@ -10,6 +10,7 @@ use netns_core::{
 };
 use netns_testutil::{in_private_netns, ip, ip_json, ip_output};
 use serde_json::{json, Map, Value};
+
 /// A request refused before anything was sent: an invalid argument, or,
 /// for a device that does not exist, the not-found kind with ENODEV
 /// (the same kind whichever call finds the device missing).

@@ -3,8 +3,9 @@
 
 use std::process::Command;
 
-use netns_core::{Handle, LinkSpec, NetNs, Sysctl, SysctlConf};
+use netns_core::{Handle, IpFamily, LinkSpec, NetNs, Sysctl, SysctlConf};
 use netns_testutil::in_private_netns;
+
 /// A request refused before anything was sent: an invalid argument, or,
 /// for a device that does not exist, the not-found kind with ENODEV
 /// (the same kind whichever call finds the device missing).
@@ -201,5 +202,45 @@ fn bad_input_is_refused_and_nothing_changes() {
             sysctl("net.ipv6.conf.a0.accept_ra"),
         );
         assert_eq!(after, before);
+    });
+}
+
+#[test]
+fn any_per_interface_key_by_name_or_dotted_name() {
+    in_private_netns(|| {
+        let here = NetNs::current().unwrap();
+        let h = Handle::new().unwrap();
+        h.link_add(&LinkSpec::veth("t0", "t1")).unwrap();
+        let link = || SysctlConf::link("t0");
+        for (key, value, name) in [
+            (Sysctl::ArpNotify(link()), 1, "net.ipv4.conf.t0.arp_notify"),
+            (
+                Sysctl::RouteLocalnet(link()),
+                1,
+                "net.ipv4.conf.t0.route_localnet",
+            ),
+            (Sysctl::AcceptDad(link()), 0, "net.ipv6.conf.t0.accept_dad"),
+        ] {
+            here.sysctl_set(&key, value).unwrap();
+            assert_eq!(sysctl(name), value.to_string(), "{name}");
+            assert_eq!(here.sysctl_get(&key).unwrap(), value);
+            assert_eq!(name.parse::<Sysctl>().unwrap(), key);
+        }
+        // A key the library has no name for, as a tuning plugin gives it.
+        let hop: Sysctl = "net.ipv6.conf.t0.hop_limit".parse().unwrap();
+        here.sysctl_set_text(&hop, "42").unwrap();
+        assert_eq!(sysctl("net.ipv6.conf.t0.hop_limit"), "42");
+        assert_eq!(here.sysctl_get(&hop).unwrap(), 42);
+        assert_eq!(here.sysctl_get_text(&hop).unwrap(), "42");
+        // The kernel judges values of keys it alone knows.
+        let e = here.sysctl_set_text(&hop, "999").unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL), "{e}");
+        assert_eq!(sysctl("net.ipv6.conf.t0.hop_limit"), "42");
+        // A key that does not exist, and text that cannot be a value.
+        let none = Sysctl::Conf(IpFamily::V4, link(), "no_such_key".into());
+        assert!(here.sysctl_get(&none).unwrap_err().is_not_found());
+        let e = here.sysctl_set_text(&hop, "1\n2").unwrap_err();
+        assert!(e.is_invalid_argument(), "{e}");
+        assert_eq!(sysctl("net.ipv6.conf.t0.hop_limit"), "42");
     });
 }

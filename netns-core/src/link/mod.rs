@@ -330,7 +330,31 @@ impl Handle {
         let done = self
             .sock()
             .ack(OP, &object, RouteNetlinkMessage::NewLink(msg), Verb::Add);
-        done.map_err(|e| self.add_error(e, spec, shown))
+        done.map_err(|e| self.add_error(e, spec, shown))?;
+        match &spec.kind {
+            LinkKind::Veth(v) if v.peer_up => self.veth_peer_up(spec, v).map_err(|e| {
+                let _ = self.delete_made(spec);
+                e.with_op(OP)
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bring up the peer of a veth just made, in the peer's namespace.
+    fn veth_peer_up(&self, spec: &LinkSpec<'_>, v: &VethSpec<'_>) -> Result<()> {
+        match v.peer_netns {
+            None => self.link_set_up(v.peer.as_str()),
+            Some(ns) => ns.handle()?.link_set_up(v.peer.as_str()),
+        }
+        .map_err(|e| e.with_object(format!("{} (peer of {})", v.peer, spec.name)))
+    }
+
+    /// Delete the link `spec` made (undoing a half-done link_add).
+    fn delete_made(&self, spec: &LinkSpec<'_>) -> Result<()> {
+        match spec.netns {
+            None => self.link_del(spec.name.as_str()),
+            Some(ns) => ns.handle()?.link_del(spec.name.as_str()),
+        }
     }
 
     /// Make a refused `link_add` say what failed: an EOPNOTSUPP as an

@@ -259,6 +259,12 @@ impl NlSocket {
         }
     }
 
+    /// Set SO_RCVBUF (the kernel doubles it and applies its minimum).
+    pub(crate) fn set_recv_buffer(&mut self, op: &'static str, bytes: usize) -> Result<()> {
+        setsockopt_int(&self.sock, libc::SO_RCVBUF, bytes)
+            .map_err(|e| Error::io(op, "SO_RCVBUF", e))
+    }
+
     /// The port id the kernel gave this socket.
     pub(crate) fn port(&self) -> u32 {
         self.port

@@ -3,9 +3,7 @@
 
 use std::os::fd::AsRawFd;
 
-use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags as NlLinkFlags, LinkMessage,
-};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
 
 use super::KindOps;
 use crate::error::{Error, Result};
@@ -23,8 +21,9 @@ pub struct VethSpec<'a> {
     pub peer_netns: Option<&'a NetNs>,
     /// The peer's MAC address.
     pub peer_mac: Option<MacAddr>,
-    /// Create the peer administratively up (`peer name PEER up`; the
-    /// kernel applies the flags of the peer's own ifinfomsg).
+    /// Bring the peer up once the pair exists (`ip link set PEER up`: the
+    /// kernel cannot open a veth end before its pair is complete, so this
+    /// is a second request, and a failure of it deletes the pair).
     pub peer_up: bool,
 }
 
@@ -51,10 +50,6 @@ impl KindOps for VethSpec<'_> {
 
     fn info_data(&self, link: &LinkSpec<'_>, _: Resolved) -> (InfoKind, Option<InfoData>) {
         let mut p = LinkMessage::default();
-        if self.peer_up {
-            p.header.flags = NlLinkFlags::Up;
-            p.header.change_mask = NlLinkFlags::Up;
-        }
         p.attributes.push(LinkAttribute::IfName(self.peer.clone()));
         if let Some(m) = link.mtu {
             p.attributes.push(LinkAttribute::Mtu(m));
