@@ -5,9 +5,39 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BatchSize, BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, BenchmarkId, Criterion};
 use netns_benches::*;
 use netns_core::{Handle, LinkFilter, LinkSpec, NetnsDir};
+
+/// Benchmark `library` against `floor` as an A/B pair: every timed
+/// operation of one side is followed by an untimed one of the other, so both
+/// run under the same conditions (CPU frequency, neighbours on a shared host,
+/// kernel work one side left behind) rather than one after the other, where
+/// the drift between two runs of a few seconds is as large as the ratio
+/// being measured.
+fn ab_pair(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    mut library: impl FnMut(),
+    mut floor: impl FnMut(),
+) {
+    fn timed_first(n: u64, timed: &mut dyn FnMut(), other: &mut dyn FnMut()) -> Duration {
+        let mut t = Duration::ZERO;
+        for _ in 0..n {
+            let start = std::time::Instant::now();
+            timed();
+            t += start.elapsed();
+            other();
+        }
+        t
+    }
+    g.bench_function("library", |b| {
+        b.iter_custom(|n| timed_first(n, &mut library, &mut floor))
+    });
+    g.bench_function("floor", |b| {
+        b.iter_custom(|n| timed_first(n, &mut floor, &mut library))
+    });
+}
 
 fn link_get_by_name(c: &mut Criterion) {
     let h = Handle::new().unwrap();
@@ -15,10 +45,15 @@ fn link_get_by_name(c: &mut Criterion) {
     let mut raw = RawSocket::open();
     let req = getlink_by_name("g250");
     let mut g = c.benchmark_group("link_get_by_name_among_1000");
-    g.bench_function("library", |b| {
-        b.iter(|| black_box(h.link_get("g250").unwrap()))
-    });
-    g.bench_function("floor", |b| b.iter(|| black_box(raw.one(req.bytes()))));
+    ab_pair(
+        &mut g,
+        || {
+            black_box(h.link_get("g250").unwrap());
+        },
+        || {
+            black_box(raw.one(req.bytes()));
+        },
+    );
     g.finish();
     h.link_del_many((0..500).map(|i| format!("g{i}"))).unwrap();
 }
@@ -119,87 +154,20 @@ fn named_netns_create_delete(c: &mut Criterion) {
     let nsd = NetnsDir::new(&dir);
     let mut g = c.benchmark_group("named_netns_create_delete");
     g.sample_size(20);
-    g.bench_function("library", |b| {
-        b.iter(|| {
+    let path = dir.join("bench");
+    // A deleted namespace is torn down later by a kernel worker
+    // (cleanup_net), which competes with the next creations on a 2-core
+    // machine: the A/B pairing makes both sides pay the same backlog.
+    ab_pair(
+        &mut g,
+        || {
             nsd.create("bench").unwrap();
             nsd.delete("bench").unwrap();
-        })
-    });
-    let path = dir.join("bench");
-    g.bench_function("floor", |b| {
-        b.iter(|| floor_netns_create_delete(&dir, &path))
-    });
+        },
+        || floor_netns_create_delete(&dir, &path),
+    );
     g.finish();
     cleanup_dir(&dir);
-}
-
-/// `ip netns add` and `ip netns del` in bare libc: flock the directory, make
-/// it shared, create the file, bind a helper thread's new namespace onto it;
-/// then unmount and unlink.
-fn floor_netns_create_delete(dir: &std::path::Path, path: &std::path::Path) {
-    use std::ffi::CString;
-    let cdir = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
-    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: plain system calls on valid NUL-terminated paths.
-    unsafe {
-        let lock = libc::open(
-            cdir.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        );
-        libc::flock(lock, libc::LOCK_EX);
-        let none = c"none";
-        libc::mount(
-            c"".as_ptr(),
-            cdir.as_ptr(),
-            none.as_ptr(),
-            libc::MS_SHARED | libc::MS_REC,
-            std::ptr::null(),
-        );
-        libc::flock(lock, libc::LOCK_UN);
-        libc::close(lock);
-        let fd = libc::open(
-            cpath.as_ptr(),
-            libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-            0,
-        );
-        assert!(fd >= 0);
-        libc::close(fd);
-    }
-    let target = cpath.clone();
-    std::thread::spawn(move || {
-        // SAFETY: as above; this thread exits right after.
-        unsafe {
-            assert_eq!(libc::unshare(libc::CLONE_NEWNET), 0);
-            let rc = libc::mount(
-                c"/proc/thread-self/ns/net".as_ptr(),
-                target.as_ptr(),
-                c"none".as_ptr(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            );
-            assert_eq!(rc, 0);
-        }
-    })
-    .join()
-    .unwrap();
-    // SAFETY: as above.
-    unsafe {
-        libc::umount2(cpath.as_ptr(), libc::MNT_DETACH);
-        libc::unlink(cpath.as_ptr());
-    }
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("netns-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn cleanup_dir(dir: &std::path::Path) {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: plain system call on a valid path.
-    while unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {}
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn main() {

@@ -426,6 +426,77 @@ pub fn run_ip_batch(script: &str) {
     assert!(child.wait().unwrap().success(), "ip -batch failed");
 }
 
+/// `ip netns add` and `ip netns del` in bare libc: flock the directory, make
+/// it shared, create the file, bind a helper thread's new namespace onto it;
+/// then unmount and unlink.
+pub fn floor_netns_create_delete(dir: &std::path::Path, path: &std::path::Path) {
+    use std::ffi::CString;
+    let cdir = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: plain system calls on valid NUL-terminated paths.
+    unsafe {
+        let lock = libc::open(
+            cdir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        libc::flock(lock, libc::LOCK_EX);
+        let none = c"none";
+        libc::mount(
+            c"".as_ptr(),
+            cdir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_SHARED | libc::MS_REC,
+            std::ptr::null(),
+        );
+        libc::flock(lock, libc::LOCK_UN);
+        libc::close(lock);
+        let fd = libc::open(
+            cpath.as_ptr(),
+            libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0,
+        );
+        assert!(fd >= 0);
+        libc::close(fd);
+    }
+    let target = cpath.clone();
+    std::thread::spawn(move || {
+        // SAFETY: as above; this thread exits right after.
+        unsafe {
+            assert_eq!(libc::unshare(libc::CLONE_NEWNET), 0);
+            let rc = libc::mount(
+                c"/proc/thread-self/ns/net".as_ptr(),
+                target.as_ptr(),
+                c"none".as_ptr(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            );
+            assert_eq!(rc, 0);
+        }
+    })
+    .join()
+    .unwrap();
+    // SAFETY: as above.
+    unsafe {
+        libc::umount2(cpath.as_ptr(), libc::MNT_DETACH);
+        libc::unlink(cpath.as_ptr());
+    }
+}
+
+/// A fresh directory under the system temp dir, for a bench's namespaces.
+pub fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("netns-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Unmount and remove a directory made by [`tempdir`].
+pub fn cleanup_dir(dir: &std::path::Path) {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: plain system call on a valid path.
+    while unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {}
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[cfg(test)]
 netns_testutil::host_only!("unit test of the prebuilt floor messages, no kernel involved");
 

@@ -579,6 +579,8 @@ impl Handle {
     /// Equivalent to `ip addr add PREFIX [peer P] [brd +|ADDR] [label L]
     /// [scope S] [nodad] [noprefixroute] [valid_lft N] [preferred_lft N]
     /// dev LINK`.
+    #[doc(alias = "ip addr add")]
+    #[doc(alias = "RTM_NEWADDR")]
     pub fn addr_add(&self, spec: &AddrSpec) -> Result<()> {
         self.addr_send("addr_add", spec, Verb::Add)
     }
@@ -589,6 +591,8 @@ impl Handle {
     /// add to change those).
     ///
     /// Equivalent to `ip addr replace PREFIX ... dev LINK`.
+    #[doc(alias = "ip addr replace")]
+    #[doc(alias = "RTM_NEWADDR")]
     pub fn addr_replace(&self, spec: &AddrSpec) -> Result<()> {
         self.addr_send("addr_replace", spec, Verb::Replace)
     }
@@ -598,6 +602,8 @@ impl Handle {
     /// are ignored. A missing address is an error with `is_not_found()`.
     ///
     /// Equivalent to `ip addr del PREFIX [peer P] [label L] dev LINK`.
+    #[doc(alias = "ip addr del")]
+    #[doc(alias = "RTM_DELADDR")]
     pub fn addr_del(&self, spec: &AddrSpec) -> Result<()> {
         self.addr_send("addr_del", spec, Verb::Del)
     }
@@ -607,6 +613,8 @@ impl Handle {
     /// `ifa_family`). An unknown link name is an invalid-argument error.
     ///
     /// Equivalent to `ip [-4|-6] addr show [dev LINK]`.
+    #[doc(alias = "ip addr show")]
+    #[doc(alias = "RTM_GETADDR")]
     pub fn addrs(&self, filter: &AddrFilter) -> Result<Vec<Address>> {
         const OP: &str = "addrs";
         let object = match &filter.link {

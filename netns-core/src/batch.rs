@@ -47,6 +47,7 @@ impl std::fmt::Debug for Batch<'_> {
 
 impl Handle {
     /// Start a batch of change requests on this handle.
+    #[doc(alias = "ip -batch")]
     pub fn batch(&self) -> Batch<'_> {
         Batch {
             handle: self,

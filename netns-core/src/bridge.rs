@@ -17,7 +17,7 @@
 //! ```
 //!
 //! # References
-//! bridge(8) `vlan`, linux/if_bridge.h (struct bridge_vlan_info),
+//! [bridge(8)](https://man7.org/linux/man-pages/man8/bridge.8.html) `vlan`, linux/if_bridge.h (struct bridge_vlan_info),
 //! net/bridge/br_netlink.c.
 
 use netlink_packet_route::link::{
@@ -145,6 +145,8 @@ impl Handle {
     /// Add a VLAN to a bridge port (the bridge needs VLAN filtering on).
     ///
     /// Equivalent to `bridge vlan add dev PORT vid N [pvid] [untagged]`.
+    #[doc(alias = "bridge vlan add")]
+    #[doc(alias = "RTM_SETLINK")]
     pub fn bridge_vlan_add(&self, port: impl Into<LinkId>, vlan: &BridgeVlan) -> Result<()> {
         self.bridge_vlan_change("bridge_vlan_add", port.into(), vlan, false, true)
     }
@@ -152,6 +154,8 @@ impl Handle {
     /// Remove a VLAN from a bridge port.
     ///
     /// Equivalent to `bridge vlan del dev PORT vid N`.
+    #[doc(alias = "bridge vlan del")]
+    #[doc(alias = "RTM_DELLINK")]
     pub fn bridge_vlan_del(&self, port: impl Into<LinkId>, vid: u16) -> Result<()> {
         self.bridge_vlan_change(
             "bridge_vlan_del",
@@ -165,6 +169,7 @@ impl Handle {
     /// Add a VLAN to the bridge device itself (its own, local traffic).
     ///
     /// Equivalent to `bridge vlan add dev BRIDGE vid N [pvid] [untagged] self`.
+    #[doc(alias = "bridge vlan add self")]
     pub fn bridge_vlan_add_self(&self, bridge: impl Into<LinkId>, vlan: &BridgeVlan) -> Result<()> {
         self.bridge_vlan_change("bridge_vlan_add", bridge.into(), vlan, true, true)
     }
@@ -172,6 +177,7 @@ impl Handle {
     /// Remove a VLAN from the bridge device itself.
     ///
     /// Equivalent to `bridge vlan del dev BRIDGE vid N self`.
+    #[doc(alias = "bridge vlan del self")]
     pub fn bridge_vlan_del_self(&self, bridge: impl Into<LinkId>, vid: u16) -> Result<()> {
         self.bridge_vlan_change(
             "bridge_vlan_del",
@@ -186,6 +192,7 @@ impl Handle {
     ///
     /// Equivalent to `bridge vlan show` (one entry per VLAN, ranges not
     /// compressed).
+    #[doc(alias = "bridge vlan show")]
     pub fn bridge_vlans(&self) -> Result<Vec<PortVlans>> {
         const OP: &str = "bridge_vlans";
         let mut req = LinkMessage::default();
@@ -204,6 +211,7 @@ impl Handle {
     }
 
     /// The VLANs of one port (empty if it has none).
+    #[doc(alias = "bridge vlan show dev")]
     pub fn bridge_vlans_of(&self, port: impl Into<LinkId>) -> Result<Vec<BridgeVlan>> {
         let port = port.into();
         let index = self.resolve_link("bridge_vlans_of", &port, "device", &port)?;

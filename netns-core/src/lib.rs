@@ -69,12 +69,12 @@ pub use route::{
 pub use socket::DEFAULT_DUMP_ATTEMPTS;
 pub use sysctl::{Sysctl, SysctlConf};
 
-// The unit tests build and parse messages and compare requests with
-// iproute2's recordings: no kernel involved, so the VM tier leaves them out.
-#[cfg(test)]
-netns_testutil::host_only!("unit tests of request building and parsing, no kernel involved");
-
 /// The README's example is compiled as a doctest.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// This crate's README example is compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct CrateReadmeDoctests;

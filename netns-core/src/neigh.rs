@@ -422,6 +422,8 @@ impl Handle {
     ///
     /// Equivalent to `ip neigh add ADDR [lladdr MAC] [nud STATE] [router]
     /// [proxy] dev LINK`.
+    #[doc(alias = "ip neigh add")]
+    #[doc(alias = "RTM_NEWNEIGH")]
     pub fn neigh_add(&self, spec: &NeighSpec) -> Result<()> {
         self.neigh_send("neigh_add", spec, Verb::Add)
     }
@@ -429,6 +431,8 @@ impl Handle {
     /// Add a neighbour entry or overwrite the existing one.
     ///
     /// Equivalent to `ip neigh replace ADDR ... dev LINK`.
+    #[doc(alias = "ip neigh replace")]
+    #[doc(alias = "RTM_NEWNEIGH")]
     pub fn neigh_replace(&self, spec: &NeighSpec) -> Result<()> {
         self.neigh_send("neigh_replace", spec, Verb::Replace)
     }
@@ -437,6 +441,8 @@ impl Handle {
     /// it). A missing entry is an error with `is_not_found()`.
     ///
     /// Equivalent to `ip neigh del ADDR [proxy] dev LINK`.
+    #[doc(alias = "ip neigh del")]
+    #[doc(alias = "RTM_DELNEIGH")]
     pub fn neigh_del(&self, spec: &NeighSpec) -> Result<()> {
         self.neigh_send("neigh_del", spec, Verb::Del)
     }
@@ -445,6 +451,8 @@ impl Handle {
     /// link (NDA_IFINDEX) and family; every state, `noarp` included.
     ///
     /// Equivalent to `ip [-4|-6] neigh show [proxy] [dev LINK] nud all`.
+    #[doc(alias = "ip neigh show")]
+    #[doc(alias = "RTM_GETNEIGH")]
     pub fn neighbours(&self, filter: &NeighFilter) -> Result<Vec<Neighbour>> {
         const OP: &str = "neighbours";
         let object = match &filter.link {

@@ -46,7 +46,32 @@ pub(crate) fn u32_at(v: &[u8], at: usize) -> Option<u32> {
 /// A NUL-terminated string (lossily UTF-8).
 pub(crate) fn c_string(v: &[u8]) -> String {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8_lossy(&v[..end]).into_owned()
+    let bytes = &v[..end];
+    // Valid UTF-8 (every name the kernel gives) is copied as is.
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Append an attribute (`struct nlattr` and its value, padded to 4 bytes)
+/// to a request being written by hand.
+pub(crate) fn put(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    let len = 4 + value.len();
+    buf.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(value);
+    buf.resize(buf.len() + ((4 - len % 4) % 4), 0);
+}
+
+/// Append a NUL-terminated string attribute.
+pub(crate) fn put_str(buf: &mut Vec<u8>, kind: u16, value: &str) {
+    let len = 4 + value.len() + 1;
+    buf.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(value.as_bytes());
+    buf.push(0);
+    buf.resize(buf.len() + ((4 - len % 4) % 4), 0);
 }
 
 /// Iterator over the attributes of a buffer.
@@ -113,5 +138,16 @@ mod tests {
         }
         // Fewer bytes than a header are padding.
         assert!(Nlas::new(&[1, 2]).next().is_none());
+    }
+
+    #[test]
+    fn written_attributes_read_back() {
+        let mut b = Vec::new();
+        put_str(&mut b, 3, "eth0");
+        put(&mut b, 29, &8u32.to_ne_bytes());
+        assert_eq!(b.len(), 12 + 8);
+        let v: Vec<_> = Nlas::new(&b).map(|a| a.unwrap()).collect();
+        assert_eq!((v[0].kind, v[0].str()), (3, "eth0".to_owned()));
+        assert_eq!((v[1].kind, v[1].u32()), (29, Some(8)));
     }
 }

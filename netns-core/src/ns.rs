@@ -12,7 +12,11 @@
 //! directory work the same way.
 //!
 //! # References
-//! ip-netns(8), namespaces(7), setns(2), unshare(2), mount_namespaces(7),
+//! [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html),
+//! [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
+//! [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+//! [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
+//! [mount_namespaces(7)](https://man7.org/linux/man-pages/man7/mount_namespaces.7.html),
 //! iproute2's ip/ipnetns.c.
 
 use std::fs;
@@ -178,6 +182,7 @@ impl NetNs {
     /// value (or a process or mount using it) exists.
     ///
     /// Equivalent to `unshare --net` on a helper thread.
+    #[doc(alias = "unshare --net")]
     pub fn create() -> Result<NetNs> {
         const OP: &str = "netns_create";
         on_helper_thread(OP, "anonymous", || {
@@ -189,6 +194,7 @@ impl NetNs {
     /// Create the namespace `name` in the default netns directory.
     ///
     /// Equivalent to `ip netns add NAME`; see [`NetnsDir::create`].
+    #[doc(alias = "ip netns add")]
     pub fn create_named(name: &str) -> Result<NetNs> {
         NetnsDir::default().create(name)
     }
@@ -196,23 +202,27 @@ impl NetNs {
     /// Delete the namespace `name` from the default netns directory.
     ///
     /// Equivalent to `ip netns del NAME`; see [`NetnsDir::delete`].
+    #[doc(alias = "ip netns del")]
     pub fn delete_named(name: &str) -> Result<()> {
         NetnsDir::default().delete(name)
     }
 
     /// The names in the default netns directory. Equivalent to `ip netns list`.
+    #[doc(alias = "ip netns list")]
     pub fn list() -> Result<Vec<String>> {
         NetnsDir::default().list()
     }
 
     /// Name the network namespace of `pid` in the default netns directory.
     /// Equivalent to `ip netns attach NAME PID`.
+    #[doc(alias = "ip netns attach")]
     pub fn attach(name: &str, pid: i32) -> Result<()> {
         NetnsDir::default().attach(name, pid)
     }
 
     /// The names under which the network namespace of `pid` is mounted in the
     /// default netns directory. Equivalent to `ip netns identify PID`.
+    #[doc(alias = "ip netns identify")]
     pub fn identify(pid: i32) -> Result<Vec<String>> {
         NetnsDir::default().identify_pid(pid)
     }
@@ -259,6 +269,8 @@ impl NetNs {
     ///
     /// Equivalent to `ip netns exec NAME` for code instead of a program (no
     /// mount namespace is set up: see [`NetNs::spawn`] for that).
+    #[doc(alias = "ip netns exec")]
+    #[doc(alias = "setns")]
     pub fn run<F, T>(&self, f: F) -> Result<T>
     where
         F: FnOnce() -> T + Send,
@@ -282,6 +294,7 @@ impl NetNs {
     /// error and no process is started.
     ///
     /// Equivalent to `ip netns exec NAME CMD...` (without waiting for it).
+    #[doc(alias = "ip netns exec")]
     pub fn spawn(&self, cmd: &mut Command) -> Result<Child> {
         const OP: &str = "netns_exec";
         let program = cmd.get_program().to_string_lossy().into_owned();
@@ -488,6 +501,7 @@ impl NetnsDir {
     /// create `DIR/NAME` with O_EXCL; and bind-mount onto it the new namespace
     /// of a helper thread. If any step after the file was created fails, the
     /// file is unmounted and removed: nothing is left behind.
+    #[doc(alias = "ip netns add")]
     pub fn create(&self, name: &str) -> Result<NetNs> {
         const OP: &str = "netns_create";
         validate_name(OP, name)?;
@@ -509,6 +523,7 @@ impl NetnsDir {
     /// Name the network namespace of process `pid` as `name`.
     ///
     /// Equivalent to `ip netns attach NAME PID`.
+    #[doc(alias = "ip netns attach")]
     pub fn attach(&self, name: &str, pid: i32) -> Result<()> {
         const OP: &str = "netns_attach";
         validate_name(OP, name)?;
@@ -542,6 +557,7 @@ impl NetnsDir {
     ///
     /// Equivalent to `ip netns del NAME`. A name that does not exist is
     /// reported as ENOENT (`is_not_found()`).
+    #[doc(alias = "ip netns del")]
     pub fn delete(&self, name: &str) -> Result<()> {
         const OP: &str = "netns_delete";
         validate_name(OP, name)?;
@@ -588,6 +604,7 @@ impl NetnsDir {
 
     /// The names in the directory, sorted. A directory that does not exist is
     /// an empty list, as for `ip netns list`.
+    #[doc(alias = "ip netns list")]
     pub fn list(&self) -> Result<Vec<String>> {
         const OP: &str = "netns_list";
         let entries = match fs::read_dir(&self.path) {
@@ -628,6 +645,7 @@ impl NetnsDir {
 
     /// The names under which the network namespace of `pid` is mounted.
     /// Equivalent to `ip netns identify PID`.
+    #[doc(alias = "ip netns identify")]
     pub fn identify_pid(&self, pid: i32) -> Result<Vec<String>> {
         self.identify(&NetNs::from_pid(pid)?)
     }
@@ -637,11 +655,18 @@ impl NetnsDir {
     /// `ip netns add` do not stack mounts).
     fn prepare(&self, op: &'static str) -> Result<()> {
         let shown = || self.path.display().to_string();
-        match fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&self.path)
-        {
+        // One mkdir, as iproute2 does; the parents only when they are
+        // missing (a recursive create would stat an existing directory
+        // first on every call). An existing non-directory fails the open
+        // below.
+        let made = match fs::DirBuilder::new().mode(0o755).create(&self.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&self.path),
+            other => other,
+        };
+        match made {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::io(op, shown(), e)),

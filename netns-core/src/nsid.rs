@@ -2,7 +2,7 @@
 //! another in netlink messages (IFLA_LINK_NETNSID, `link-netnsid`).
 //!
 //! # References
-//! ip-netns(8) `set` and `list-id`; net/core/net_namespace.c (rtnl_net_newid,
+//! [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html) `set` and `list-id`; net/core/net_namespace.c (rtnl_net_newid,
 //! rtnl_net_getid).
 
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
@@ -39,6 +39,8 @@ impl Handle {
     /// The id this handle's namespace uses for `peer`, if one is assigned.
     ///
     /// Equivalent to the `(id: N)` that `ip netns list` shows.
+    #[doc(alias = "ip netns list-id")]
+    #[doc(alias = "RTM_GETNSID")]
     pub fn nsid_get(&self, peer: &NetNs) -> Result<Option<i32>> {
         const OP: &str = "nsid_get";
         let req = request(peer, None)?;
@@ -67,6 +69,8 @@ impl Handle {
     /// Equivalent to `ip netns set NAME NSID` (run in this handle's
     /// namespace). Fails with EEXIST if `peer` already has an id here or `id`
     /// is taken; ids cannot be changed once assigned.
+    #[doc(alias = "ip netns set")]
+    #[doc(alias = "RTM_NEWNSID")]
     pub fn nsid_set(&self, peer: &NetNs, id: u32) -> Result<()> {
         const OP: &str = "nsid_set";
         let id = i32::try_from(id)
@@ -78,6 +82,8 @@ impl Handle {
     /// Let the kernel pick an id for `peer` (if it has none yet) and return it.
     ///
     /// Equivalent to `ip netns set NAME auto`.
+    #[doc(alias = "ip netns set auto")]
+    #[doc(alias = "RTM_NEWNSID")]
     pub fn nsid_assign(&self, peer: &NetNs) -> Result<i32> {
         const OP: &str = "nsid_assign";
         if let Some(id) = self.nsid_get(peer)? {

@@ -28,7 +28,8 @@
 //! [`SysctlConf::All`] and [`SysctlConf::Default`].
 //!
 //! # References
-//! Documentation/networking/ip-sysctl.rst, sysctl(8).
+//! [ip-sysctl](https://docs.kernel.org/networking/ip-sysctl.html),
+//! [sysctl(8)](https://man7.org/linux/man-pages/man8/sysctl.8.html).
 
 use std::fmt;
 use std::io;
@@ -234,6 +235,7 @@ impl NetNs {
     /// Read a numeric sysctl of this namespace.
     ///
     /// Equivalent to `ip netns exec NS sysctl -n NAME`.
+    #[doc(alias = "sysctl -n")]
     pub fn sysctl_get(&self, key: &Sysctl) -> Result<u32> {
         const OP: &str = "sysctl_get";
         let text = self.read_sysctl(OP, key)?;
@@ -248,6 +250,7 @@ impl NetNs {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) naming it.
     ///
     /// Equivalent to `ip netns exec NS sysctl -w NAME=VALUE`.
+    #[doc(alias = "sysctl -w")]
     pub fn sysctl_set(&self, key: &Sysctl, value: u32) -> Result<()> {
         const OP: &str = "sysctl_set";
         if let Some(max) = key.max_value() {
@@ -266,6 +269,7 @@ impl NetNs {
     /// keys that are not numbers (`stable_secret`) or several numbers.
     ///
     /// Equivalent to `ip netns exec NS sysctl -n NAME`.
+    #[doc(alias = "sysctl -n")]
     pub fn sysctl_get_text(&self, key: &Sysctl) -> Result<String> {
         self.read_sysctl("sysctl_get", key)
     }
@@ -274,6 +278,7 @@ impl NetNs {
     /// text is at most 4096 bytes, on one line; the kernel judges the rest.
     ///
     /// Equivalent to `ip netns exec NS sysctl -w NAME=VALUE`.
+    #[doc(alias = "sysctl -w")]
     pub fn sysctl_set_text(&self, key: &Sysctl, value: &str) -> Result<()> {
         const OP: &str = "sysctl_set";
         if value.len() > SYSCTL_TEXT_MAX || value.contains(['\n', '\0']) {

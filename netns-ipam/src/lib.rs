@@ -134,3 +134,8 @@ pub use store::{go_os_message, owner_key, MemoryStore, Reservation, Store, Store
 #[used]
 static NETNS_VM_TIER_HOST_ONLY: &str =
     "NETNS_VM_TIER=host-only: unit tests of pure IPAM code, no kernel involved\0";
+
+/// This crate's README example is compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct CrateReadmeDoctests;

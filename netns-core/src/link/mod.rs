@@ -34,7 +34,8 @@ use netlink_packet_route::link::{
 use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::socket::Verb;
+use crate::nla;
+use crate::socket::{Built, Verb};
 use crate::{Batch, Handle, NetNs};
 
 #[cfg(test)]
@@ -189,6 +190,29 @@ impl LinkFilter {
     }
 }
 
+const RTM_GETLINK: u16 = 18;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_EXT_MASK: u16 = 29;
+const RTEXT_FILTER_SKIP_STATS: u32 = 8;
+
+/// The payload of `ip link show dev X`'s RTM_GETLINK: a `struct ifinfomsg`
+/// with the index (or IFLA_IFNAME with the name), and IFLA_EXT_MASK asking
+/// for no statistics. The same bytes netlink-packet-route would write.
+fn get_request(tx: &mut Vec<u8>, id: &LinkId) {
+    let index = match id {
+        LinkId::Index(i) => *i,
+        LinkId::Name(_) => 0,
+    };
+    // family, pad, type (u16), index (i32), flags, change
+    tx.extend_from_slice(&[0; 4]);
+    tx.extend_from_slice(&index.to_ne_bytes());
+    tx.extend_from_slice(&[0; 8]);
+    if let LinkId::Name(n) = id {
+        nla::put_str(tx, IFLA_IFNAME, n);
+    }
+    nla::put(tx, IFLA_EXT_MASK, &RTEXT_FILTER_SKIP_STATS.to_ne_bytes());
+}
+
 fn name_or_index(msg: &mut LinkMessage, id: &LinkId) {
     match id {
         LinkId::Index(i) => msg.header.index = *i,
@@ -258,14 +282,15 @@ impl Handle {
         if let LinkId::Name(n) = &id {
             validate_ifname(OP, n)?;
         }
-        let mut req = LinkMessage::default();
-        name_or_index(&mut req, &id);
-        req.attributes.push(skip_stats());
-        self.sock()
-            .get(OP, &id, RouteNetlinkMessage::GetLink(req), |r| {
-                link_reply(OP, &id, r)?
-                    .ok_or_else(|| Error::protocol(OP, id.to_string(), "not a link message"))
-            })
+        // Written by hand: this is the hot path of every name lookup.
+        let req = Built {
+            message_type: RTM_GETLINK,
+            build: |tx: &mut Vec<u8>| get_request(tx, &id),
+        };
+        self.sock().get(OP, &id, req, |r| {
+            link_reply(OP, &id, r)?
+                .ok_or_else(|| Error::protocol(OP, id.to_string(), "not a link message"))
+        })
     }
 
     /// The index of the link `name`.
@@ -914,6 +939,25 @@ mod tests {
         }
         assert_eq!(temp_ifname().len(), 15);
         assert!(validate_ifname("t", &temp_ifname()).is_ok());
+    }
+
+    #[test]
+    fn the_hand_written_get_is_what_netlink_packet_route_writes() {
+        use netlink_packet_core::Emitable;
+        for id in [
+            LinkId::from("eth0"),
+            LinkId::Index(7),
+            LinkId::from("fifteen-chars-x"),
+        ] {
+            let mut ours = Vec::new();
+            get_request(&mut ours, &id);
+            let mut m = LinkMessage::default();
+            name_or_index(&mut m, &id);
+            m.attributes.push(skip_stats());
+            let mut theirs = vec![0; m.buffer_len()];
+            m.emit(&mut theirs);
+            assert_eq!(ours, theirs, "{id}");
+        }
     }
 
     #[test]

@@ -98,6 +98,8 @@ impl Handle {
     /// Equivalent to `ip route add [TYPE] DST [via GW] [dev LINK] [src ADDR]
     /// [metric N] [table ID] [scope S] [proto P] [onlink]
     /// [nexthop via GW dev LINK weight W ...]`.
+    #[doc(alias = "ip route add")]
+    #[doc(alias = "RTM_NEWROUTE")]
     pub fn route_add(&self, spec: &RouteSpec) -> Result<()> {
         self.route_send("route_add", spec, Verb::Add)
     }
@@ -106,6 +108,8 @@ impl Handle {
     /// metric (and TOS).
     ///
     /// Equivalent to `ip route replace ...`.
+    #[doc(alias = "ip route replace")]
+    #[doc(alias = "RTM_NEWROUTE")]
     pub fn route_replace(&self, spec: &RouteSpec) -> Result<()> {
         self.route_send("route_replace", spec, Verb::Replace)
     }
@@ -114,6 +118,8 @@ impl Handle {
     /// IPv6, a new path of a multipath route).
     ///
     /// Equivalent to `ip route append ...`.
+    #[doc(alias = "ip route append")]
+    #[doc(alias = "RTM_NEWROUTE")]
     pub fn route_append(&self, spec: &RouteSpec) -> Result<()> {
         self.route_send("route_append", spec, Verb::Append)
     }
@@ -124,6 +130,8 @@ impl Handle {
     ///
     /// Equivalent to `ip route del DST [via GW] [dev LINK] [metric N]
     /// [table ID] ...`.
+    #[doc(alias = "ip route del")]
+    #[doc(alias = "RTM_DELROUTE")]
     pub fn route_del(&self, spec: &RouteSpec) -> Result<()> {
         self.route_send("route_del", spec, Verb::Del)
     }
@@ -135,6 +143,8 @@ impl Handle {
     /// is returned as an empty list.
     ///
     /// Equivalent to `ip [-4|-6] route show table all|ID [dev LINK]`.
+    #[doc(alias = "ip route show")]
+    #[doc(alias = "RTM_GETROUTE")]
     pub fn routes(&self, filter: &RouteFilter) -> Result<Vec<Route>> {
         const OP: &str = "routes";
         let mut object = match filter.table {
@@ -197,6 +207,8 @@ impl Handle {
     /// destination is the kernel's error (ENETUNREACH...).
     ///
     /// Equivalent to `ip route get ADDR`.
+    #[doc(alias = "ip route get")]
+    #[doc(alias = "RTM_GETROUTE")]
     pub fn route_get(&self, dst: IpAddr) -> Result<Route> {
         const OP: &str = "route_get";
         self.sock().get(

@@ -126,6 +126,49 @@ pub(crate) const fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
+/// A request the socket can send: its message type and its payload (the
+/// bytes after the netlink header), appended to the send buffer.
+pub(crate) trait Request {
+    /// The netlink message type (RTM_GETLINK...).
+    fn message_type(&self) -> u16;
+    /// Append the payload to `tx`.
+    fn append_payload(&self, tx: &mut Vec<u8>);
+}
+
+impl Request for RouteNetlinkMessage {
+    fn message_type(&self) -> u16 {
+        use netlink_packet_core::NetlinkSerializable;
+        NetlinkSerializable::message_type(self)
+    }
+
+    fn append_payload(&self, tx: &mut Vec<u8>) {
+        use netlink_packet_core::NetlinkSerializable;
+        let start = tx.len();
+        tx.resize(start + self.buffer_len(), 0);
+        self.serialize(&mut tx[start..]);
+    }
+}
+
+/// A request whose payload is written by hand (the hot path's, where
+/// building a netlink-packet-route message would cost more than the
+/// kernel's work): `build` appends it.
+pub(crate) struct Built<F: Fn(&mut Vec<u8>)> {
+    /// The netlink message type.
+    pub message_type: u16,
+    /// Appends the payload.
+    pub build: F,
+}
+
+impl<F: Fn(&mut Vec<u8>)> Request for Built<F> {
+    fn message_type(&self) -> u16 {
+        self.message_type
+    }
+
+    fn append_payload(&self, tx: &mut Vec<u8>) {
+        (self.build)(tx)
+    }
+}
+
 /// The outcome of one request of a batch.
 pub(crate) type BatchOutcome = std::result::Result<(), Nack>;
 
@@ -288,23 +331,22 @@ impl NlSocket {
         self.seq
     }
 
-    /// Serialize `msg` with `verb`'s flags at the end of the send buffer;
-    /// returns its sequence number. Nothing is allocated once the buffer has
-    /// grown to the largest request.
-    fn push(&mut self, msg: &RouteNetlinkMessage, verb: Verb) -> u32 {
-        use netlink_packet_core::NetlinkSerializable;
+    /// Append `msg` with `verb`'s flags to the send buffer; returns its
+    /// sequence number. Nothing is allocated once the buffer has grown to
+    /// the largest request.
+    fn push(&mut self, msg: &dyn Request, verb: Verb) -> u32 {
         let seq = self.next_seq();
-        let len = NLMSG_HDRLEN + msg.buffer_len();
         let start = self.tx.len();
-        self.tx.resize(start + align4(len), 0);
-        let buf = &mut self.tx[start..start + len];
-        let mut header = NetlinkBuffer::new(&mut buf[..]);
+        self.tx.resize(start + NLMSG_HDRLEN, 0);
+        msg.append_payload(&mut self.tx);
+        let len = self.tx.len() - start;
+        let mut header = NetlinkBuffer::new(&mut self.tx[start..]);
         header.set_length(len as u32);
         header.set_message_type(msg.message_type());
         header.set_flags(verb.flags());
         header.set_sequence_number(seq);
         header.set_port_number(0);
-        msg.serialize(&mut buf[NLMSG_HDRLEN..]);
+        self.tx.resize(start + align4(len), 0);
         seq
     }
 
@@ -367,7 +409,7 @@ impl NlSocket {
         &mut self,
         op: &'static str,
         object: &dyn fmt::Display,
-        msg: RouteNetlinkMessage,
+        msg: impl Request,
         verb: Verb,
     ) -> Result<()> {
         debug_assert!(!verb.read_only());
@@ -382,7 +424,7 @@ impl NlSocket {
         &mut self,
         op: &'static str,
         object: &dyn fmt::Display,
-        msg: RouteNetlinkMessage,
+        msg: impl Request,
         mut f: impl FnMut(Reply<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut out = None;
@@ -402,7 +444,7 @@ impl NlSocket {
         &mut self,
         op: &'static str,
         object: &dyn fmt::Display,
-        msg: RouteNetlinkMessage,
+        msg: impl Request,
         mut f: impl FnMut(Reply<'_>) -> Result<Option<T>>,
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
@@ -433,7 +475,7 @@ impl NlSocket {
         &mut self,
         op: &'static str,
         object: &dyn fmt::Display,
-        msg: &RouteNetlinkMessage,
+        msg: &dyn Request,
         verb: Verb,
         f: &mut dyn FnMut(Reply<'_>) -> Result<()>,
     ) -> Result<()> {

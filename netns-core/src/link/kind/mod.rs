@@ -159,9 +159,14 @@ pub enum LinkData {
 /// not fit their buffer are an error. Kinds not listed are not decoded (so a
 /// malformed attribute of a kind we do not describe cannot hurt).
 pub(crate) fn parse_data(kind: &str, data: Option<&[u8]>) -> std::result::Result<LinkData, String> {
+    // Kinds without details need no attribute read.
+    match kind {
+        "veth" => return Ok(LinkData::Veth),
+        "dummy" => return Ok(LinkData::Dummy),
+        _ => {}
+    }
     let a = Attrs::new(kind, data.unwrap_or_default())?;
     Ok(match kind {
-        "veth" => LinkData::Veth,
         "bridge" => LinkData::Bridge(bridge::parse(&a)),
         "macvlan" => LinkData::MacVlan(macvlan::parse(&a)),
         "macvtap" => LinkData::MacVtap(macvlan::parse(&a)),
@@ -180,9 +185,8 @@ pub(crate) struct Attrs<'a>(Vec<Nla<'a>>);
 
 impl<'a> Attrs<'a> {
     fn new(kind: &str, data: &'a [u8]) -> std::result::Result<Self, String> {
-        const DESCRIBED: [&str; 10] = [
-            "veth", "bridge", "macvlan", "macvtap", "vlan", "ipvlan", "vxlan", "dummy", "bond",
-            "vrf",
+        const DESCRIBED: [&str; 8] = [
+            "bridge", "macvlan", "macvtap", "vlan", "ipvlan", "vxlan", "bond", "vrf",
         ];
         if !DESCRIBED.contains(&kind) {
             return Ok(Attrs(Vec::new()));
