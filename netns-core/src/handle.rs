@@ -51,7 +51,7 @@ impl Handle {
 
     /// How many times a listing interrupted by concurrent changes
     /// (NLM_F_DUMP_INTR) is attempted before
-    /// [`Error::DumpInterrupted`](crate::Error::DumpInterrupted) is returned.
+    /// an [`ErrorKind::DumpInterrupted`](crate::ErrorKind::DumpInterrupted) is returned.
     /// At least 1; the default is 5.
     pub fn set_dump_attempts(&self, attempts: u32) {
         self.sock().set_dump_attempts(attempts);

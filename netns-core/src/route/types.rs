@@ -212,7 +212,7 @@ impl Route {
         IpFamily::of_net(&self.dst)
     }
 
-    /// A spec that selects exactly this route for [`Handle::route_del`]
+    /// A spec that selects exactly this route for [`Handle::route_del`](crate::Handle::route_del)
     /// (destination, table, type, protocol, scope, metric, gateway and
     /// device).
     pub fn to_spec(&self) -> RouteSpec {
@@ -412,7 +412,7 @@ impl RouteSpec {
     }
 }
 
-/// Which routes [`Handle::routes`] lists; the kernel does the filtering.
+/// Which routes [`Handle::routes`](crate::Handle::routes) lists; the kernel does the filtering.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteFilter {
     /// Only this family (`-4` / `-6`).
