@@ -164,7 +164,11 @@ impl Subscription {
                 .recv_notifications(OP, left, &mut |r| match parse_event(&r) {
                     Ok(Some(e)) => queue.push_back(e),
                     Ok(None) => {}
-                    Err(d) => bad = bad.take().or(Some(d)),
+                    // The first unreadable one is reported, after the rest
+                    // of the datagram is queued.
+                    Err(d) => {
+                        bad.get_or_insert(d);
+                    }
                 })?;
             if let Some(d) = bad {
                 return Err(Error::protocol(OP, "notification", d));

@@ -7,18 +7,8 @@ use netns_core::{
 use netns_testutil::{in_private_netns, ip, ip_json};
 use serde_json::Value;
 
-/// A request refused before anything was sent: an invalid argument, or,
-/// for a device that does not exist, the not-found kind with ENODEV
-/// (the same kind whichever call finds the device missing).
-fn assert_refused(e: &netns_core::Error, why: &str) {
-    if why.contains("does not exist") {
-        assert!(e.is_not_found(), "{e}");
-        assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
-    } else {
-        assert!(e.is_invalid_argument(), "{e}");
-    }
-    assert!(e.to_string().contains(why), "{e} (wanted {why:?})");
-}
+mod common;
+use common::assert_refused;
 
 fn link_json(name: &str) -> Value {
     let v = ip_json(["-d", "link", "show", "dev", name]);

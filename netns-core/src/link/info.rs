@@ -260,7 +260,7 @@ impl fmt::Display for LinkInfo {
 }
 
 const IFLA_ADDRESS: u16 = 1;
-const IFLA_IFNAME: u16 = 3;
+pub(crate) const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
 const IFLA_MASTER: u16 = 10;
@@ -376,12 +376,8 @@ mod tests {
     use super::*;
 
     fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut v = ((4 + value.len()) as u16).to_ne_bytes().to_vec();
-        v.extend_from_slice(&kind.to_ne_bytes());
-        v.extend_from_slice(value);
-        while v.len() % 4 != 0 {
-            v.push(0);
-        }
+        let mut v = Vec::new();
+        crate::nla::put(&mut v, kind, value);
         v
     }
 

@@ -44,6 +44,7 @@ mod info;
 mod kind;
 mod spec;
 
+use info::IFLA_IFNAME;
 pub(crate) use info::{link_reply, parse_link, skip_stats};
 pub use info::{LinkFlags, LinkInfo, MacAddr, OperState};
 pub use kind::{
@@ -191,7 +192,6 @@ impl LinkFilter {
 }
 
 const RTM_GETLINK: u16 = 18;
-const IFLA_IFNAME: u16 = 3;
 const IFLA_EXT_MASK: u16 = 29;
 const RTEXT_FILTER_SKIP_STATS: u32 = 8;
 
@@ -487,19 +487,26 @@ impl Handle {
             let _ = self.link_del(tmp.as_str());
             return Err(named(e));
         }
-        let renamed = inside.link_get(tmp.as_str()).and_then(|l| {
-            inside.link_set(
-                l.index,
+        let index = match inside.link_get(tmp.as_str()) {
+            Ok(l) => l.index,
+            Err(e) => {
+                let _ = inside.link_del(tmp.as_str());
+                return Err(named(e));
+            }
+        };
+        let renamed = inside
+            .link_set(
+                index,
                 &LinkChanges {
                     name: Some(spec.name.clone()),
                     up: spec.up.then_some(true),
                     ..Default::default()
                 },
-            )?;
-            inside.link_get(l.index)
-        });
+            )
+            .and_then(|()| inside.link_get(index));
         renamed.map_err(|e| {
-            let _ = inside.link_del(tmp.as_str());
+            // By index: the rename may have happened before what failed.
+            let _ = inside.link_del(index);
             named(e)
         })
     }

@@ -239,12 +239,8 @@ mod tests {
     use super::*;
 
     fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut v = ((4 + value.len()) as u16).to_ne_bytes().to_vec();
-        v.extend_from_slice(&kind.to_ne_bytes());
-        v.extend_from_slice(value);
-        while v.len() % 4 != 0 {
-            v.push(0);
-        }
+        let mut v = Vec::new();
+        crate::nla::put(&mut v, kind, value);
         v
     }
 
