@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use netns_testutil::{in_private_netns, ip_in_dir, ip_json, TempNetnsDir};
+use netns_testutil::{ifnames, in_private_netns, ip_in_dir, ip_json, TempNetnsDir};
 
 fn nsip_path() -> PathBuf {
     // target/<profile>/deps/nsip-<hash> -> target/<profile>/examples/nsip
@@ -244,27 +244,8 @@ fn brief_paths_filters_and_namespaces_with_their_links() {
         assert_eq!(w.next(), Some("q0"));
         assert!(addr.contains("10.3.0.1/24"), "{addr}");
         // link show type / master, as ip filters them.
-        let names = |args: &[&str]| -> Vec<String> {
-            let j: serde_json::Value = serde_json::from_str(&run(args)).unwrap();
-            let mut v: Vec<String> = j
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| l["ifname"].as_str().unwrap().to_owned())
-                .collect();
-            v.sort();
-            v
-        };
-        let oracle = |args: &[&str]| -> Vec<String> {
-            let mut v: Vec<String> = ip_json(args)
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| l["ifname"].as_str().unwrap().to_owned())
-                .collect();
-            v.sort();
-            v
-        };
+        let names = |args: &[&str]| ifnames(&serde_json::from_str(&run(args)).unwrap());
+        let oracle = |args: &[&str]| ifnames(&ip_json(args));
         assert_eq!(
             names(&["-j", "link", "show", "type", "veth"]),
             oracle(&["link", "show", "type", "veth"])
@@ -305,13 +286,6 @@ fn brief_paths_filters_and_namespaces_with_their_links() {
             .unwrap();
         let theirs = ok(ip_in_dir(d, ["-j", "-n", "pod", "link", "show"]));
         let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
-        let ifnames = |v: &serde_json::Value| -> Vec<String> {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|l| l["ifname"].as_str().unwrap().to_owned())
-                .collect()
-        };
         assert_eq!(ifnames(&pod["links"]), ifnames(&theirs));
         run(&["netns", "del", "pod"]);
         run(&["netns", "del", "empty"]);

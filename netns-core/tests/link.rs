@@ -4,7 +4,7 @@ use netns_core::{
     Handle, IpVlanMode, LinkChanges, LinkData, LinkFilter, LinkFlags, LinkKind, LinkSpec, MacAddr,
     MacVlanData, MacVlanMode, MacVlanSpec, NetNs, OperState, VxlanData,
 };
-use netns_testutil::{in_private_netns, ip, ip_json};
+use netns_testutil::{ifnames, in_private_netns, ip, ip_json};
 use serde_json::Value;
 
 mod common;
@@ -16,14 +16,7 @@ fn link_json(name: &str) -> Value {
 }
 
 fn link_names() -> Vec<String> {
-    let mut v: Vec<String> = ip_json(["link", "show"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["ifname"].as_str().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
+    ifnames(&ip_json(["link", "show"]))
 }
 
 #[test]
@@ -419,16 +412,7 @@ fn links_are_filtered_by_kind_and_controller_in_the_kernel() {
             v.sort();
             v
         };
-        let oracle = |args: &[&str]| -> Vec<String> {
-            let mut v: Vec<String> = ip_json(args)
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| l["ifname"].as_str().unwrap().to_owned())
-                .collect();
-            v.sort();
-            v
-        };
+        let oracle = |args: &[&str]| ifnames(&ip_json(args));
         assert_eq!(
             names(&LinkFilter::new().kind("veth")),
             oracle(&["link", "show", "type", "veth"])

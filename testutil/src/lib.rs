@@ -104,6 +104,21 @@ where
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("ip -j output is not JSON ({e}): {out}"))
 }
 
+/// The interface names of an `ip -j link` listing (or anything with
+/// `ifname` keys), sorted.
+pub fn ifnames(listing: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = listing
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 /// Run `PROGRAM ARGS...` (an iproute2 tool printing JSON, e.g. `bridge -j`)
 /// in the calling thread's namespace and parse its output.
 pub fn ip_json_cmd<I, S>(program: &str, args: I) -> serde_json::Value
