@@ -373,14 +373,14 @@ impl Error {
     }
 
     /// The object does not exist: an [`ErrorKind::NotFound`] (a missing
-    /// device, however it was found missing), or an errno that says so for
-    /// other objects: ENOENT, ESRCH (no such route, no such process),
-    /// EADDRNOTAVAIL (no such address).
+    /// device, however it was found missing), or an errno that says so:
+    /// ENOENT, ENODEV (from a system call), ESRCH (no such route, no such
+    /// process), EADDRNOTAVAIL (no such address).
     pub fn is_not_found(&self) -> bool {
         matches!(self.kind, ErrorKind::NotFound { .. })
             || matches!(
                 self.errno(),
-                Some(libc::ENOENT | libc::ESRCH | libc::EADDRNOTAVAIL)
+                Some(libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::EADDRNOTAVAIL)
             )
     }
 

@@ -120,7 +120,7 @@ const RTM_DELNEIGH: u16 = 29;
 
 /// The event of one notification; `Ok(None)` for families or types an
 /// [`Event`] does not describe.
-fn parse_event(r: &Reply<'_>) -> std::result::Result<Option<Event>, String> {
+pub(crate) fn parse_event(r: &Reply<'_>) -> std::result::Result<Option<Event>, String> {
     let p = r.payload;
     Ok(match r.message_type {
         RTM_NEWLINK => Some(Event::NewLink(parse_link(p)?)),

@@ -18,6 +18,11 @@ pub fn datagram(data: &[u8]) {
             28 => drop(crate::neigh::parse_neigh(m.payload)),
             _ => {}
         }
+        // Every message also as a notification of a subscription.
+        drop(crate::events::parse_event(&crate::socket::Reply {
+            message_type: m.message_type,
+            payload: m.payload,
+        }));
     }
 }
 
@@ -29,4 +34,10 @@ pub fn payload(data: &[u8]) {
     let _ = crate::addr::parse_addr(data);
     let _ = crate::route::parse_route(data);
     let _ = crate::neigh::parse_neigh(data);
+    for message_type in [16, 17, 20, 21, 24, 25, 28, 29] {
+        let _ = crate::events::parse_event(&crate::socket::Reply {
+            message_type,
+            payload: data,
+        });
+    }
 }

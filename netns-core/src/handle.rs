@@ -42,6 +42,8 @@ impl Handle {
     /// `ns` and exits.
     ///
     /// Equivalent to vishvananda/netlink's `NewHandleAt`.
+    #[doc(alias = "NewHandleAt")]
+    #[doc(alias = "ip -n")]
     pub fn new_in(ns: &NetNs) -> Result<Handle> {
         let sock = ns.run(NlSocket::open)??;
         Ok(Handle {
