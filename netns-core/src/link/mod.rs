@@ -54,7 +54,7 @@ pub use kind::{
 };
 use spec::validate_mtu;
 pub(crate) use spec::{build_add, validate_mac, validate_spec, Resolved};
-pub use spec::{ControllerChange, LinkChanges, LinkSpec};
+pub use spec::{ControllerChange, LinkChanges, LinkFilter, LinkSpec};
 
 /// `IFNAMSIZ - 1`: the longest interface name.
 pub const IFNAME_MAX: usize = 15;
@@ -130,65 +130,6 @@ pub fn validate_ifname(op: &'static str, name: &str) -> Result<()> {
         return Ok(());
     };
     Err(Error::invalid(op, name.escape_debug().to_string(), reason))
-}
-
-/// Which links [`Handle::links`] lists. The kernel filters by kind and by
-/// controller (a strict dump request with IFLA_LINKINFO / IFLA_MASTER); the
-/// name prefix, which the kernel cannot filter by, is applied to its answer.
-///
-/// ```no_run
-/// use netns_core::{Handle, LinkFilter};
-/// let h = Handle::new()?;
-/// // ip link show type veth master br0
-/// for l in h.links(&LinkFilter::new().kind("veth").controller("br0"))? {
-///     println!("{l}");
-/// }
-/// # Ok::<(), netns_core::Error>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkFilter {
-    /// Only links of this kind (`type KIND`: `veth`, `bridge`...).
-    pub kind: Option<String>,
-    /// Only the ports of this controller (`master NAME`).
-    pub controller: Option<LinkId>,
-    /// Only links whose name starts with this.
-    pub name_prefix: Option<String>,
-}
-
-impl LinkFilter {
-    /// Every link.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Only links of `kind`.
-    pub fn kind(mut self, kind: impl Into<String>) -> Self {
-        self.kind = Some(kind.into());
-        self
-    }
-
-    /// Only the ports of `controller`.
-    pub fn controller(mut self, controller: impl Into<LinkId>) -> Self {
-        self.controller = Some(controller.into());
-        self
-    }
-
-    /// Only links whose name starts with `prefix`.
-    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.name_prefix = Some(prefix.into());
-        self
-    }
-
-    fn matches(&self, l: &LinkInfo, controller: Option<u32>) -> bool {
-        self.kind
-            .as_deref()
-            .is_none_or(|k| l.kind.as_deref() == Some(k))
-            && controller.is_none_or(|c| l.controller == Some(c))
-            && self
-                .name_prefix
-                .as_deref()
-                .is_none_or(|p| l.name.starts_with(p))
-    }
 }
 
 const RTM_GETLINK: u16 = 18;
@@ -965,31 +906,5 @@ mod tests {
             m.emit(&mut theirs);
             assert_eq!(ours, theirs, "{id}");
         }
-    }
-
-    #[test]
-    fn filters_match_what_they_say() {
-        let l = LinkInfo {
-            index: 4,
-            name: "veth-a1".into(),
-            kind: Some("veth".into()),
-            mac: None,
-            mtu: 1500,
-            flags: LinkFlags::empty(),
-            operstate: OperState::DOWN,
-            controller: Some(3),
-            parent: None,
-            link_netnsid: None,
-            txqueuelen: None,
-            alias: None,
-            group: 0,
-            data: LinkData::Veth,
-        };
-        assert!(LinkFilter::new().matches(&l, None));
-        assert!(LinkFilter::new().kind("veth").matches(&l, Some(3)));
-        assert!(!LinkFilter::new().kind("bridge").matches(&l, None));
-        assert!(!LinkFilter::new().matches(&l, Some(9)));
-        assert!(LinkFilter::new().name_prefix("veth-").matches(&l, None));
-        assert!(!LinkFilter::new().name_prefix("eth").matches(&l, None));
     }
 }
