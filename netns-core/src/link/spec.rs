@@ -288,7 +288,7 @@ pub struct LinkChanges<'a> {
     pub group: Option<u32>,
 }
 
-/// Which links [`Handle::links`] lists. The kernel filters by kind and by
+/// Which links [`Handle::links`](crate::Handle::links) lists. The kernel filters by kind and by
 /// controller (a strict dump request with IFLA_LINKINFO / IFLA_MASTER); the
 /// name prefix, which the kernel cannot filter by, is applied to its answer.
 ///
