@@ -1,6 +1,7 @@
 //! The CNI side of the plugin: environment, dispatch, versioned results and
 //! error JSON. The allocation itself is netns-ipam's.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
 
@@ -175,10 +176,40 @@ struct Dns {
     options: Vec<String>,
 }
 
-/// host-local's resolv.conf reading.
+/// The largest resolv.conf read (glibc reads far less; host-local reads
+/// without a bound).
+const RESOLV_CONF_MAX: u64 = 64 * 1024;
+
+/// host-local's resolv.conf reading, with a bound: the file must be a
+/// regular file (opened without blocking, so a FIFO cannot hang the
+/// plugin; /dev/zero is not read forever) of at most 64 KiB. Bytes that are
+/// not UTF-8 (in a comment, say) do not fail the ADD, as in Go, whose JSON
+/// output then carries U+FFFD for them, as here.
 fn parse_resolv_conf(path: &str) -> Result<Dns, CniError> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| internal(format!("open {path}: {}", netns_ipam::go_os_message(&e))))?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail =
+        |e: std::io::Error| internal(format!("open {path}: {}", netns_ipam::go_os_message(&e)));
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(fail)?;
+    if !f.metadata().map_err(fail)?.is_file() {
+        return Err(internal(format!(
+            "open {path}: resolvConf is not a regular file"
+        )));
+    }
+    let mut bytes = Vec::new();
+    f.take(RESOLV_CONF_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    if bytes.len() as u64 > RESOLV_CONF_MAX {
+        return Err(internal(format!(
+            "open {path}: resolvConf is larger than {RESOLV_CONF_MAX} bytes"
+        )));
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let mut dns = Dns::default();
     for line in text.lines() {
         let line = line.trim();
@@ -298,8 +329,44 @@ struct Env {
     args: String,
 }
 
-fn env(get: &dyn Fn(&str) -> Option<String>) -> Result<Env, CniError> {
-    let v = |k: &str| get(k).unwrap_or_default();
+/// The CNI variables the plugin reads. Each is read as bytes: a value that
+/// is not UTF-8 is refused naming it (code 4), never taken for absent.
+const CNI_VARS: [&str; 6] = [
+    "CNI_COMMAND",
+    "CNI_CONTAINERID",
+    "CNI_NETNS",
+    "CNI_IFNAME",
+    "CNI_PATH",
+    "CNI_ARGS",
+];
+
+/// The environment, as text; `Err` names the first variable that is not
+/// UTF-8.
+fn text_env(
+    get: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<(&'static str, String)>, CniError> {
+    let mut out = Vec::new();
+    for k in CNI_VARS {
+        if let Some(v) = get(k) {
+            let v = v.into_string().map_err(|raw| {
+                err(
+                    ERR_INVALID_ENV,
+                    format!("environment variable {k} is not valid UTF-8: {raw:?}"),
+                )
+            })?;
+            out.push((k, v));
+        }
+    }
+    Ok(out)
+}
+
+fn env(vars: &[(&'static str, String)]) -> Result<Env, CniError> {
+    let v = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let command = v("CNI_COMMAND");
     let required: &[&str] = match command.as_str() {
         "ADD" | "CHECK" => &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
@@ -444,15 +511,22 @@ fn dispatch(e: &Env, stdin: &[u8], version: &mut Option<String>) -> Result<Optio
 
 /// The plugin's main: returns the exit status.
 pub fn main(
-    get: &dyn Fn(&str) -> Option<String>,
+    get: &dyn Fn(&str) -> Option<OsString>,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
-    let e = match env(get) {
+    let vars = match text_env(get) {
+        Ok(v) => v,
+        Err(x) => return print_error(stdout, &x, None),
+    };
+    let e = match env(&vars) {
         Ok(e) => e,
         Err(x) => {
-            if get("CNI_COMMAND").unwrap_or_default().is_empty() {
+            if !vars
+                .iter()
+                .any(|(k, v)| *k == "CNI_COMMAND" && !v.is_empty())
+            {
                 let _ = writeln!(
                     stderr,
                     "CNI netns-host-local plugin (netns-ipam) v{}",

@@ -21,7 +21,7 @@ mod cni;
 
 fn main() {
     let code = cni::main(
-        &|k| std::env::var(k).ok(),
+        &|k| std::env::var_os(k),
         &mut std::io::stdin().lock(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),

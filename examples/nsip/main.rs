@@ -154,7 +154,22 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    // Arguments are read as bytes: one that is not UTF-8 is a usage error
+    // naming it, never a panic.
+    let mut argv = Vec::new();
+    for (i, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(s) => argv.push(s),
+            Err(raw) => {
+                eprintln!(
+                    "nsip: argument {} ({:?}) is not valid UTF-8\n{USAGE}",
+                    i + 1,
+                    raw
+                );
+                return ExitCode::from(1);
+            }
+        }
+    }
     match run(argv) {
         Ok(code) => code,
         Err(e) if e.is::<Usage>() => {

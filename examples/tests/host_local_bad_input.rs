@@ -307,3 +307,148 @@ fn failed_cursor_write_leaks_nothing() {
         );
     }
 }
+
+#[test]
+fn environment_that_is_not_utf8_is_refused_not_taken_for_absent() {
+    let good = conf(r#""subnet":"10.30.0.0/24""#);
+    // An unknown command: host-local says code 4 too.
+    both(
+        Call::new("ADD", "c1", &good).raw_env("CNI_COMMAND", b"AD\xffD"),
+        4,
+        "",
+    );
+    // The others: host-local takes the bytes as they are; the plugin names
+    // the variable instead of ignoring it (CNI_ARGS: IP= would be dropped and
+    // another address handed out).
+    for (var, value) in [
+        ("CNI_ARGS", &b"IgnoreUnknown=1;IP=10.30.0.9;X=\xff"[..]),
+        ("CNI_CONTAINERID", &b"c\xff1"[..]),
+        ("CNI_IFNAME", &b"eth\xff"[..]),
+        ("CNI_NETNS", &b"/run/netns/\xff"[..]),
+    ] {
+        let out = rejected(
+            &plugin(),
+            &Call::new("ADD", "c1", &good).raw_env(var, value),
+            4,
+            var,
+        );
+        assert!(out.msg().contains("not valid UTF-8"), "{}", out.msg());
+    }
+}
+
+#[test]
+fn resolv_conf_is_read_with_a_bound_and_as_bytes() {
+    // /dev/zero: refused at once (host-local would read until memory ran
+    // out), nothing changed.
+    let out = rejected(
+        &plugin(),
+        &Call::new(
+            "ADD",
+            "c1",
+            &conf(r#""subnet":"10.30.0.0/24","resolvConf":"/dev/zero""#),
+        )
+        .bounded(),
+        999,
+        "not a regular file",
+    );
+    assert!(out.msg().contains("/dev/zero"), "{}", out.msg());
+    // A FIFO: not opened for reading with a block.
+    let d = TempDir::new("resolv");
+    let fifo = d.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path alive for the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    rejected(
+        &plugin(),
+        &Call::new(
+            "ADD",
+            "c1",
+            &conf(&format!(
+                r#""subnet":"10.30.0.0/24","resolvConf":"{}""#,
+                fifo.display()
+            )),
+        )
+        .bounded(),
+        999,
+        "not a regular file",
+    );
+    // A byte that is not UTF-8 in a comment: both plugins succeed alike.
+    let rc = d.path().join("resolv.conf");
+    std::fs::write(
+        &rc,
+        b"# caf\xe9 \xff\nnameserver 10.0.0.53\nsearch a.example b.example\n",
+    )
+    .unwrap();
+    let c = conf(&format!(
+        r#""subnet":"10.30.0.0/24","resolvConf":"{}""#,
+        rc.display()
+    ));
+    let mut results = Vec::new();
+    for bin in [host_local(), plugin()] {
+        let data = TempDir::new("resolv-data");
+        let out = run(
+            &bin,
+            &Call::new("ADD", "c1", &c.replace("@DIR@", &data.s())),
+        );
+        assert!(out.ok(), "{}: {}", bin.display(), out.stdout);
+        results.push(out.json.unwrap()["dns"].clone());
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[1]["nameservers"], serde_json::json!(["10.0.0.53"]));
+}
+
+#[test]
+fn planted_entries_in_the_data_directory_neither_hang_nor_redirect_the_plugin() {
+    let d = TempDir::new("planted");
+    let net = d.path().join("net");
+    std::fs::create_dir_all(&net).unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, net.join(".last_reserved_ip.0.tmp")).unwrap();
+    let fifo = std::ffi::CString::new(net.join("10.30.0.2").to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path alive for the call.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let c = conf(r#""subnet":"10.30.0.0/24""#).replace("@DIR@", &d.s());
+    let out = run(&plugin(), &Call::new("ADD", "c1", &c).bounded());
+    assert!(out.ok(), "{}", out.stdout);
+    assert_eq!(out.ips(), vec!["10.30.0.3/24"]);
+    let out = run(&plugin(), &Call::new("DEL", "c1", &c).bounded());
+    assert!(out.ok(), "{}", out.stdout);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(net.join("last_reserved_ip.0"))
+        .unwrap()
+        .is_file());
+}
+
+#[test]
+fn deep_nesting_and_bytes_that_are_not_utf8_are_read_as_host_local_reads_them() {
+    // 200 levels (serde_json alone stops at 128) in a key nobody reads, a
+    // string with a byte that is not UTF-8: both plugins allocate alike.
+    let nested = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let c = format!(
+        r#"{{"cniVersion":"1.0.0","name":"net","x":{nested},"y":"caf@E9@","ipam":{{"dataDir":"@DIR@","subnet":"10.30.0.0/24"}}}}"#
+    );
+    let mut results = Vec::new();
+    for bin in [host_local(), plugin()] {
+        let d = TempDir::new("deep");
+        let text = c.replace("@DIR@", &d.s());
+        // "café" with its é as a lone Latin-1 byte 0xe9: not UTF-8.
+        let (head, tail) = text.split_once("@E9@").unwrap();
+        let conf = [head.as_bytes(), &[0xe9], tail.as_bytes()].concat();
+        let out = run_bytes(&bin, &Call::new("ADD", "c1", ""), &conf);
+        assert!(out.ok(), "{}: {}", bin.display(), out.stdout);
+        results.push(comparable(&out));
+    }
+    assert_eq!(results[0], results[1]);
+    // Go's limit: 10,000 levels in all; one more is refused by both alike.
+    let too_deep = format!(
+        r#"{{"cniVersion":"1.0.0","name":"net","x":{}{},"ipam":{{"dataDir":"@DIR@","subnet":"10.30.0.0/24"}}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    both(
+        Call::new("ADD", "c1", &too_deep),
+        6,
+        "invalid character '[' exceeded max depth",
+    );
+}

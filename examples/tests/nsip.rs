@@ -100,6 +100,54 @@ fn bad_names_fail_clearly_and_create_nothing() {
         nsip(&d, &["netns", "del", "missing"]).status.code(),
         Some(2)
     );
+    // An argument that is not UTF-8 is a usage error, not a panic.
+    use std::os::unix::ffi::OsStrExt;
+    let o = Command::new(nsip_path())
+        .arg("--netns-dir")
+        .arg(&d)
+        .args(["netns", "add"])
+        .arg(std::ffi::OsStr::from_bytes(b"bad\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!d.exists());
+    // A name with a template: refused, nothing made.
+    in_private_netns(|| {
+        let o = nsip(
+            &d,
+            &["link", "add", "a%d", "type", "veth", "peer", "name", "b0"],
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("'%'"));
+        assert_eq!(ip_json(["link", "show"]).as_array().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn a_fifo_in_the_netns_directory_does_not_hang_listing() {
+    let dir = TempNetnsDir::new();
+    let d = dir.path();
+    ok(nsip(d, &["netns", "add", "real"]));
+    let fifo = std::ffi::CString::new(d.join("fifo").to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path alive for the call.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    // Run under timeout(1): a hang is a failure, not a stuck test.
+    let o = Command::new("timeout")
+        .args(["-s", "KILL", "120"])
+        .arg(nsip_path())
+        .arg("--netns-dir")
+        .arg(d)
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let listed = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(listed.lines().collect::<Vec<_>>(), vec!["fifo", "real"]);
+    std::fs::remove_file(d.join("fifo")).unwrap();
+    ok(nsip(d, &["netns", "del", "real"]));
 }
 
 #[test]

@@ -98,12 +98,27 @@ impl NetNs {
     }
 
     fn open_as(op: &'static str, path: &Path) -> Result<NetNs> {
+        Self::open_flags(op, path, 0)
+    }
+
+    /// Open `path` read-only without blocking (a FIFO planted where a
+    /// namespace should be must not hang the caller) and check it is a
+    /// network namespace; `extra` adds O_NOFOLLOW for names in a shared
+    /// directory.
+    fn open_flags(op: &'static str, path: &Path, extra: libc::c_int) -> Result<NetNs> {
         let shown = || path.display().to_string();
         let file = fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_CLOEXEC)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY | extra)
             .open(path)
-            .map_err(|e| Error::io(op, shown(), e))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) if extra & libc::O_NOFOLLOW != 0 => Error::invalid(
+                    op,
+                    shown(),
+                    "a symbolic link, not a namespace name (not followed)",
+                ),
+                _ => Error::io(op, shown(), e),
+            })?;
         Self::from_fd(op, &shown(), OwnedFd::from(file))
     }
 
@@ -303,10 +318,12 @@ impl NetNs {
             unshare(CloneFlags::CLONE_NEWNS)
                 .map_err(|e| Error::nix(OP, "unshare(CLONE_NEWNS)", e))?;
             // Don't let any mount propagate back to the parent.
+            // "none" as the type, as iproute2 passes: the kernel ignores it
+            // for a propagation change (and a NULL type trips valgrind).
             mount(
                 None::<&str>,
                 "/",
-                None::<&str>,
+                Some("none"),
                 MsFlags::MS_SLAVE | MsFlags::MS_REC,
                 None::<&str>,
             )
@@ -406,7 +423,7 @@ fn bind_etc(name: &str) -> Result<()> {
         mount(
             Some(&src),
             &dst,
-            None::<&str>,
+            Some("none"),
             MsFlags::MS_BIND,
             None::<&str>,
         )
@@ -487,7 +504,7 @@ impl NetnsDir {
     pub fn open(&self, name: &str) -> Result<NetNs> {
         const OP: &str = "netns_open";
         validate_name(OP, name)?;
-        let mut ns = NetNs::open_as(OP, &self.path.join(name))?;
+        let mut ns = NetNs::open_flags(OP, &self.path.join(name), libc::O_NOFOLLOW)?;
         ns.name = Some(name.to_owned());
         Ok(ns)
     }
@@ -507,13 +524,19 @@ impl NetnsDir {
         validate_name(OP, name)?;
         let path = self.path.join(name);
         self.prepare(OP)?;
-        create_placeholder(OP, &path)?;
+        let placeholder = create_placeholder(OP, &path)?;
         let made = on_helper_thread(OP, name, || {
             unshare(CloneFlags::CLONE_NEWNET)
                 .map_err(|e| Error::nix(OP, format!("{name}: unshare(CLONE_NEWNET)"), e))?;
-            bind_ns(OP, Path::new("/proc/thread-self/ns/net"), &path)
+            bind_ns(
+                OP,
+                Path::new("/proc/thread-self/ns/net"),
+                &placeholder,
+                &path,
+            )
         })
         .and_then(|()| self.open(name));
+        drop(placeholder);
         if made.is_err() {
             remove_ns_file(&path);
         }
@@ -531,9 +554,9 @@ impl NetnsDir {
         let target = NetNs::from_pid(pid)?;
         let path = self.path.join(name);
         self.prepare(OP)?;
-        create_placeholder(OP, &path)?;
+        let placeholder = create_placeholder(OP, &path)?;
         let source = format!("/proc/{pid}/ns/net");
-        let bound = bind_ns(OP, Path::new(&source), &path).and_then(|()| {
+        let bound = bind_ns(OP, Path::new(&source), &placeholder, &path).and_then(|()| {
             // The process may have exited or changed namespace in between.
             let now = self.open(name)?;
             if now == target {
@@ -562,9 +585,25 @@ impl NetnsDir {
         const OP: &str = "netns_delete";
         validate_name(OP, name)?;
         let path = self.path.join(name);
+        let shown = || path.display().to_string();
+        // What is there, not followed: a namespace name is a regular file
+        // (the nsfs file mounted on it, or a placeholder a crash left). A
+        // symlink, a directory (even a mount point), a FIFO is refused
+        // before anything is unmounted.
+        let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(OP, shown(), e))?;
+        if !meta.file_type().is_file() {
+            return Err(Error::invalid(
+                OP,
+                shown(),
+                format!(
+                    "a {}, not a namespace name: left alone",
+                    file_kind(meta.file_type())
+                ),
+            ));
+        }
         // EINVAL (not a mount point) is fine: a placeholder left by a crash.
-        let _ = umount2(&path, MntFlags::MNT_DETACH);
-        fs::remove_file(&path).map_err(|e| Error::io(OP, path.display().to_string(), e))
+        let _ = umount2(&path, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
+        fs::remove_file(&path).map_err(|e| Error::io(OP, shown(), e))
     }
 
     /// Undo everything [`NetnsDir::create`] did to a directory this program
@@ -615,7 +654,12 @@ impl NetnsDir {
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(OP, self.path.display().to_string(), e))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
+            // A name that is not UTF-8 cannot be opened or deleted through
+            // this API: it is not listed (a lossy spelling of it would name
+            // nothing, or something else).
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
         }
         names.sort();
         Ok(names)
@@ -631,12 +675,16 @@ impl NetnsDir {
         };
         let mut names = Vec::new();
         for entry in entries.flatten() {
-            // Entries that cannot be stat'ed are skipped, as by iproute2.
-            let Ok(st) = nix::sys::stat::stat(&entry.path()) else {
+            // Entries that cannot be stat'ed are skipped, as by iproute2;
+            // symlinks are not followed, and names that are not UTF-8 are
+            // not reported (as by list).
+            let Ok(st) = nix::sys::stat::lstat(&entry.path()) else {
                 continue;
             };
             if st.st_dev == ns.dev && st.st_ino == ns.ino {
-                names.push(entry.file_name().to_string_lossy().into_owned());
+                if let Ok(name) = entry.file_name().into_string() {
+                    names.push(name);
+                }
             }
         }
         names.sort();
@@ -712,16 +760,17 @@ impl NetnsDir {
     }
 }
 
-/// Create the empty file a namespace is bind-mounted onto, as iproute2 does:
-/// `open(path, O_RDONLY|O_CREAT|O_EXCL, 0)`.
-fn create_placeholder(op: &'static str, path: &Path) -> Result<()> {
+/// Create the empty file a namespace is bind-mounted onto, as iproute2 does
+/// (`open(path, O_RDONLY|O_CREAT|O_EXCL, 0)`), and keep it open: the mount
+/// is made onto this very file, so an entry swapped in its place meanwhile
+/// (a symlink to elsewhere) is never mounted over.
+fn create_placeholder(op: &'static str, path: &Path) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
     nix::fcntl::open(
         path,
-        OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+        OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map(drop)
     .map_err(|e| {
         let shown = if e == nix::errno::Errno::EEXIST {
             format!("{} (a namespace of this name exists)", path.display())
@@ -732,10 +781,14 @@ fn create_placeholder(op: &'static str, path: &Path) -> Result<()> {
     })
 }
 
-fn bind_ns(op: &'static str, source: &Path, target: &Path) -> Result<()> {
+/// Bind-mount `source` onto the open placeholder `target` (through its
+/// /proc/self/fd entry, which names the file itself, not a path that could
+/// be swapped). `shown` is the placeholder's path, for messages.
+fn bind_ns(op: &'static str, source: &Path, target: &OwnedFd, shown: &Path) -> Result<()> {
+    let by_fd = format!("/proc/self/fd/{}", target.as_raw_fd());
     mount(
         Some(source),
-        target,
+        by_fd.as_str(),
         Some("none"),
         MsFlags::MS_BIND,
         None::<&str>,
@@ -743,10 +796,28 @@ fn bind_ns(op: &'static str, source: &Path, target: &Path) -> Result<()> {
     .map_err(|e| {
         Error::nix(
             op,
-            format!("bind {} -> {}", source.display(), target.display()),
+            format!("bind {} -> {}", source.display(), shown.display()),
             e,
         )
     })
+}
+
+/// What a directory entry is, for messages.
+fn file_kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "device"
+    } else {
+        "special file"
+    }
 }
 
 /// Unmount whatever is mounted on `path` (lazily, without following a
@@ -761,7 +832,7 @@ fn detach_all(path: &Path) {
 
 /// Undo a partly made name: unmount if mounted, remove the file.
 fn remove_ns_file(path: &Path) {
-    let _ = umount2(path, MntFlags::MNT_DETACH);
+    let _ = umount2(path, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
     let _ = fs::remove_file(path);
 }
 

@@ -471,6 +471,11 @@ fn bad_input_is_refused_before_anything_is_sent() {
                 "parent \"missing0\" does not exist",
             ),
             (LinkSpec::veth("ok1", "bad name"), "peer"),
+            // The kernel would read it as a template and make "a0".
+            (LinkSpec::veth("a%d", "ok1b"), "'%'"),
+            // Byte 0xA0 (in "à") is a space to the kernel's isspace().
+            (LinkSpec::veth("caf\u{e0}", "ok1b"), "0xA0"),
+            (LinkSpec::veth("v\x0bt", "ok1b"), "space"),
             (
                 LinkSpec::veth("ok1", "ok1b").controller("missing-br"),
                 "controller \"missing-br\" does not exist",
@@ -480,6 +485,19 @@ fn bad_input_is_refused_before_anything_is_sent() {
             let e = h.link_add(&spec).unwrap_err();
             assert_refused(&e, want);
         }
+        // The kernel refuses the same names when it gets them (ip sends
+        // them; nothing is made).
+        let out = netns_testutil::ip_output([
+            "link",
+            "add",
+            "caf\u{e0}",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "kp0",
+        ]);
+        assert!(!out.status.success());
         let e = h.link_set_mtu("ok0", 0).unwrap_err();
         assert!(e.is_invalid_argument(), "{e}");
         let e = h.link_set_name("ok0", "way-too-long-name").unwrap_err();

@@ -40,6 +40,7 @@ fn store_failure(e: &StoreError) -> i32 {
             _ => NETNS_ERR_INTERNAL,
         },
         StoreError::InvalidNetworkName(_) => NETNS_ERR_IPAM_CONFIG,
+        StoreError::NotRegular { .. } => NETNS_ERR_IPAM_UNAVAILABLE,
         _ => NETNS_ERR_INTERNAL,
     }
 }

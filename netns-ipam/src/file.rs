@@ -26,6 +26,20 @@
 //!   release, deletes any file whose content matches (including a cursor
 //!   file whose address equals a container id).
 //!
+//! # Hostile entries
+//!
+//! The data directory is writable by whoever can write the node's
+//! `/var/lib/cni` (or the configured `dataDir`): the store trusts none of its
+//! entries. Every file is opened relative to the network directory's own
+//! descriptor (opened once, O_NOFOLLOW, so a directory swapped for a symlink
+//! later is not followed) with O_NOFOLLOW and O_NONBLOCK, checked to be a
+//! regular file with fstat, and read with a bound: a symlink, FIFO or device
+//! named like a reservation or a cursor is no reservation and no cursor, and
+//! can neither redirect a write nor block or exhaust the plugin. The cursor's
+//! temporary file has a random name created with O_EXCL (a planted name can
+//! neither be predicted nor followed), and `lock` must be a regular file.
+//! host-local follows all of these.
+//!
 //! # Cost
 //!
 //! The store keeps an [index](crate) of the directory: by address, by owner
@@ -43,12 +57,12 @@
 
 use std::collections::HashSet;
 use std::ffi::CString;
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::ip;
@@ -74,6 +88,8 @@ const CURSOR_PREFIX: &str = "last_reserved_ip.";
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
+    /// The network directory, opened once: every entry is reached from it.
+    dirfd: File,
     lock: File,
     index: Index,
     built: bool,
@@ -98,18 +114,20 @@ impl FileStore {
             .mode(0o755)
             .create(&dir)
             .map_err(|e| StoreError::io("mkdir", &dir, e))?;
-        let lock_path = dir.join("lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o750)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io("open", &lock_path, e))?;
+        // The data directory itself is the admin's choice (it may be a
+        // symlink); the network's entry in it is not followed.
+        let dirfd = open_dir_nofollow(&dir)?;
+        let lock = openat(
+            &dirfd,
+            b"lock",
+            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            0o750,
+        )
+        .map_err(|e| not_followed(e, dir.join("lock")))?;
+        require_regular(&lock, dir.join("lock"))?;
         Ok(FileStore {
             dir,
+            dirfd,
             lock,
             index: Index::default(),
             built: false,
@@ -222,34 +240,11 @@ impl FileStore {
         (ip.to_string() == s).then_some(ip)
     }
 
-    fn read_owner(path: &Path) -> io::Result<String> {
-        let mut f = File::open(path)?;
-        // Plain reads into a stack buffer: no stat, no seek (read_to_end
-        // would do both for its size hint); owners are tiny.
-        let mut buf = [0u8; 512];
-        let mut data = Vec::new();
-        loop {
-            match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => data.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(String::from_utf8_lossy(&data).trim().to_string())
-    }
-
     /// Bring the index entry of `ip` in line with the directory.
     fn refresh(&mut self, ip: IpAddr) {
-        let path = self.dir.join(ip.to_string());
-        match fs::symlink_metadata(&path) {
-            Ok(m) if !m.is_dir() => match Self::read_owner(&path) {
-                Ok(owner) => self.index.insert(ip, owner),
-                Err(_) => {
-                    self.index.remove(&ip);
-                }
-            },
-            _ => {
+        match read_owner_at(&self.dirfd, ip.to_string().as_bytes()) {
+            Some(owner) => self.index.insert(ip, owner),
+            None => {
                 self.index.remove(&ip);
             }
         }
@@ -260,18 +255,13 @@ impl FileStore {
             self.add_watch();
         }
         self.index.clear();
-        let dir = File::open(&self.dir).map_err(|e| StoreError::io("open", &self.dir, e))?;
-        let rd = fs::read_dir(&self.dir).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
-        for entry in rd {
-            let entry = entry.map_err(|e| StoreError::io("readdir", &self.dir, e))?;
-            let name = entry.file_name();
-            let Some(ip) = Self::entry_ip(name.as_bytes()) else {
+        let names =
+            read_dir_at(&self.dirfd).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
+        for name in names {
+            let Some(ip) = Self::entry_ip(&name) else {
                 continue;
             };
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if let Some(owner) = read_owner_at(&dir, name.as_bytes()) {
+            if let Some(owner) = read_owner_at(&self.dirfd, &name) {
                 self.index.insert(ip, owner);
             }
         }
@@ -308,24 +298,30 @@ impl FileStore {
 
     fn write_cursor(&self, range_id: usize, ip: IpAddr) -> Result<(), StoreError> {
         let name = format!("{CURSOR_PREFIX}{range_id}");
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let dst = self.dir.join(name);
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .open(&tmp)?;
-            f.write_all(ip.to_string().as_bytes())
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(StoreError::io("write", tmp, e));
+        // A name no one can plant in advance, created with O_EXCL: never an
+        // existing file, never a symlink.
+        let (tmp, f) = (0..8)
+            .find_map(|_| {
+                let tmp = format!(".{name}.{:016x}.tmp", random_u64());
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+                match openat(&self.dirfd, tmp.as_bytes(), flags, 0o644) {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                    other => Some(other.map(|f| (tmp, f))),
+                }
+            })
+            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EEXIST)))
+            .map_err(|e| StoreError::io("create", self.dir.join(format!(".{name}.tmp")), e))?;
+        let mut f = f;
+        if let Err(e) = f.write_all(ip.to_string().as_bytes()) {
+            let _ = unlinkat(&self.dirfd, tmp.as_bytes());
+            return Err(StoreError::io("write", self.dir.join(&tmp), e));
         }
-        if let Err(e) = fs::rename(&tmp, &dst) {
-            let _ = fs::remove_file(&tmp);
-            return Err(StoreError::io("rename", dst, e));
+        drop(f);
+        // rename(2) replaces whatever entry is at the name, a planted symlink
+        // included, without following it.
+        if let Err(e) = renameat(&self.dirfd, tmp.as_bytes(), name.as_bytes()) {
+            let _ = unlinkat(&self.dirfd, tmp.as_bytes());
+            return Err(StoreError::io("rename", self.dir.join(name), e));
         }
         Ok(())
     }
@@ -353,30 +349,30 @@ impl Store for FileStore {
         range_id: usize,
     ) -> Result<bool, StoreError> {
         let ip = ip::canonical(ip);
-        let path = self.dir.join(ip.to_string());
-        let mut f = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&path)
-        {
+        let name = ip.to_string();
+        let path = || self.dir.join(&name);
+        // O_EXCL: an existing entry of that name, whatever it is (a
+        // reservation, a planted symlink or FIFO), means the address is
+        // not free.
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+        let mut f = match openat(&self.dirfd, name.as_bytes(), flags, 0o644) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 self.refresh(ip);
                 return Ok(false);
             }
-            Err(e) => return Err(StoreError::io("create", path, e)),
+            Err(e) => return Err(StoreError::io("create", path(), e)),
         };
         let owner = owner_key(id, ifname);
         if let Err(e) = f.write_all(owner.as_bytes()) {
             drop(f);
-            let _ = fs::remove_file(&path);
-            return Err(StoreError::io("write", path, e));
+            let _ = unlinkat(&self.dirfd, name.as_bytes());
+            return Err(StoreError::io("write", path(), e));
         }
         drop(f);
         if let Err(e) = self.write_cursor(range_id, ip) {
             // host-local leaks the reservation here; we do not.
-            let _ = fs::remove_file(&path);
+            let _ = unlinkat(&self.dirfd, name.as_bytes());
             return Err(e);
         }
         self.index.insert(ip, owner.trim().to_string());
@@ -384,18 +380,20 @@ impl Store for FileStore {
     }
 
     fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
-        let path = self.dir.join(format!("{CURSOR_PREFIX}{range_id}"));
-        // As host-local: an unreadable or unparsable cursor means "none".
-        Ok(fs::read(&path)
-            .ok()
+        let name = format!("{CURSOR_PREFIX}{range_id}");
+        // As host-local: an unreadable or unparsable cursor means "none";
+        // so does one that is not a regular file (never followed or read
+        // without a bound).
+        Ok(read_regular_at(&self.dirfd, name.as_bytes(), CURSOR_MAX)
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| ip::parse_ip(&s)))
     }
 
     fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
         let ip = ip::canonical(ip);
-        let path = self.dir.join(ip.to_string());
-        match fs::remove_file(&path) {
+        let name = ip.to_string();
+        // unlink(2) removes the entry itself, a symlink included.
+        match unlinkat(&self.dirfd, name.as_bytes()) {
             Ok(()) => {
                 self.index.remove(&ip);
                 Ok(true)
@@ -404,7 +402,7 @@ impl Store for FileStore {
                 self.index.remove(&ip);
                 Ok(false)
             }
-            Err(e) => Err(StoreError::io("unlink", path, e)),
+            Err(e) => Err(StoreError::io("unlink", self.dir.join(name), e)),
         }
     }
 
@@ -421,39 +419,236 @@ impl Store for FileStore {
     }
 }
 
-/// Read a reservation file relative to the open directory `dir`: one
-/// `openat` (no path walk), usually one `read` (a short read of a regular
-/// file is its end), one `close`. `None` if it cannot be read.
+/// The longest owner read from a reservation file (host-local's are a
+/// container id, `\r\n` and an interface name).
+const OWNER_MAX: usize = 4096;
+/// The longest cursor read (an IPv6 address is at most 45 bytes).
+const CURSOR_MAX: usize = 64;
+
+/// Read a reservation file relative to the network directory: `None` if it
+/// is not a regular file that can be read (see the module docs). One
+/// `openat`, one `fstat`, usually one `read`, one `close`.
 fn read_owner_at(dir: &File, name: &[u8]) -> Option<String> {
-    let cname = CString::new(name).ok()?;
-    // SAFETY: dir is an open directory descriptor and cname a NUL-terminated
-    // string, both alive for the call.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY,
-        )
-    };
-    if fd < 0 {
+    let data = read_regular_at(dir, name, OWNER_MAX)?;
+    Some(String::from_utf8_lossy(&data).trim().to_string())
+}
+
+/// Up to `max` bytes of the regular file `name` of `dir`: opened without
+/// following a symlink and without blocking on a FIFO, checked to be a
+/// regular file. `None` otherwise.
+fn read_regular_at(dir: &File, name: &[u8], max: usize) -> Option<Vec<u8>> {
+    let mut f = openat(
+        dir,
+        name,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
+        0,
+    )
+    .ok()?;
+    if !is_regular(&f).ok()? {
         return None;
     }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    let mut f = unsafe { File::from_raw_fd(fd) };
     let mut buf = [0u8; 512];
     let mut data = Vec::new();
-    loop {
-        match f.read(&mut buf) {
+    while data.len() < max {
+        let want = buf.len().min(max - data.len());
+        match f.read(&mut buf[..want]) {
             Ok(0) => break,
-            Ok(n) => {
-                data.extend_from_slice(&buf[..n]);
-                if n < buf.len() {
-                    break;
-                }
-            }
+            Ok(n) => data.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return None,
         }
     }
-    Some(String::from_utf8_lossy(&data).trim().to_string())
+    Some(data)
+}
+
+/// `openat(dir, name, flags | O_CLOEXEC, mode)`.
+fn openat(dir: &File, name: &[u8], flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
+    let cname = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    loop {
+        // SAFETY: `dir` is an open directory descriptor and `cname` a
+        // NUL-terminated string, both alive for the call; `mode` is passed
+        // as the variadic argument openat expects with O_CREAT.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                cname.as_ptr(),
+                flags | libc::O_CLOEXEC,
+                libc::c_uint::from(mode),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+            return Ok(unsafe { File::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn renameat(dir: &File, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let bad = |_| io::Error::from_raw_os_error(libc::EINVAL);
+    let (from, to) = (
+        CString::new(from).map_err(bad)?,
+        CString::new(to).map_err(bad)?,
+    );
+    // SAFETY: `dir` is an open directory descriptor and both names are
+    // NUL-terminated strings alive for the call.
+    let rc =
+        unsafe { libc::renameat(dir.as_raw_fd(), from.as_ptr(), dir.as_raw_fd(), to.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn unlinkat(dir: &File, name: &[u8]) -> io::Result<()> {
+    let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `dir` is an open directory descriptor and `name` a
+    // NUL-terminated string alive for the call.
+    let rc = unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The names of the entries of `dir` (without `.` and `..`), read through
+/// the descriptor, not the path.
+fn read_dir_at(dir: &File) -> io::Result<Vec<Vec<u8>>> {
+    // fdopendir takes the descriptor over: give it a duplicate.
+    let dup = dir.try_clone()?;
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(dup);
+    // SAFETY: `fd` is a directory descriptor we own; on success the DIR
+    // stream owns it and closedir closes it.
+    let d = unsafe { libc::fdopendir(fd) };
+    if d.is_null() {
+        let e = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `fd` is still ours to close.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    // SAFETY: `d` is a valid DIR stream; the dup shares the offset with the
+    // store's descriptor, so start from the beginning.
+    unsafe { libc::rewinddir(d) };
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: `d` is a valid DIR stream. errno is cleared to tell the
+        // end from an error, as readdir(3) says.
+        let ent = unsafe {
+            *libc::__errno_location() = 0;
+            libc::readdir64(d)
+        };
+        if ent.is_null() {
+            // SAFETY: reading errno right after readdir.
+            let errno = unsafe { *libc::__errno_location() };
+            // SAFETY: `d` is valid and closed exactly once.
+            unsafe { libc::closedir(d) };
+            if errno != 0 {
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            return Ok(names);
+        }
+        // SAFETY: readdir returned a valid entry whose d_name is a
+        // NUL-terminated string, valid until the next readdir call.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+        if name != b"." && name != b".." {
+            names.push(name.to_vec());
+        }
+    }
+}
+
+fn is_regular(f: &File) -> io::Result<bool> {
+    Ok(f.metadata()?.file_type().is_file())
+}
+
+/// What a non-regular entry is, for messages.
+fn kind_of(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
+
+fn require_regular(f: &File, path: PathBuf) -> Result<(), StoreError> {
+    let t = f
+        .metadata()
+        .map_err(|e| StoreError::io("stat", &path, e))?
+        .file_type();
+    if t.is_file() {
+        Ok(())
+    } else {
+        Err(StoreError::NotRegular {
+            path,
+            found: kind_of(t),
+        })
+    }
+}
+
+/// An O_NOFOLLOW open that met a symlink (ELOOP) as a clear refusal.
+fn not_followed(e: io::Error, path: PathBuf) -> StoreError {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        StoreError::NotRegular {
+            path,
+            found: "symbolic link",
+        }
+    } else {
+        StoreError::io("open", path, e)
+    }
+}
+
+/// Open the network directory without following a symlink in its place.
+fn open_dir_nofollow(dir: &Path) -> Result<File, StoreError> {
+    let c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| StoreError::io("open", dir, io::Error::from_raw_os_error(libc::EINVAL)))?;
+    // SAFETY: `c` is a NUL-terminated path alive for the call.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::ELOOP) => StoreError::NotRegular {
+                path: dir.to_path_buf(),
+                found: "symbolic link",
+            },
+            Some(libc::ENOTDIR) => StoreError::NotRegular {
+                path: dir.to_path_buf(),
+                found: "file that is not a directory",
+            },
+            _ => StoreError::io("open", dir, e),
+        });
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// A random 64-bit number (for temporary names), without a dependency.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
 }

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 
 use ipnet::IpNet;
 
@@ -39,9 +39,27 @@ impl Value {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        struct V;
+/// How deep a [`Value`] is built: below this, containers are read (and
+/// their syntax checked) but kept empty. Known keys are far shallower.
+const BUILD_DEPTH: usize = 64;
+/// serde_json's own recursion limit, which this crate lifts for documents
+/// Go accepts: those are parsed on a thread of their own.
+const SERDE_DEPTH: usize = 128;
+/// Go's encoding/json nesting limit (maxNestingDepth): deeper documents are
+/// refused, as by host-local.
+const GO_MAX_DEPTH: usize = 10_000;
+/// The stack of the thread that parses a document deeper than
+/// [`SERDE_DEPTH`] (virtual memory: only what the parse touches is used).
+const DEEP_STACK: usize = 256 * 1024 * 1024;
+
+/// A [`Value`] at nesting depth `.0`.
+struct Seed(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Seed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        struct V(usize);
         impl<'de> Visitor<'de> for V {
             type Value = Value;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,25 +91,103 @@ impl<'de> Deserialize<'de> for Value {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(v) = a.next_element()? {
+                if self.0 >= BUILD_DEPTH {
+                    while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    return Ok(Value::Array(out));
+                }
+                while let Some(v) = a.next_element_seed(Seed(self.0 + 1))? {
                     out.push(v);
                 }
                 Ok(Value::Array(out))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some((k, v)) = a.next_entry::<String, Value>()? {
-                    out.push((k, v));
+                if self.0 >= BUILD_DEPTH {
+                    while a
+                        .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                        .is_some()
+                    {}
+                    return Ok(Value::Object(out));
+                }
+                while let Some(k) = a.next_key::<String>()? {
+                    out.push((k, a.next_value_seed(Seed(self.0 + 1))?));
                 }
                 Ok(Value::Object(out))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
     }
 }
 
+/// The deepest nesting of `json` (outside strings) and the bracket that
+/// first went deeper than Go's limit, if one did. A linear scan with no
+/// recursion; syntax is left to the parser.
+fn nesting(json: &[u8]) -> (usize, Option<u8>) {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > GO_MAX_DEPTH {
+                    return (depth, Some(b));
+                }
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (max, None)
+}
+
+/// Parse a network config the way Go reads it: bytes that are not UTF-8 in
+/// a string become U+FFFD (outside a string they are a syntax error, in
+/// both), and nesting up to Go's 10,000 levels is accepted (deeper is
+/// Go's "exceeded max depth"). Only the first [`BUILD_DEPTH`] levels are
+/// kept, so the returned value is shallow whatever the input.
 fn parse_value(bytes: &[u8]) -> Result<Value, ConfigError> {
-    serde_json::from_slice::<Value>(bytes).map_err(|e| ConfigError::Invalid(e.to_string()))
+    use serde::de::DeserializeSeed;
+    let text = String::from_utf8_lossy(bytes);
+    let (depth, over) = nesting(text.as_bytes());
+    if let Some(c) = over {
+        return Err(ConfigError::Invalid(format!(
+            "invalid character '{}' exceeded max depth",
+            char::from(c)
+        )));
+    }
+    let parse = |text: &str| -> Result<Value, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        de.disable_recursion_limit();
+        let v = Seed(0)
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v));
+        v.map_err(|e| ConfigError::Invalid(e.to_string()))
+    };
+    if depth <= SERDE_DEPTH {
+        return parse(&text);
+    }
+    // serde_json recurses once per level: give it a stack for the depth.
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("netns-ipam-json".into())
+            .stack_size(DEEP_STACK)
+            .spawn_scoped(s, || parse(&text))
+            .map_err(|e| {
+                ConfigError::Invalid(format!("cannot parse a config {depth} levels deep: {e}"))
+            })?
+            .join()
+            .unwrap_or_else(|_| Err(ConfigError::Invalid("the JSON parser failed".into())))
+    })
 }
 
 fn type_error(found: &Value, path: &str, ty: &str) -> ConfigError {
@@ -395,6 +491,44 @@ pub fn parse_valid_attachments(stdin: &[u8]) -> Result<Vec<(String, String)>, Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deep(levels: usize) -> Vec<u8> {
+        let mut v = br#"{"cniVersion":"1.0.0","name":"n","x":"#.to_vec();
+        v.extend(std::iter::repeat_n(b'[', levels));
+        v.extend(std::iter::repeat_n(b']', levels));
+        v.extend_from_slice(br#","ipam":{"subnet":"10.0.0.0/24"}}"#);
+        v
+    }
+
+    #[test]
+    fn nesting_up_to_gos_limit_is_read_and_beyond_it_refused_as_go_words_it() {
+        // 200 levels (past serde_json's 128), and exactly Go's 10,000
+        // (the outer object is one of them).
+        for levels in [200, 9_999] {
+            let h = parse_header(&deep(levels)).unwrap();
+            assert_eq!(h.name, "n");
+            assert!(parse_ipam_config(&deep(levels), "").is_ok());
+        }
+        let e = parse_header(&deep(10_000)).unwrap_err();
+        assert_eq!(e.to_string(), "invalid character '[' exceeded max depth");
+        // Brackets inside strings do not count.
+        let text = format!(r#"{{"name":"n","x":"{}"}}"#, "[".repeat(20_000));
+        assert_eq!(parse_header(text.as_bytes()).unwrap().name, "n");
+        // A syntax error deep down is still one.
+        let mut bad = deep(300);
+        bad.retain(|&b| b != b']');
+        assert!(parse_header(&bad).is_err());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_in_strings_read_as_go_reads_them() {
+        let h =
+            parse_header(b"{\"name\":\"n\",\"cniVersion\":\"1.0.0\",\"x\":\"a\xffb\"}").unwrap();
+        assert_eq!(h.name, "n");
+        let h = parse_header(b"{\"name\":\"n\xff\"}").unwrap();
+        assert_eq!(h.name, "n\u{fffd}");
+        assert!(parse_header(b"{\"name\":\"n\",\xff\"x\":1}").is_err());
+    }
 
     #[test]
     fn go_key_rules() {

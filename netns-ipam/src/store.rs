@@ -60,6 +60,15 @@ pub enum StoreError {
     /// The network name cannot name a directory (empty, `.`, `..`, or
     /// containing `/` or NUL).
     InvalidNetworkName(String),
+    /// An entry the store must own is not a regular file (or, for the
+    /// network's directory, not a directory): a symlink, FIFO or device
+    /// planted in the data directory. Nothing was followed or opened.
+    NotRegular {
+        /// The entry.
+        path: PathBuf,
+        /// What it is instead (`symbolic link`, `fifo`...).
+        found: &'static str,
+    },
 }
 
 impl StoreError {
@@ -79,6 +88,11 @@ impl fmt::Display for StoreError {
                 write!(f, "{op} {}: {}", path.display(), go_os_message(source))
             }
             StoreError::InvalidNetworkName(n) => write!(f, "invalid network name {n:?}"),
+            StoreError::NotRegular { path, found } => write!(
+                f,
+                "{}: is a {found}, not what the store made: refusing to follow or open it",
+                path.display()
+            ),
         }
     }
 }
@@ -87,7 +101,7 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::Io { source, .. } => Some(source),
-            StoreError::InvalidNetworkName(_) => None,
+            StoreError::InvalidNetworkName(_) | StoreError::NotRegular { .. } => None,
         }
     }
 }

@@ -126,6 +126,12 @@ pub struct Call {
     pub conf: String,
     pub args: Option<String>,
     pub uid: Option<u32>,
+    /// Variables set to raw bytes (not UTF-8), after the others.
+    pub raw_env: Vec<(String, Vec<u8>)>,
+    /// Kill the plugin if it has not finished in two minutes (for inputs
+    /// that used to hang it: a bound that detects a hang, not a timing
+    /// assertion).
+    pub bounded: bool,
 }
 
 impl Call {
@@ -137,7 +143,17 @@ impl Call {
             conf: conf.into(),
             args: None,
             uid: None,
+            raw_env: Vec::new(),
+            bounded: false,
         }
+    }
+    pub fn raw_env(mut self, k: &str, v: &[u8]) -> Call {
+        self.raw_env.push((k.into(), v.to_vec()));
+        self
+    }
+    pub fn bounded(mut self) -> Call {
+        self.bounded = true;
+        self
     }
     pub fn ifname(mut self, i: &str) -> Call {
         self.ifname = i.into();
@@ -150,9 +166,20 @@ impl Call {
 }
 
 pub fn run(bin: &Path, call: &Call) -> Out {
+    run_bytes(bin, call, call.conf.as_bytes())
+}
+
+/// [`run`] with the stdin config given as bytes (that need not be UTF-8).
+pub fn run_bytes(bin: &Path, call: &Call, conf: &[u8]) -> Out {
     use std::io::Write;
     use std::os::unix::process::CommandExt;
-    let mut c = Command::new(bin);
+    let mut c = if call.bounded {
+        let mut t = Command::new("timeout");
+        t.args(["-s", "KILL", "120"]).arg(bin);
+        t
+    } else {
+        Command::new(bin)
+    };
     c.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("CNI_COMMAND", &call.cmd)
@@ -166,6 +193,10 @@ pub fn run(bin: &Path, call: &Call) -> Out {
     if let Some(a) = &call.args {
         c.env("CNI_ARGS", a);
     }
+    for (k, v) in &call.raw_env {
+        use std::os::unix::ffi::OsStrExt;
+        c.env(k, std::ffi::OsStr::from_bytes(v));
+    }
     if let Some(uid) = call.uid {
         c.uid(uid).gid(uid);
     }
@@ -174,12 +205,7 @@ pub fn run(bin: &Path, call: &Call) -> Out {
         .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
     // A plugin may exit without reading its stdin (ours does for VERSION),
     // so a broken pipe here is not the plugin's failure; its exit status is.
-    match child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(call.conf.as_bytes())
-    {
+    match child.stdin.take().expect("stdin").write_all(conf) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
         _ => {}
     }

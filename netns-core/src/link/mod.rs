@@ -113,19 +113,28 @@ impl fmt::Display for LinkId {
     }
 }
 
-/// Check an interface name as the kernel's dev_valid_name() does.
+/// Check an interface name as the kernel's dev_valid_name() does (not
+/// empty, at most 15 bytes, not `.` or `..`, no `/`, `:` or byte the
+/// kernel's isspace() takes for a space: `\t` `\n` `\v` `\f` `\r`, space
+/// and 0xA0, which UTF-8 letters such as `à` contain), and without `%`: the
+/// kernel reads a name with `%d` as a template and picks the first free
+/// number (`a%d` makes `a0`, then `a1`), so a name that is taken would not
+/// fail as it must.
 pub fn validate_ifname(op: &'static str, name: &str) -> Result<()> {
+    const KERNEL_SPACE: [u8; 7] = [b'\t', b'\n', 0x0b, 0x0c, b'\r', b' ', 0xa0];
     let reason = if name.is_empty() {
         "an interface name cannot be empty"
     } else if name.len() > IFNAME_MAX {
         "an interface name is at most 15 bytes (IFNAMSIZ - 1)"
     } else if name == "." || name == ".." {
         "an interface name cannot be \".\" or \"..\""
+    } else if name.contains('%') {
+        "an interface name cannot contain '%' (the kernel would read it as a template such as a%d)"
     } else if name
         .bytes()
-        .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace())
+        .any(|b| b == b'/' || b == b':' || b == 0 || KERNEL_SPACE.contains(&b))
     {
-        "an interface name cannot contain '/', ':', NUL or whitespace"
+        "an interface name cannot contain '/', ':', NUL or a byte the kernel takes for a space (whitespace, 0xA0)"
     } else {
         return Ok(());
     };
@@ -879,9 +888,16 @@ mod tests {
             "a\tb",
             "sixteen-chars-xx",
             "nul\0",
+            "a%d",
+            "%",
+            "v\x0btab",
+            "f\x0cff",
+            "caf\u{e0}",
         ] {
             assert!(validate_ifname("t", bad).is_err(), "{bad:?}");
         }
+        // Other UTF-8 the kernel accepts (no 0xA0 byte) passes.
+        assert!(validate_ifname("t", "caf\u{e9}").is_ok());
         for good in ["eth0", "veth-host", "fifteen-chars-x", "br.10", "x"] {
             assert!(validate_ifname("t", good).is_ok(), "{good:?}");
         }
