@@ -1,5 +1,5 @@
 //! `netns-host-local`: a drop-in replacement for the CNI reference
-//! `host-local` IPAM plugin, built on netns-ipam.
+//! `host-local` IPAM plugin, built on netns-ipam and netns-cni.
 //!
 //! Install it as `host-local` (or under its own name and set `ipam.type`):
 //! a runtime or a main plugin (bridge, macvlan...) delegates to it exactly as
@@ -10,6 +10,10 @@
 //! errors as the spec's JSON on stdout with the CNI error codes and exit
 //! status 1. Like host-local it ignores `ipam.type`.
 //!
+//! The plugin is [`netns_cni::ipam::host_local`] behind netns-cni's
+//! skeleton: main plugins built on netns-cni (netns-bridge) run the same
+//! code in process instead of executing this binary.
+//!
 //! ```text
 //! cargo build --release --example netns-host-local
 //! CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/x CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin \
@@ -17,14 +21,45 @@
 //!   '{"cniVersion":"1.0.0","name":"n","ipam":{"type":"host-local","subnet":"10.0.0.0/24","dataDir":"/tmp/d"}}'
 //! ```
 
-mod cni;
+use netns_cni::ipam::host_local;
+use netns_cni::{CmdArgs, CniResult, Error, Plugin};
+
+struct HostLocal;
+
+impl Plugin for HostLocal {
+    fn about(&self) -> String {
+        format!(
+            "CNI netns-host-local plugin (netns-ipam) v{}",
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
+    // An IPAM plugin does not touch CNI_NETNS.
+    fn uses_netns(&self) -> bool {
+        false
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        host_local::add(args)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        host_local::del(args)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        host_local::check(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        host_local::gc(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        host_local::status(args)
+    }
+}
 
 fn main() {
-    let code = cni::main(
-        &|k| std::env::var_os(k),
-        &mut std::io::stdin().lock(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    );
-    std::process::exit(code);
+    netns_cni::run(&HostLocal)
 }
