@@ -1,4 +1,6 @@
-//! Bridge VLAN filtering: the VLANs of bridge ports (`bridge vlan`).
+//! Bridge ports: their options ([`Handle::bridge_port_set`], `ip link set
+//! ... type bridge_slave`) and, with VLAN filtering, their VLANs
+//! (`bridge vlan`).
 //!
 //! A bridge created with VLAN filtering on
 //! (`BridgeSpec { vlan_filtering: Some(true) }`) forwards a frame only between
@@ -21,8 +23,8 @@
 //! net/bridge/br_netlink.c.
 
 use netlink_packet_route::link::{
-    AfSpecBridge, BridgeFlag, BridgeVlanInfo, BridgeVlanInfoFlags, LinkAttribute, LinkExtentMask,
-    LinkMessage,
+    AfSpecBridge, BridgeFlag, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort, InfoPortData,
+    InfoPortKind, LinkAttribute, LinkExtentMask, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -113,7 +115,71 @@ pub(crate) fn vlan_request(index: u32, vlan: &BridgeVlan, on_bridge: bool) -> Li
     msg
 }
 
+/// Options of a bridge port to change; `None` leaves one as it is.
+///
+/// ```no_run
+/// use netns_core::{BridgePortChanges, Handle};
+/// let h = Handle::new()?;
+/// // ip link set dev veth-a type bridge_slave hairpin on
+/// h.bridge_port_set("veth-a", &BridgePortChanges { hairpin: Some(true), ..Default::default() })?;
+/// # Ok::<(), netns_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BridgePortChanges {
+    /// `hairpin on|off`: frames may be sent back out of the port they came
+    /// in on (IFLA_BRPORT_MODE).
+    pub hairpin: Option<bool>,
+    /// `isolated on|off`: the port forwards only to ports that are not
+    /// isolated (IFLA_BRPORT_ISOLATED).
+    pub isolated: Option<bool>,
+    /// `learning on|off`: the bridge learns source MACs on the port.
+    pub learning: Option<bool>,
+    /// `flood on|off`: unknown-unicast frames are flooded to the port.
+    pub flood: Option<bool>,
+}
+
 impl Handle {
+    /// Change options of a bridge port (a link whose controller is a
+    /// bridge).
+    ///
+    /// Equivalent to `ip link set dev PORT type bridge_slave [hairpin on|off]
+    /// [isolated on|off] [learning on|off] [flood on|off]`.
+    #[doc(alias = "bridge link set")]
+    #[doc(alias = "bridge_slave")]
+    pub fn bridge_port_set(
+        &self,
+        port: impl Into<LinkId>,
+        changes: &BridgePortChanges,
+    ) -> Result<()> {
+        const OP: &str = "bridge_port_set";
+        let port = port.into();
+        let index = self.resolve_link(OP, &port, "device", &port)?;
+        let mut data = Vec::new();
+        if let Some(v) = changes.hairpin {
+            data.push(InfoBridgePort::HairpinMode(v));
+        }
+        if let Some(v) = changes.isolated {
+            data.push(InfoBridgePort::Isolated(v));
+        }
+        if let Some(v) = changes.learning {
+            data.push(InfoBridgePort::Learning(v));
+        }
+        if let Some(v) = changes.flood {
+            data.push(InfoBridgePort::UnicastFlood(v));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(data)),
+        ]));
+        self.sock()
+            .ack(OP, &port, RouteNetlinkMessage::NewLink(msg), Verb::Change)
+    }
+
     fn bridge_vlan_change(
         &self,
         op: &'static str,

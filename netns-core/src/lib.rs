@@ -49,7 +49,7 @@ pub mod sysctl;
 
 pub use addr::{AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, Lifetime};
 pub use batch::Batch;
-pub use bridge::{BridgeVlan, PortVlans};
+pub use bridge::{BridgePortChanges, BridgeVlan, PortVlans};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Groups, Subscription};
 pub use handle::Handle;

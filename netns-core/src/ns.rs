@@ -258,6 +258,27 @@ impl NetNs {
         self == other
     }
 
+    /// Whether the calling thread is in this namespace now.
+    pub fn is_current(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/thread-self/ns/net")
+            .is_ok_and(|m| m.dev() == self.dev && m.ino() == self.ino)
+    }
+
+    /// Run `f` inside this namespace: on the calling thread when it is in
+    /// this namespace already, else on a helper thread as [`NetNs::run`].
+    pub(crate) fn visit<F, T>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        if self.is_current() {
+            Ok(f())
+        } else {
+            self.run(f)
+        }
+    }
+
     /// Duplicate the descriptor.
     pub fn try_clone(&self) -> Result<NetNs> {
         let fd = self

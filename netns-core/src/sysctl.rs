@@ -296,7 +296,7 @@ impl NetNs {
         let path = key.path(op)?;
         let all = key.all_path();
         let text = self
-            .run(move || {
+            .visit(move || {
                 let mut text = String::new();
                 std::fs::File::open(&path)
                     .and_then(|f| f.take(SYSCTL_TEXT_MAX as u64 + 1).read_to_string(&mut text))
@@ -311,8 +311,58 @@ impl NetNs {
         let path = key.path(op)?;
         let all = key.all_path();
         let line = format!("{value}\n");
-        self.run(move || std::fs::write(&path, line).map_err(|e| (e, missing_link(&all))))?
+        self.visit(move || std::fs::write(&path, line).map_err(|e| (e, missing_link(&all))))?
             .map_err(|(e, missing)| os_error(op, key, e, missing))
+    }
+
+    /// Write several sysctls of this namespace in one visit (one helper
+    /// thread, or none when the calling thread is in this namespace), in
+    /// order; each has its own outcome, so a caller can treat some as
+    /// best effort (as the CNI plugins treat `accept_dad`). Values are
+    /// checked as [`NetNs::sysctl_set_text`] checks them. The outer error
+    /// is for when the namespace cannot be entered.
+    ///
+    /// Equivalent to `ip netns exec NS sysctl -w K1=V1 K2=V2 ...`.
+    pub fn sysctl_set_many(&self, settings: &[(Sysctl, &str)]) -> Result<Vec<Result<()>>> {
+        const OP: &str = "sysctl_set";
+        let mut out: Vec<Option<Result<()>>> = Vec::with_capacity(settings.len());
+        let mut todo = Vec::new();
+        for (i, (key, value)) in settings.iter().enumerate() {
+            if value.len() > SYSCTL_TEXT_MAX || value.contains(['\n', '\0']) {
+                out.push(Some(Err(Error::invalid(
+                    OP,
+                    key.to_string(),
+                    "a sysctl value is one line of at most 4096 bytes, without NUL",
+                ))));
+                continue;
+            }
+            match key.path(OP) {
+                Ok(path) => {
+                    out.push(None);
+                    todo.push((i, path, key.all_path(), format!("{value}\n")));
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        let written = self.visit(move || {
+            todo.into_iter()
+                .map(|(i, path, all, line)| {
+                    (
+                        i,
+                        std::fs::write(&path, line).map_err(|e| (e, missing_link(&all))),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })?;
+        for (i, r) in written {
+            if let (Some(slot), Some((key, _))) = (out.get_mut(i), settings.get(i)) {
+                *slot = Some(r.map_err(|(e, missing)| os_error(OP, key, e, missing)));
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::invalid(OP, "sysctl", "not written"))))
+            .collect())
     }
 }
 

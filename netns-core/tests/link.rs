@@ -1,8 +1,8 @@
 //! Links, checked with `ip -j -d link show` in the same private namespace.
 
 use netns_core::{
-    Handle, IpVlanMode, LinkChanges, LinkData, LinkFilter, LinkFlags, LinkKind, LinkSpec, MacAddr,
-    MacVlanData, MacVlanMode, MacVlanSpec, NetNs, OperState, VxlanData,
+    BridgePortChanges, Handle, IpVlanMode, LinkChanges, LinkData, LinkFilter, LinkFlags, LinkKind,
+    LinkSpec, MacAddr, MacVlanData, MacVlanMode, MacVlanSpec, NetNs, OperState, VxlanData,
 };
 use netns_testutil::{ifnames, in_private_netns, ip, ip_json};
 use serde_json::Value;
@@ -127,6 +127,62 @@ fn bridge_ports_controller_and_nocontroller() {
         // An unknown controller is refused before anything is sent.
         let e = h.link_set_controller("p0", "nobr0").unwrap_err();
         assert_refused(&e, "controller \"nobr0\" does not exist");
+    });
+}
+
+#[test]
+fn bridge_port_options_hairpin_isolated_learning_flood() {
+    in_private_netns(|| {
+        let h = Handle::new().unwrap();
+        h.link_add(&LinkSpec::bridge("br0")).unwrap();
+        h.link_add(&LinkSpec::veth("p0", "p0b").controller("br0"))
+            .unwrap();
+        let opts = |p: &str| {
+            let l = link_json(p);
+            let d = &l["linkinfo"]["info_slave_data"];
+            (
+                d["hairpin"].as_bool(),
+                d["isolated"].as_bool(),
+                d["learning"].as_bool(),
+                d["flood"].as_bool(),
+            )
+        };
+        assert_eq!(
+            opts("p0"),
+            (Some(false), Some(false), Some(true), Some(true))
+        );
+        let on = BridgePortChanges {
+            hairpin: Some(true),
+            isolated: Some(true),
+            learning: Some(false),
+            flood: Some(false),
+        };
+        h.bridge_port_set("p0", &on).unwrap();
+        assert_eq!(
+            opts("p0"),
+            (Some(true), Some(true), Some(false), Some(false))
+        );
+        // None leaves an option as it is.
+        h.bridge_port_set(
+            "p0",
+            &BridgePortChanges {
+                hairpin: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            opts("p0"),
+            (Some(false), Some(true), Some(false), Some(false))
+        );
+        // Not a port: the kernel refuses; an unknown device is refused
+        // before anything is sent.
+        h.link_add(&LinkSpec::veth("q0", "q0b")).unwrap();
+        let before = link_json("q0");
+        assert!(h.bridge_port_set("q0", &on).is_err());
+        assert_eq!(link_json("q0"), before);
+        let e = h.bridge_port_set("nosuch0", &on).unwrap_err();
+        assert_refused(&e, "device \"nosuch0\" does not exist");
     });
 }
 

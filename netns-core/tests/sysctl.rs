@@ -234,3 +234,48 @@ fn any_per_interface_key_by_name_or_dotted_name() {
         assert_eq!(sysctl("net.ipv6.conf.t0.hop_limit"), "42");
     });
 }
+
+#[test]
+fn many_at_once_in_another_namespace_each_with_its_outcome() {
+    in_private_netns(|| {
+        let other = NetNs::create().unwrap();
+        let oh = other.handle().unwrap();
+        oh.link_add(&LinkSpec::veth("b0", "b1")).unwrap();
+        let here = NetNs::current().unwrap();
+        assert!(here.is_current());
+        assert!(!other.is_current());
+        let out = other
+            .sysctl_set_many(&[
+                (Sysctl::ArpNotify(SysctlConf::link("b0")), "1"),
+                (Sysctl::RpFilter(SysctlConf::link("nosuch0")), "1"),
+                (Sysctl::AcceptDad(SysctlConf::link("b0")), "0"),
+                (Sysctl::ProxyArp(SysctlConf::link("../x")), "1"),
+                (Sysctl::ProxyArp(SysctlConf::link("b1")), "1\n2"),
+            ])
+            .unwrap();
+        assert_eq!(out.len(), 5);
+        assert!(out[0].is_ok() && out[2].is_ok(), "{out:?}");
+        assert_refused(
+            out[1].as_ref().unwrap_err(),
+            "device \"nosuch0\" does not exist",
+        );
+        assert!(out[3].as_ref().unwrap_err().is_invalid_argument());
+        assert!(out[4].as_ref().unwrap_err().is_invalid_argument());
+        let read = |k: &str| other.sysctl_get(&k.parse().unwrap()).unwrap();
+        assert_eq!(read("net.ipv4.conf.b0.arp_notify"), 1);
+        assert_eq!(read("net.ipv6.conf.b0.accept_dad"), 0);
+        assert_eq!(read("net.ipv4.conf.b1.proxy_arp"), 0);
+        // The calling thread's namespace is untouched (b0 is not here).
+        assert!(here
+            .sysctl_get(&Sysctl::ArpNotify(SysctlConf::link("b0")))
+            .is_err());
+        // In the calling thread's own namespace, with `sysctl` as the oracle.
+        let h = Handle::new().unwrap();
+        h.link_add(&LinkSpec::veth("a0", "a1")).unwrap();
+        let out = here
+            .sysctl_set_many(&[(Sysctl::ArpNotify(SysctlConf::link("a0")), "1")])
+            .unwrap();
+        assert!(out[0].is_ok());
+        assert_eq!(sysctl("net.ipv4.conf.a0.arp_notify"), "1");
+    });
+}
