@@ -340,6 +340,24 @@ fn setters_change_exactly_what_they_say() {
         let j = link_json("s1");
         assert_eq!(j["mtu"], 1300);
         assert!(j["flags"].as_array().unwrap().contains(&Value::from("UP")));
+        // promisc on, then off, leaving UP as it is.
+        let flags = || link_json("s1")["flags"].as_array().unwrap().clone();
+        for on in [true, false] {
+            h.link_set(
+                "s1",
+                &LinkChanges {
+                    promisc: Some(on),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(flags().contains(&Value::from("PROMISC")), on);
+            assert!(flags().contains(&Value::from("UP")));
+            assert_eq!(
+                h.link_get("s1").unwrap().flags.contains(LinkFlags::PROMISC),
+                on
+            );
+        }
     });
 }
 

@@ -463,8 +463,9 @@ impl Handle {
 
     /// Change a link: every `Some` field of `changes`, in one request.
     ///
-    /// Equivalent to `ip link set dev NAME [up|down] [mtu N] [address MAC]
-    /// [name NEW] [alias TEXT] [master C|nomaster] [netns NS] [txqueuelen N]`.
+    /// Equivalent to `ip link set dev NAME [up|down] [promisc on|off] [mtu N]
+    /// [address MAC] [name NEW] [alias TEXT] [master C|nomaster] [netns NS]
+    /// [txqueuelen N]`.
     #[doc(alias = "ip link set")]
     #[doc(alias = "RTM_SETLINK")]
     pub fn link_set(&self, id: impl Into<LinkId>, changes: &LinkChanges<'_>) -> Result<()> {
@@ -516,10 +517,15 @@ impl Handle {
         };
         let mut msg = LinkMessage::default();
         name_or_index(&mut msg, &target);
-        if let Some(up) = changes.up {
-            msg.header.change_mask = NlLinkFlags::Up;
-            if up {
-                msg.header.flags = NlLinkFlags::Up;
+        for (want, flag) in [
+            (changes.up, NlLinkFlags::Up),
+            (changes.promisc, NlLinkFlags::Promisc),
+        ] {
+            if let Some(on) = want {
+                msg.header.change_mask |= flag;
+                if on {
+                    msg.header.flags |= flag;
+                }
             }
         }
         if let Some(n) = &changes.name {

@@ -270,6 +270,8 @@ pub enum ControllerChange {
 pub struct LinkChanges<'a> {
     /// `up` / `down`.
     pub up: Option<bool>,
+    /// `promisc on|off`: receive every frame (IFF_PROMISC).
+    pub promisc: Option<bool>,
     /// `mtu N`.
     pub mtu: Option<u32>,
     /// `address MAC`.
