@@ -1,0 +1,297 @@
+//! CHECK and DEL.
+//!
+//! CHECK verifies what ADD made against `prevResult` (the reference's
+//! `cmdCheck`): the bridge, the container interface in CNI_NETNS, the host
+//! end of its pair on the bridge, every address on the container interface
+//! with its prefix route, every route. Two deliberate differences: the
+//! bridge's MAC is not compared (a bridge without an address of its own
+//! takes its lowest port's MAC, so any later pod can change it, and the
+//! reference's CHECK then fails: plugins#704), and a route without a
+//! gateway is looked for via the gateway ADD installed it with (the
+//! reference looks for it without one and never finds it).
+
+use std::net::IpAddr;
+
+use netns_cni::{CmdArgs, CniResult, Error, Interface};
+use netns_core::{AddrFilter, Handle, IpFamily, LinkFlags, LinkInfo, NetNs, RouteFilter};
+
+use crate::conf;
+
+fn fail(msg: impl std::fmt::Display) -> Error {
+    Error::internal(msg)
+}
+
+/// The main routing table.
+const TABLE_MAIN: u32 = 254;
+
+pub fn check(args: &CmdArgs) -> Result<(), Error> {
+    let n = conf::load(args)?;
+    let cns = NetNs::open(&args.netns)
+        .map_err(|e| fail(format!("failed to open netns {:?}: {e}", args.netns)))?;
+    // The reference asks IPAM even when there is none, and fails.
+    if n.layer3 {
+        netns_cni::ipam::check(args)?;
+    }
+    let Some(result) = args.prev_result()? else {
+        return Err(fail("Required prevResult missing"));
+    };
+    let host = Handle::new()?;
+    let container = cns.handle()?;
+    let empty = Interface::default();
+    let br_want = result
+        .interfaces
+        .iter()
+        .find(|i| i.name == n.conf.bridge)
+        .unwrap_or(&empty);
+    let cont_want = result
+        .interfaces
+        .iter()
+        .find(|i| i.name == args.ifname && i.sandbox.as_deref() == Some(args.netns.as_str()))
+        .unwrap_or(&empty);
+    let br = check_bridge(&host, br_want, n.conf.promisc)?;
+    if cont_want.sandbox.as_deref() != Some(args.netns.as_str()) {
+        return Err(fail(format!(
+            "Sandbox in prevResult {} doesn't match configured netns: {}",
+            cont_want.sandbox.as_deref().unwrap_or(""),
+            args.netns
+        )));
+    }
+    let cont = check_container_iface(&container, cont_want)?;
+    let mut veth_found = false;
+    for intf in &result.interfaces {
+        if intf.name == br_want.name || intf.name == cont_want.name {
+            continue;
+        }
+        if check_host_veth(&host, intf, &br, &cont)? {
+            veth_found = true;
+            break;
+        }
+    }
+    if !veth_found {
+        return Err(fail(format!(
+            "CNI veth created for bridge {} was not found",
+            n.conf.bridge
+        )));
+    }
+    check_ips(&container, &args.ifname, cont.index, &result)?;
+    check_routes(&container, &result)
+}
+
+fn lookup(h: &Handle, intf: &Interface, in_sandbox: bool) -> Result<LinkInfo, Error> {
+    if intf.name.is_empty() {
+        return Err(fail("Interface name missing "));
+    }
+    let link = h
+        .link_get(intf.name.as_str())
+        .map_err(|_| fail(format!("Interface name {} not found", intf.name)))?;
+    match (in_sandbox, intf.sandbox.is_some()) {
+        (true, false) => Err(fail(format!(
+            "Interface {} is expected to be in a sandbox",
+            intf.name
+        ))),
+        (false, true) => Err(fail(format!(
+            "Interface {} should not be in sandbox",
+            intf.name
+        ))),
+        _ => Ok(link),
+    }
+}
+
+fn mac_text(l: &LinkInfo) -> String {
+    l.mac.map(|m| m.to_string()).unwrap_or_default()
+}
+
+fn check_bridge(host: &Handle, want: &Interface, promisc: bool) -> Result<LinkInfo, Error> {
+    let br = lookup(host, want, false)?;
+    if br.kind.as_deref() != Some("bridge") {
+        return Err(fail(format!(
+            "Interface {} does not have link type of bridge",
+            want.name
+        )));
+    }
+    let is_promisc = br.flags.contains(LinkFlags::PROMISC);
+    if is_promisc != promisc {
+        return Err(fail(format!(
+            "Bridge interface {} configured Promisc Mode {promisc} doesn't match current state: {is_promisc} ",
+            want.name
+        )));
+    }
+    Ok(br)
+}
+
+fn check_container_iface(container: &Handle, want: &Interface) -> Result<LinkInfo, Error> {
+    let link = lookup(container, want, true)?;
+    if link.kind.as_deref() != Some("veth") {
+        return Err(fail(format!(
+            "Error: Container interface {} not of type veth",
+            link.name
+        )));
+    }
+    if link.parent.is_none() {
+        return Err(fail(format!(
+            "Unable to obtain veth peer index for veth {}",
+            link.name
+        )));
+    }
+    if let Some(m) = &want.mac {
+        if *m != mac_text(&link) {
+            return Err(fail(format!(
+                "Interface {} Mac {m} doesn't match container Mac: {}",
+                want.name,
+                mac_text(&link)
+            )));
+        }
+    }
+    Ok(link)
+}
+
+/// Whether `intf` is the host end of the container's pair, on the bridge.
+fn check_host_veth(
+    host: &Handle,
+    intf: &Interface,
+    br: &LinkInfo,
+    cont: &LinkInfo,
+) -> Result<bool, Error> {
+    let link = lookup(host, intf, false)?;
+    if link.kind.as_deref() != Some("veth") {
+        // Not one CNI made.
+        return Ok(false);
+    }
+    let Some(peer) = link.parent else {
+        return Err(fail(format!(
+            "Unable to obtain veth peer index for veth {}",
+            link.name
+        )));
+    };
+    if cont.parent != Some(link.index) || peer != cont.index || link.controller != Some(br.index) {
+        return Ok(false);
+    }
+    if let Some(m) = &intf.mac {
+        if *m != mac_text(&link) {
+            return Err(fail(format!(
+                "Interface {} Mac doesn't match: {m} not found",
+                intf.name
+            )));
+        }
+    }
+    Ok(true)
+}
+
+fn fam(a: &IpAddr) -> IpFamily {
+    if a.is_ipv4() {
+        IpFamily::V4
+    } else {
+        IpFamily::V6
+    }
+}
+
+/// `ValidateExpectedInterfaceIPs`: each address on the interface, with a
+/// route to its prefix.
+fn check_ips(
+    container: &Handle,
+    ifname: &str,
+    index: u32,
+    result: &CniResult,
+) -> Result<(), Error> {
+    for ip in &result.ips {
+        let f = fam(&ip.address.addr());
+        let addrs = container
+            .addrs(&AddrFilter::new().link(index).family(f))
+            .map_err(|_| fail("Cannot obtain List of IP Addresses"))?;
+        if !addrs.iter().any(|a| a.prefix == ip.address) {
+            return Err(fail(format!(
+                "Failed to match addr {} on interface {ifname}",
+                ip.address
+            )));
+        }
+        let prefix = ip.address.trunc();
+        let routes = container
+            .routes(&RouteFilter::new().family(f).table(TABLE_MAIN))
+            .map_err(|e| {
+                fail(format!(
+                    "Error {e} trying to find Gateway {} for interface {ifname}",
+                    gw_text(ip.gateway)
+                ))
+            })?;
+        if !routes.iter().any(|r| r.dst == prefix) {
+            return Err(fail(format!(
+                "Failed to find Gateway {} for interface {ifname}",
+                gw_text(ip.gateway)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn gw_text(g: Option<IpAddr>) -> String {
+    g.map(|g| g.to_string()).unwrap_or_else(|| "<nil>".into())
+}
+
+/// `ValidateExpectedRoute`: each route in the main table (a default route
+/// by its destination alone, others by destination and gateway).
+fn check_routes(container: &Handle, result: &CniResult) -> Result<(), Error> {
+    let family_gw = |f: IpFamily| {
+        result
+            .ips
+            .iter()
+            .filter(|i| fam(&i.address.addr()) == f)
+            .find_map(|i| i.gateway)
+    };
+    for r in &result.routes {
+        let f = fam(&r.dst.addr());
+        let routes = container
+            .routes(&RouteFilter::new().family(f).table(TABLE_MAIN))
+            .map_err(|e| {
+                fail(format!(
+                    "Expected Route {} not route table lookup error {e}",
+                    r.dst
+                ))
+            })?;
+        let is_default = r.dst.prefix_len() == 0;
+        let gw = r.gw.or_else(|| family_gw(f));
+        let found = routes
+            .iter()
+            .any(|k| k.dst == r.dst.trunc() && (is_default || k.gateway == gw));
+        if !found {
+            return Err(fail(format!(
+                "Expected Route {{Dst:{} GW:{}}} not found in routing table",
+                r.dst,
+                gw_text(r.gw)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// DEL: the container interface (gone is fine; a missing namespace or an
+/// empty CNI_NETNS is fine), then the IPAM reservation. The bridge stays,
+/// as the reference leaves it (others may use it; removing it races with
+/// their ADDs: plugins#283).
+pub fn del(args: &CmdArgs) -> Result<(), Error> {
+    let n = conf::load(args)?;
+    let ipam_del = || {
+        if n.layer3 {
+            netns_cni::ipam::del(args)
+        } else {
+            Ok(())
+        }
+    };
+    if args.netns.is_empty() {
+        return ipam_del();
+    }
+    let cns = match NetNs::open(&args.netns) {
+        Ok(ns) => ns,
+        Err(e) if e.errno() == Some(libc::ENOENT) => return ipam_del(),
+        Err(e) => return Err(Error::from(e)),
+    };
+    let container = cns.handle()?;
+    match container.link_get(args.ifname.as_str()) {
+        Ok(l) => container
+            .link_del(l.index)
+            .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+            .map_err(|e| fail(format!("failed to delete {:?}: {e}", args.ifname)))?,
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(fail(format!("failed to lookup {:?}: {e}", args.ifname))),
+    }
+    ipam_del()
+}

@@ -1,0 +1,93 @@
+//! `netns-bridge`: a drop-in for the CNI reference `bridge` plugin
+//! (containernetworking/plugins), built on netns-core and netns-cni.
+//!
+//! Same config keys, same kernel result, same result JSON: a conflist made
+//! for the reference plugin works by changing only `"type"`. Keys:
+//! `bridge` (default `cni0`), `isGateway`, `isDefaultGateway`,
+//! `forceAddress`, `hairpinMode`, `promiscMode`, `mtu`, `vlan`,
+//! `vlanTrunk`, `preserveDefaultVlan`, `enabledad`,
+//! `disableContainerInterface`, `portIsolation`, `ipam`, `dns`, and the MAC
+//! from CNI_ARGS `MAC`, `args.cni.mac` or `runtimeConfig.mac`. `ipMasq` and
+//! `macspoofchk` need nftables, which netns-core does not speak yet: set
+//! true they are refused (code 2, naming the key), never ignored.
+//!
+//! ADD creates the bridge if needed (in the plugin's namespace), the veth
+//! pair in one request on a netlink socket opened inside the container's
+//! namespace (the container end under its final name, the host end
+//! `vethXXXXXXXX` directly in the plugin's namespace), addresses and routes
+//! from IPAM, the gateway address on the bridge, forwarding; it waits for
+//! the port to come up and for IPv6 duplicate address detection with the
+//! kernel's notifications instead of sleeping. IPAM `host-local` runs in
+//! process (netns-ipam, on host-local's files); other IPAM plugins are
+//! executed from CNI_PATH. DEL is idempotent (a gone interface or netns, an
+//! empty CNI_NETNS) and releases IPAM; CHECK verifies against prevResult;
+//! GC and STATUS go to IPAM. No thread switches namespace, nothing execs
+//! `ip`.
+//!
+//! Where this differs from the reference (v1.1.1, the one Debian ships),
+//! on purpose:
+//! - an ADD that fails half-way removes the veth pair it made (the
+//!   reference leaves it, plugins#29) and makes nothing at all when the
+//!   container's namespace does not exist (the reference has created the
+//!   bridge by then);
+//! - the keys of later reference versions (`vlanTrunk`,
+//!   `preserveDefaultVlan`, `disableContainerInterface`, `portIsolation`)
+//!   with their meaning there: with `vlan`/`vlanTrunk` a port's default
+//!   VLAN 1 is removed unless `preserveDefaultVlan`;
+//! - the result's `dns` is the config's when set, else the IPAM plugin's
+//!   (v1.1.1 drops IPAM's);
+//! - CHECK without IPAM does not fail for want of an IPAM plugin; it does
+//!   not compare the bridge's MAC (a port can change it); it finds routes
+//!   that IPAM gave without a gateway (see `check.rs`);
+//! - spec 1.1.0 configs, GC (IPAM's reservations of attachments not in
+//!   `cni.dev/valid-attachments` are released) and STATUS.
+//!
+//! ```text
+//! cargo build --release --examples   # target/release/examples/netns-bridge
+//! ```
+
+mod add;
+mod check;
+mod conf;
+
+use netns_cni::{CmdArgs, CniResult, Error, Plugin};
+
+struct Bridge;
+
+impl Plugin for Bridge {
+    fn about(&self) -> String {
+        format!("CNI netns-bridge plugin v{}", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        add::add(args)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        check::del(args)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        check::check(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        if conf::load(args)?.layer3 {
+            netns_cni::ipam::gc(args)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        if conf::load(args)?.layer3 {
+            netns_cni::ipam::status(args)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn main() {
+    netns_cni::run(&Bridge)
+}
