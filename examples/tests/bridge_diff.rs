@@ -727,16 +727,25 @@ fn del_is_idempotent_without_netns_and_with_a_gone_one() {
         net.del(&p1, "c1", "eth0").expect_ok();
         net.run(&Call::on("del", &p1, "c1", "eth0").no_netns())
             .expect_ok();
+        assert_eq!(Snapshot::here().ifnames(), [BRIDGE, "lo"]);
         // A pod whose namespace is gone: DEL still releases its address.
         let p2 = Pod::new("p2");
         net.add(&p2, "c2", "eth0").expect_ok();
         let gone = p2.path().to_path_buf();
+        // The kernel destroys a namespace (and the veth end in it, and so
+        // its peer here) asynchronously once its last reference goes:
+        // wait for the host end's RTM_DELLINK (bounded), no sleeping.
+        let h = netns_core::Handle::new().expect("handle");
+        let mut sub = h.subscribe(netns_core::Groups::LINK).expect("subscribe");
         drop(p2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while Snapshot::here().ifnames().len() > 2 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "the veth outlived its namespace by 60 s");
+            let _ = sub.next(Some(left));
+        }
         net.run(&Call::new("del").netns(&gone).id("c2").ifname("eth0"))
             .expect_ok();
         assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
-        // No veth is left on the host.
-        let links = Snapshot::here();
-        assert_eq!(links.ifnames(), [BRIDGE, "lo"]);
     });
 }
