@@ -67,8 +67,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     // What can be checked is checked before anything is made, so these
     // failures leave nothing (the reference has created the bridge and,
     // for a taken name, asked IPAM by then): the container's namespace...
-    let cns = NetNs::open(&args.netns)
-        .map_err(|e| fail(format!("failed to open netns {:?}: {e}", args.netns)))?;
+    let cns = args.open_netns()?;
     let container = cns.handle()?;
     // ... and the interface name in it.
     match container.link_get(args.ifname.as_str()) {

@@ -12,8 +12,9 @@
 
 use std::net::IpAddr;
 
+use netns_cni::error::gone_is_ok;
 use netns_cni::{CmdArgs, CniResult, Error, Interface};
-use netns_core::{AddrFilter, Handle, IpFamily, LinkFlags, LinkInfo, NetNs, RouteFilter};
+use netns_core::{AddrFilter, Handle, IpFamily, LinkFlags, LinkInfo, RouteFilter};
 
 use crate::conf;
 
@@ -26,8 +27,7 @@ const TABLE_MAIN: u32 = 254;
 
 pub fn check(args: &CmdArgs) -> Result<(), Error> {
     let n = conf::load(args)?;
-    let cns = NetNs::open(&args.netns)
-        .map_err(|e| fail(format!("failed to open netns {:?}: {e}", args.netns)))?;
+    let cns = args.open_netns()?;
     // The reference asks IPAM even when there is none, and fails.
     if n.layer3 {
         netns_cni::ipam::check(args)?;
@@ -276,22 +276,13 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
             Ok(())
         }
     };
-    if args.netns.is_empty() {
+    let Some(cns) = args.open_netns_if_present()? else {
         return ipam_del();
-    }
-    let cns = match NetNs::open(&args.netns) {
-        Ok(ns) => ns,
-        Err(e) if e.errno() == Some(libc::ENOENT) => return ipam_del(),
-        Err(e) => return Err(Error::from(e)),
     };
     let container = cns.handle()?;
-    match container.link_get(args.ifname.as_str()) {
-        Ok(l) => container
-            .link_del(l.index)
-            .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-            .map_err(|e| fail(format!("failed to delete {:?}: {e}", args.ifname)))?,
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(fail(format!("failed to lookup {:?}: {e}", args.ifname))),
+    if let Some(l) = gone_is_ok(container.link_get(args.ifname.as_str()))? {
+        gone_is_ok(container.link_del(l.index))
+            .map_err(|e| fail(format!("failed to delete {:?}: {e}", args.ifname)))?;
     }
     ipam_del()
 }

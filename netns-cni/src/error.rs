@@ -165,6 +165,23 @@ impl From<netns_core::Error> for Error {
     }
 }
 
+/// For DEL, which must succeed when what it removes is gone: a netns-core
+/// result whose error says the object does not exist
+/// ([`netns_core::Error::is_not_found`]) is `Ok(None)`.
+///
+/// ```no_run
+/// # fn del(h: &netns_core::Handle) -> Result<(), netns_cni::Error> {
+/// netns_cni::error::gone_is_ok(h.link_del("eth0"))?;
+/// # Ok(()) }
+/// ```
+pub fn gone_is_ok<T>(r: netns_core::Result<T>) -> Result<Option<T>, Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

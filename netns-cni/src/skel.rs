@@ -130,6 +130,33 @@ impl CmdArgs {
         }
     }
 
+    /// The container's namespace (CNI_NETNS), for ADD and CHECK: a path
+    /// that cannot be opened as a network namespace is an error, worded as
+    /// the reference plugins word it.
+    pub fn open_netns(&self) -> Result<netns_core::NetNs, Error> {
+        netns_core::NetNs::open(&self.netns)
+            .map_err(|e| Error::internal(format!("failed to open netns {:?}: {e}", self.netns)))
+    }
+
+    /// The container's namespace for DEL, which must succeed when it is
+    /// gone: `None` when CNI_NETNS is empty (as containerd sends it) or
+    /// names nothing (the namespace was removed already); an error only
+    /// for a path that exists and is not a network namespace, or cannot
+    /// be opened.
+    pub fn open_netns_if_present(&self) -> Result<Option<netns_core::NetNs>, Error> {
+        if self.netns.is_empty() {
+            return Ok(None);
+        }
+        match netns_core::NetNs::open(&self.netns) {
+            Ok(ns) => Ok(Some(ns)),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(Error::internal(format!(
+                "failed to open netns {:?}: {e}",
+                self.netns
+            ))),
+        }
+    }
+
     /// GC's `cni.dev/valid-attachments`.
     pub fn valid_attachments(&self) -> Result<Vec<Attachment>, Error> {
         let gc: GcConf = json::decode(&self.stdin).map_err(|e| {
