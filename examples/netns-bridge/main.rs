@@ -46,6 +46,11 @@
 //! cargo build --release --examples   # target/release/examples/netns-bridge
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod add;
 mod check;
 mod conf;
@@ -91,3 +96,6 @@ impl Plugin for Bridge {
 fn main() {
     netns_cni::run(&Bridge)
 }
+
+#[cfg(test)]
+netns_testutil::host_only!("unit tests of the config parsing, no kernel involved");

@@ -21,6 +21,11 @@
 //!   '{"cniVersion":"1.0.0","name":"n","ipam":{"type":"host-local","subnet":"10.0.0.0/24","dataDir":"/tmp/d"}}'
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 use netns_cni::ipam::host_local;
 use netns_cni::{CmdArgs, CniResult, Error, Plugin};
 

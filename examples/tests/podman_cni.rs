@@ -187,7 +187,10 @@ fn two_containers_talk_over_the_reference_bridge_and_rm_f_cleans_up() {
 #[test]
 fn two_containers_talk_over_netns_bridge_and_rm_f_cleans_up() {
     for ipam in ["host-local", "netns-host-local"] {
-        let pm = Podman::new(&plugin_dirs_with_examples(&["netns-bridge", "netns-host-local"]));
+        let pm = Podman::new(&plugin_dirs_with_examples(&[
+            "netns-bridge",
+            "netns-host-local",
+        ]));
         let mut conf = conflist(&pm, "netns-bridge");
         conf["plugins"][0]["ipam"]["type"] = json!(ipam);
         pm.write_conflist(NETWORK, &conf);
