@@ -269,10 +269,25 @@ fn both(name: &str, s: &Scenario) -> (Value, Value) {
     (ours, with_upstream_fixes(reference))
 }
 
-/// [`both`], asserting they are the same; returns ours.
+/// [`both`], asserting they are the same; returns ours. Every pod that
+/// was added is back to its loopback alone after DEL.
 fn same(name: &str, s: &Scenario) -> Value {
     let (ours, reference) = both(name, s);
     assert_same(name, &ours, &reference);
+    for (i, p) in ours["pods_deleted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let names: Vec<&Value> = p["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| &l["ifname"])
+            .collect();
+        assert_eq!(names, [&json!("lo")], "{name}: pod {i} after DEL");
+    }
     ours
 }
 
@@ -748,4 +763,68 @@ fn del_is_idempotent_without_netns_and_with_a_gone_one() {
             .expect_ok();
         assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
     });
+}
+
+#[test]
+fn enabledad_waits_for_duplicate_address_detection() {
+    let s = one(bridge(json!({"isDefaultGateway": true, "enabledad": true,
+                              "ipam": ipam_dual("10.77.0.0/24", "fd77::/64")})));
+    let ours = same("enabledad", &s);
+    assert_eq!(
+        ours["pods_added"][0]["sysctls"]["links"]["eth0"]["ipv6.accept_dad"],
+        "1"
+    );
+    // Right after ADD, the address is no longer tentative: ADD waited for
+    // DAD (the normalised snapshots above leave the flag out).
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let data = TempDir::new("ipam");
+        let net = Network::new(conflist(&s, OURS, &data), our_path());
+        let pod = Pod::new("p");
+        net.add(&pod, "c1", "eth0").expect_ok();
+        let addrs = pod.ip_json(&["-6", "addr", "show", "dev", "eth0"]);
+        let infos = addrs[0]["addr_info"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let global: Vec<&Value> = infos.iter().filter(|a| a["scope"] == "global").collect();
+        assert_eq!(global.len(), 1, "{addrs}");
+        assert!(global[0].get("tentative").is_none(), "{addrs}");
+        net.del(&pod, "c1", "eth0").expect_ok();
+    });
+}
+
+/// Bytes that are not a JSON document cannot pass through libcni (it parses
+/// the conflist itself): the two plugins are run directly.
+#[test]
+fn a_config_that_is_not_json_is_code_6_for_both() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    for conf in [&b"{"[..], b"{\"name\":\"t\",", b"\xff", b""] {
+        let mut codes = Vec::new();
+        for bin in [reference_dir().join(REFERENCE), our_plugin(OURS)] {
+            let mut child = Command::new(&bin)
+                .env_clear()
+                .env("CNI_COMMAND", "ADD")
+                .env("CNI_CONTAINERID", "c1")
+                .env("CNI_NETNS", "/nonexistent")
+                .env("CNI_IFNAME", "eth0")
+                .env("CNI_PATH", "/nonexistent")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let _ = child.stdin.take().expect("stdin").write_all(conf);
+            let out = child.wait_with_output().expect("wait");
+            let v: Value = serde_json::from_slice(&out.stdout).expect("an error object");
+            assert_eq!(out.status.code(), Some(1));
+            codes.push(v["code"].clone());
+        }
+        assert_eq!(
+            codes,
+            [json!(6), json!(6)],
+            "{:?}",
+            String::from_utf8_lossy(conf)
+        );
+    }
 }

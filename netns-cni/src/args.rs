@@ -26,6 +26,15 @@ pub struct CniArgs {
 }
 
 impl CniArgs {
+    /// The keys kubelet, CRI runtimes and Multus send (with
+    /// `IgnoreUnknown=true`): pass them in `known` to read them.
+    pub const K8S_KEYS: &'static [&'static str] = &[
+        "K8S_POD_NAMESPACE",
+        "K8S_POD_NAME",
+        "K8S_POD_INFRA_CONTAINER_ID",
+        "K8S_POD_UID",
+    ];
+
     /// Parse `raw`, accepting the keys in `known` (and `IgnoreUnknown`).
     /// Errors are Go's messages, code 999 (Go plugins return them as plain
     /// errors).
@@ -136,5 +145,15 @@ mod tests {
         let a = CniArgs::load("MAC=x;MAC=y", &["MAC"]).unwrap();
         assert_eq!(a.get("MAC"), Some("y"));
         assert_eq!(a.get("IP"), None);
+        // What Multus sends.
+        let a = CniArgs::load(
+            "IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;\
+             K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1;MAC=x",
+            CniArgs::K8S_KEYS,
+        )
+        .unwrap();
+        assert_eq!(a.get("K8S_POD_NAME"), Some("web-0"));
+        assert_eq!(a.get("K8S_POD_UID"), Some("u-1"));
+        assert_eq!(a.get("MAC"), None);
     }
 }

@@ -553,6 +553,10 @@ mod tests {
             if args.conf.plugin_type == "panic" {
                 panic!("boom");
             }
+            // A chained plugin: what came before it, passed on.
+            if let Some(prev) = args.prev_result()? {
+                return Ok(prev);
+            }
             let mut r = CniResult::new();
             r.ips.push(crate::IpConfig {
                 interface: None,
@@ -669,6 +673,36 @@ mod tests {
         assert_eq!(err_of(&out), (1, "config version does not allow GC".into()));
         let (rc, out, _) = run_env(&gc, r#"{"cniVersion":"1.1.0","name":"n"}"#);
         assert_eq!((rc, out.as_str()), (0, ""));
+    }
+
+    #[test]
+    fn a_chained_plugin_passes_prev_result_on_in_the_configs_version() {
+        let conf = r#"{"cniVersion":"0.4.0","name":"n","type":"tuning","prevResult":{
+            "cniVersion":"0.4.0",
+            "interfaces":[{"name":"eth0","mac":"02:00:00:00:00:01","sandbox":"/run/netns/x"}],
+            "ips":[{"version":"4","interface":0,"address":"10.0.0.2/24","gateway":"10.0.0.1"}],
+            "routes":[{"dst":"0.0.0.0/0"}],"dns":{"nameservers":["10.0.0.53"]}}}"#;
+        let (rc, out, _) = run_env(&add_env(), conf);
+        assert_eq!(rc, 0, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let prev: serde_json::Value = serde_json::from_str(conf).unwrap();
+        assert_eq!(v, prev["prevResult"]);
+        // A prevResult of another version than the config is refused.
+        let at = conf.rfind(r#""cniVersion":"0.4.0""#).unwrap();
+        let bad = format!(
+            "{}{}{}",
+            &conf[..at],
+            r#""cniVersion":"1.0.0""#,
+            &conf[at + r#""cniVersion":"0.4.0""#.len()..]
+        );
+        let (rc, out, _) = run_env(&add_env(), &bad);
+        assert_eq!(rc, 1);
+        let (code, msg) = err_of(&out);
+        assert_eq!(code, 999);
+        assert!(
+            msg.starts_with("could not parse prevResult: result type supports"),
+            "{msg}"
+        );
     }
 
     #[test]
