@@ -5,6 +5,11 @@
 //!
 //! - [`driver`]: examples/cni-driver (a libcni 1.1.2 command-line driver, in
 //!   Go), built once per cargo target dir;
+//! - [`reference_dir`]: the reference plugins, /usr/lib/cni. The VM tier
+//!   has neither Go nor /usr/lib/cni but shares the cargo target dir: the
+//!   host tier leaves the driver and a copy of the plugins the VM tier needs
+//!   (target/<profile>/ref-cni) there, and the VM tier runs them, and ours,
+//!   from copies in guest memory;
 //! - [`Pod`]: a container network namespace in a temporary netns directory;
 //! - [`Network`]: a conflist, a plugin search path and a libcni cache dir of
 //!   its own, with [`Network::run`] (and `add`, `check`, `del`, `gc`,
@@ -81,15 +86,97 @@ pub fn examples_dir() -> PathBuf {
     profile_dir().join("examples")
 }
 
-/// The reference plugins' directory; fails if they are not installed.
+/// The reference plugins the VM tier's tests use, copied by the host tier
+/// into [`staged_reference_dir`]: the VM image has no /usr/lib/cni (the
+/// guest's /usr is its own), but it shares the cargo target dir.
+pub const STAGED_PLUGINS: &[&str] = &["bridge", "host-local"];
+
+/// target/<profile>/ref-cni: where the host tier copies [`STAGED_PLUGINS`]
+/// for the VM tier.
+pub fn staged_reference_dir() -> PathBuf {
+    profile_dir().join("ref-cni")
+}
+
+/// The reference plugins' directory: /usr/lib/cni when it has them (on the
+/// host, which then also copies [`STAGED_PLUGINS`] into
+/// [`staged_reference_dir`], once per process, for the VM tier); else, in
+/// the test VM only, that copy (run from a copy of it in guest memory, see
+/// `vm_local_copy`). Fails, saying what to do, if neither is there.
 pub fn reference_dir() -> PathBuf {
     let p = PathBuf::from(REFERENCE_PLUGINS);
-    assert!(
-        p.join("bridge").is_file() && p.join("host-local").is_file(),
+    if p.join("bridge").is_file() && p.join("host-local").is_file() {
+        static STAGED: OnceLock<()> = OnceLock::new();
+        STAGED.get_or_init(|| stage_reference_plugins(&p, &staged_reference_dir()));
+        return p;
+    }
+    if netns_testutil::in_test_vm() {
+        let staged = staged_reference_dir();
+        let missing: Vec<&str> = STAGED_PLUGINS
+            .iter()
+            .copied()
+            .filter(|n| !staged.join(n).is_file())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the reference plugins {missing:?} are missing from {}: the VM image has no \
+             {REFERENCE_PLUGINS}, so the host tier copies them there (any CNI test run on the \
+             host does, e.g. `cargo test -p netns-examples --test bridge_vlan`; .ci/test runs \
+             the host tier before the VM tier)",
+            staged.display()
+        );
+        static LOCAL: OnceLock<PathBuf> = OnceLock::new();
+        return LOCAL
+            .get_or_init(|| vm_local_copy(&staged, STAGED_PLUGINS, "ref-cni"))
+            .clone();
+    }
+    panic!(
         "{REFERENCE_PLUGINS}/bridge or host-local is missing: install Debian's \
          containernetworking-plugins (apt-get install containernetworking-plugins)"
     );
-    p
+}
+
+/// In the test VM, copies of the programs `names` of `dir` in
+/// `<temp dir>/netns-cni-exe-<pid>/<tag>`, made once per process, to run
+/// them from there. The guest's target dir is a 9p share, its /tmp a tmpfs:
+/// under emulation an exec from the share costs up to a second or more for a
+/// 3 MB Go program, several times that of a copy in memory, and a CNI ADD
+/// execs three. The copies live as long as the guest (its /tmp goes with
+/// it). A name `dir` lacks is left out (who needs it fails on its own
+/// terms).
+fn vm_local_copy(dir: &Path, names: &[&str], tag: &str) -> PathBuf {
+    let to = std::env::temp_dir()
+        .join(format!("netns-cni-exe-{}", std::process::id()))
+        .join(tag);
+    fs::create_dir_all(&to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+    for name in names {
+        let src = dir.join(name);
+        if src.is_file() {
+            fs::copy(&src, to.join(name))
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), to.display()));
+        }
+    }
+    to
+}
+
+/// Copy [`STAGED_PLUGINS`] from `from` into `to` where the copy differs
+/// (each written under a name of this process, then renamed: a concurrent
+/// test binary never runs a half-written plugin).
+fn stage_reference_plugins(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+    for name in STAGED_PLUGINS {
+        let (src, dst) = (from.join(name), to.join(name));
+        let want = fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+        if fs::read(&dst).is_ok_and(|have| have == want) {
+            continue;
+        }
+        let tmp = to.join(format!(".{name}.{}", std::process::id()));
+        fs::copy(&src, &tmp)
+            .and_then(|_| fs::rename(&tmp, &dst))
+            .unwrap_or_else(|e| {
+                let _ = fs::remove_file(&tmp);
+                panic!("copy {} to {}: {e}", src.display(), dst.display())
+            });
+    }
 }
 
 /// A plugin search path of the reference plugins only.
@@ -97,10 +184,23 @@ pub fn reference_path() -> Vec<PathBuf> {
     vec![reference_dir()]
 }
 
+/// Our CNI plugins (examples of netns-examples).
+pub const OUR_PLUGINS: &[&str] = &["netns-bridge", "netns-host-local"];
+
 /// A plugin search path of our plugins first, then the reference ones
 /// (a conflist naming `netns-bridge` finds ours, `host-local` the reference).
+/// In the test VM, copies of [`OUR_PLUGINS`] in guest memory (see
+/// `vm_local_copy`) instead of [`examples_dir`].
 pub fn our_path() -> Vec<PathBuf> {
-    vec![examples_dir(), reference_dir()]
+    let ours = if netns_testutil::in_test_vm() {
+        static LOCAL: OnceLock<PathBuf> = OnceLock::new();
+        LOCAL
+            .get_or_init(|| vm_local_copy(&examples_dir(), OUR_PLUGINS, "examples"))
+            .clone()
+    } else {
+        examples_dir()
+    };
+    vec![ours, reference_dir()]
 }
 
 /// Our plugin `name` (e.g. `netns-bridge`), built by cargo; fails with how to
@@ -175,10 +275,23 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// target/<profile>/cni-driver/cni-driver-<hash of main.go> (with Go's cache
 /// beside it), and reused from there by later test runs until main.go
 /// changes. Go builds in GOPATH mode against Debian's libcni source, offline
-/// (GOPROXY=off); a missing `go` or libcni fails with what to install.
+/// (GOPROXY=off); a missing `go` or libcni fails with what to install. In
+/// the test VM, which has no Go, the host tier's build must be there (the
+/// guest shares the target dir); no build is attempted, and the driver runs
+/// from a copy in guest memory (see `vm_local_copy`).
 pub fn driver() -> &'static Path {
     static DRIVER: OnceLock<PathBuf> = OnceLock::new();
-    DRIVER.get_or_init(build_driver)
+    DRIVER.get_or_init(|| {
+        let exe = build_driver();
+        if !netns_testutil::in_test_vm() {
+            return exe;
+        }
+        // Run from a copy in guest memory (see `vm_local_copy`).
+        let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+            return exe;
+        };
+        vm_local_copy(dir, &[&name.to_string_lossy()], "cni-driver").join(name)
+    })
 }
 
 /// The environment of `go` for the driver (GOPATH mode, offline, caches in
@@ -236,6 +349,15 @@ fn build_driver() -> PathBuf {
     if exe.is_file() {
         return exe;
     }
+    // The VM image has no Go: the host tier builds the driver into the
+    // target dir, which the VM shares.
+    assert!(
+        !netns_testutil::in_test_vm(),
+        "{} is missing, and the test VM has no go to build it: the host tier builds it (any \
+         CNI test run on the host does, e.g. `cargo test -p netns-examples --test bridge_vlan`; \
+         .ci/test runs the host tier before the VM tier)",
+        exe.display()
+    );
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     // Built under a name of this process, then renamed: concurrent test
     // binaries never see (or execute) a half-written driver.
