@@ -96,6 +96,3 @@ impl Plugin for Bridge {
 fn main() {
     netns_cni::run(&Bridge)
 }
-
-#[cfg(test)]
-netns_testutil::host_only!("unit tests of the config parsing, no kernel involved");
