@@ -13,6 +13,11 @@
 //! is made before its ADD and removed only at the end of the run, so the
 //! kernel's asynchronous namespace teardown never lands in a timed call.
 //!
+//! In the same run, each round also sets up one pod per side through one
+//! long-running driver (`cni-driver -serve`): libcni as containerd and
+//! CRI-O hold it, inside their daemon, so no driver start is in those
+//! figures (the driver times each command itself).
+//!
 //! Then where the time goes: each part below is sampled between the pods
 //! of that same run (every fourth pod by default), so it shares the run's
 //! conditions: the driver's start alone (`-cmd status` on a 1.0.0 list,
@@ -41,9 +46,9 @@
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netns_core::{
@@ -256,6 +261,16 @@ fn line(name: &str, s: &Series) -> String {
     )
 }
 
+/// A series known only by its wall times (the serving driver's figures).
+fn wall_line(name: &str, s: &Series) -> String {
+    format!(
+        "{name:<44} wall median {:>9} p90 {:>9} mean {:>9}",
+        ms(s.med(wall)),
+        ms(s.pct(wall, 0.9)),
+        ms(s.total(wall) / s.0.len() as f64),
+    )
+}
+
 /// Busy and total CPU seconds of the machine so far (/proc/stat, all CPUs;
 /// idle and iowait count as idle).
 fn machine_cpu() -> (f64, f64) {
@@ -462,6 +477,95 @@ fn version_cmd(plugin: &Path) -> Command {
 }
 
 // ---------------------------------------------------------------------------
+// The driver as a daemon
+
+/// The driver in `-serve` mode, one process for the whole run: libcni as a
+/// long-running runtime holds it (containerd and CRI-O call it inside their
+/// daemon), so no driver start is in the figures. Each figure is the time
+/// the driver measured around the command (reading the conflist and the
+/// libcni call, which execs the plugin); CPU times are not available per
+/// command and are left at 0.
+struct Daemon {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Daemon {
+    fn start(driver: &Path) -> Daemon {
+        let mut child = Command::new(driver)
+            .env_clear()
+            .env("PATH", SYS_PATH)
+            .arg("-serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {} -serve: {e}", driver.display()));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Daemon {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// `cmd` on `side`'s network for pod `netns`: its cost and what it
+    /// printed; panics on a failure.
+    fn call(&mut self, side: &Side, cmd: &str, netns: &Path, id: &str) -> (Cost, String) {
+        let line = json!({
+            "cmd": cmd, "conflist": side.conflist, "path": side.search,
+            "cachedir": side.cache, "netns": netns, "id": id, "ifname": "eth0",
+        });
+        writeln!(self.stdin, "{line}").expect("write to the driver");
+        let mut reply = String::new();
+        self.stdout
+            .read_line(&mut reply)
+            .expect("read the driver's reply");
+        let v: Value =
+            serde_json::from_str(&reply).unwrap_or_else(|e| panic!("driver reply {reply:?}: {e}"));
+        assert_eq!(
+            v["error"],
+            Value::Null,
+            "{} {cmd} through the serving driver failed: {v}",
+            side.tag
+        );
+        let cost = Cost {
+            wall: v["ns"].as_f64().unwrap_or_default() * 1e-9,
+            ..Cost::default()
+        };
+        (cost, v["out"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// ADD then DEL of one new pod on `side`.
+    fn pod(&mut self, side: &Side, pods: &mut Pods, id: &str) -> (Cost, Cost) {
+        let pod = pods.create(side.tag);
+        let (add, out) = self.call(side, "add", &pod, id);
+        side.check_add(
+            "serving driver ADD",
+            &Ran {
+                cost: add,
+                code: 0,
+                stdout: out,
+                stderr: String::new(),
+            },
+        );
+        let (del, _) = self.call(side, "del", &pod, id);
+        (add, del)
+    }
+
+    /// End of stdin: the driver exits.
+    fn stop(self) {
+        let Daemon {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let status = child.wait().expect("wait for the serving driver");
+        assert!(status.success(), "cni-driver -serve: {status}");
+    }
+}
+
+// ---------------------------------------------------------------------------
 // strace
 
 /// `strace -f -c` of one call: the total number of system calls and the
@@ -606,6 +710,10 @@ struct Parts {
     /// libcni's exec path (env, stdin, pipes, result parsing, cache file).
     noop_add: Series,
     noop_del: Series,
+    /// (2b) The same through the serving driver: libcni's exec path and the
+    /// no-op plugin's start, the floor of a daemon's figures.
+    serve_noop_add: Series,
+    serve_noop_del: Series,
     noop: Side,
     noop_pod: PathBuf,
     /// (3) Process starts: VERSION of each plugin, /bin/true as the floor
@@ -625,7 +733,14 @@ struct Parts {
 }
 
 impl Parts {
-    fn sample(&mut self, driver: &Path, sides: [&Side; 2], pods: &mut Pods, record: bool) {
+    fn sample(
+        &mut self,
+        driver: &Path,
+        daemon: &mut Daemon,
+        sides: [&Side; 2],
+        pods: &mut Pods,
+        record: bool,
+    ) {
         self.n += 1;
         let k = self.n;
         let keep = |series: &mut Series, c: Cost| {
@@ -658,6 +773,11 @@ impl Parts {
         );
         self.noop.check_ok("driver DEL", &d);
         keep(&mut self.noop_del, d.cost);
+        let id = format!("noop-serve-{k}");
+        let (a, _) = daemon.call(&self.noop, "add", &self.noop_pod, &id);
+        keep(&mut self.serve_noop_add, a);
+        let (d, _) = daemon.call(&self.noop, "del", &self.noop_pod, &id);
+        keep(&mut self.serve_noop_del, d);
 
         for (_, exe, series) in &mut self.starts {
             let r = run(&mut version_cmd(exe), None);
@@ -796,6 +916,8 @@ fn main() {
         status: Series::default(),
         noop_add: Series::default(),
         noop_del: Series::default(),
+        serve_noop_add: Series::default(),
+        serve_noop_del: Series::default(),
         noop: Side {
             tag: "noop",
             conflist: noop_list,
@@ -871,9 +993,14 @@ fn main() {
     // The run: per pod, ADD then DEL through the driver on each side (which
     // side goes first alternates); every `every` pods, one sample of each
     // breakdown part, so that all figures share the run's conditions.
+    // Each pod round also runs one pod per side through the serving driver
+    // (the daemon's view), in the same alternating order.
     let every = pods_n / parts_n;
     let mut adds = [Series::default(), Series::default()];
     let mut dels = [Series::default(), Series::default()];
+    let mut serve_adds = [Series::default(), Series::default()];
+    let mut serve_dels = [Series::default(), Series::default()];
+    let mut daemon = Daemon::start(&driver);
     for i in 0..WARMUP + pods_n {
         let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
         for s in order {
@@ -884,17 +1011,21 @@ fn main() {
             side.check_add("driver ADD", &add);
             let del = run(&mut side.driver(&driver, "del", &pod, &id), None);
             side.check_ok("driver DEL", &del);
+            let (sadd, sdel) = daemon.pod(side, &mut pods, &format!("{}-serve-{i}", side.tag));
             if i >= WARMUP {
                 adds[s].push(add.cost);
                 dels[s].push(del.cost);
+                serve_adds[s].push(sadd);
+                serve_dels[s].push(sdel);
             }
         }
         if i < WARMUP {
-            parts.sample(&driver, sides, &mut pods, false);
+            parts.sample(&driver, &mut daemon, sides, &mut pods, false);
         } else if (i - WARMUP) % every == 0 && parts.status.0.len() < parts_n {
-            parts.sample(&driver, sides, &mut pods, true);
+            parts.sample(&driver, &mut daemon, sides, &mut pods, true);
         }
     }
+    daemon.stop();
     let run_secs = run_start.elapsed().as_secs_f64();
     let cpu_end = machine_cpu();
     let own_run = own_cpu() - own_start;
@@ -929,6 +1060,8 @@ fn main() {
         run_secs,
         adds: &adds,
         dels: &dels,
+        serve_adds: &serve_adds,
+        serve_dels: &serve_dels,
         parts: &parts,
         straces: &straces,
         busy: cpu_end.0 - cpu_start.0,
@@ -944,6 +1077,8 @@ struct Report<'a> {
     run_secs: f64,
     adds: &'a [Series; 2],
     dels: &'a [Series; 2],
+    serve_adds: &'a [Series; 2],
+    serve_dels: &'a [Series; 2],
     parts: &'a Parts,
     straces: &'a [(String, Option<String>)],
     busy: f64,
@@ -1002,6 +1137,43 @@ fn report(r: &Report<'_>) {
             100.0 * others / r.run_secs
         );
     }
+
+    println!();
+    println!(
+        "== ADD then DEL through one serving driver (cni-driver -serve: libcni in a long-running process, as containerd and CRI-O hold it), {pods_n} pods per side, in the same run; time measured by the driver around each command"
+    );
+    let [sref_add, sour_add] = r.serve_adds;
+    let [sref_del, sour_del] = r.serve_dels;
+    println!(
+        "{}",
+        wall_line("reference bridge + host-local  ADD", sref_add)
+    );
+    println!(
+        "{}",
+        wall_line("netns-bridge (in-process IPAM)  ADD", sour_add)
+    );
+    println!(
+        "{}",
+        wall_line("reference bridge + host-local  DEL", sref_del)
+    );
+    println!(
+        "{}",
+        wall_line("netns-bridge (in-process IPAM)  DEL", sour_del)
+    );
+    println!("{}", wall_line("no-op plugin ADD", &p.serve_noop_add));
+    println!("{}", wall_line("no-op plugin DEL", &p.serve_noop_del));
+    for (name, a, b) in [("ADD", sref_add, sour_add), ("DEL", sref_del, sour_del)] {
+        println!(
+            "{name}: ratio ref/ours: median {:.2}x, p90 {:.2}x, total {:.2}x",
+            a.med(wall) / b.med(wall),
+            a.pct(wall, 0.9) / b.pct(wall, 0.9),
+            a.total(wall) / b.total(wall),
+        );
+    }
+    println!(
+        "ceiling of the ADD ratio through the serving driver (a plugin that does nothing): ref ADD / no-op ADD = {:.2}x",
+        sref_add.med(wall) / p.serve_noop_add.med(wall)
+    );
 
     println!();
     println!(

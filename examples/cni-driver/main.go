@@ -18,9 +18,20 @@
 // print nothing. On failure it prints {"code":N,"msg":"...","details":"..."}
 // for a plugin's error (-1 as the code for any other error) on stdout, the
 // whole error text on stderr, and exits 1.
+//
+//	cni-driver -serve
+//
+// is the driver as a long-running runtime holds libcni (containerd and
+// CRI-O call it inside their daemon): one command per line on stdin, a JSON
+// object with the flags' names as keys ({"cmd":"add","conflist":...}), and
+// one JSON line back per command on stdout: {"ns":N,"out":"...","error":E}
+// with N the nanoseconds the command took inside this process (reading the
+// conflist and the libcni call), out what the command prints and E the
+// failure object above, or null. It exits at the end of stdin.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -60,35 +72,85 @@ func main() {
 	capArgs := flag.String("cap", "", "capability arguments, a JSON object")
 	cacheDir := flag.String("cachedir", "", "libcni's cache directory (default /var/lib/cni)")
 	valid := flag.String("valid", "", "gc: the valid attachments, a JSON list of {containerID, ifname}")
+	serveMode := flag.Bool("serve", false, "read commands from stdin, one JSON object per line")
 	flag.Parse()
 
-	if err := run(*cmd, *conflist, *path, *netns, *id, *ifname, *args, *capArgs, *cacheDir, *valid); err != nil {
-		fmt.Fprintln(os.Stderr, "cni-driver:", err)
-		out := failure{Code: -1, Msg: err.Error()}
-		var perr *types.Error
-		if errors.As(err, &perr) {
-			out = failure{Code: int(perr.Code), Msg: perr.Msg, Details: &perr.Details}
+	if *serveMode {
+		if err := serve(); err != nil {
+			fmt.Fprintln(os.Stderr, "cni-driver:", err)
+			os.Exit(1)
 		}
-		b, _ := json.Marshal(out)
+		return
+	}
+	out, err := run(*cmd, *conflist, *path, *netns, *id, *ifname, *args, *capArgs, *cacheDir, *valid)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cni-driver:", err)
+		b, _ := json.Marshal(failureOf(err))
 		fmt.Println(string(b))
 		os.Exit(1)
 	}
+	if out != "" {
+		fmt.Println(out)
+	}
 }
 
-func run(cmd, conflist, path, netns, id, ifname, args, capArgs, cacheDir, valid string) error {
+// failureOf is the failure object of err: a plugin's code, message and
+// details, or code -1 and the whole text.
+func failureOf(err error) failure {
+	var perr *types.Error
+	if errors.As(err, &perr) {
+		return failure{Code: int(perr.Code), Msg: perr.Msg, Details: &perr.Details}
+	}
+	return failure{Code: -1, Msg: err.Error()}
+}
+
+// serve runs -serve: commands from stdin, one reply line each.
+func serve() error {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		var c struct {
+			Cmd, Conflist, Path, Netns, ID, Ifname, Args, Cap, Cachedir, Valid string
+		}
+		if err := json.Unmarshal(in.Bytes(), &c); err != nil {
+			return fmt.Errorf("-serve: a line is not a command object: %w", err)
+		}
+		var reply struct {
+			Ns    int64    `json:"ns"`
+			Out   string   `json:"out"`
+			Error *failure `json:"error"`
+		}
+		start := time.Now()
+		res, err := run(c.Cmd, c.Conflist, c.Path, c.Netns, c.ID, c.Ifname, c.Args, c.Cap, c.Cachedir, c.Valid)
+		reply.Ns = time.Since(start).Nanoseconds()
+		reply.Out = res
+		if err != nil {
+			f := failureOf(err)
+			reply.Error = &f
+		}
+		if err := out.Encode(&reply); err != nil {
+			return err
+		}
+	}
+	return in.Err()
+}
+
+// run runs one command and returns what it prints on success.
+func run(cmd, conflist, path, netns, id, ifname, args, capArgs, cacheDir, valid string) (string, error) {
 	list, err := libcni.ConfListFromFile(conflist)
 	if err != nil {
-		return err
+		return "", err
 	}
 	paths := filepath.SplitList(path)
 	cni := libcni.NewCNIConfigWithCacheDir(paths, cacheDir, nil)
 	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: ifname}
 	if rt.Args, err = parseArgs(args); err != nil {
-		return err
+		return "", err
 	}
 	if capArgs != "" {
 		if err := json.Unmarshal([]byte(capArgs), &rt.CapabilityArgs); err != nil {
-			return fmt.Errorf("-cap: %w", err)
+			return "", fmt.Errorf("-cap: %w", err)
 		}
 	}
 	ctx := context.Background()
@@ -96,34 +158,33 @@ func run(cmd, conflist, path, netns, id, ifname, args, capArgs, cacheDir, valid 
 	case "add":
 		result, err := cni.AddNetworkList(ctx, list, rt)
 		if err != nil {
-			return err
+			return "", err
 		}
 		b, err := json.Marshal(result)
 		if err != nil {
-			return err
+			return "", err
 		}
-		fmt.Println(string(b))
-		return nil
+		return string(b), nil
 	case "check":
-		return cni.CheckNetworkList(ctx, list, rt)
+		return "", cni.CheckNetworkList(ctx, list, rt)
 	case "del":
-		return cni.DelNetworkList(ctx, list, rt)
+		return "", cni.DelNetworkList(ctx, list, rt)
 	case "validate":
 		_, err := cni.ValidateNetworkList(ctx, list)
-		return err
+		return "", err
 	case "gc":
 		var attachments []attachment
 		if valid != "" {
 			attachments = []attachment{}
 			if err := json.Unmarshal([]byte(valid), &attachments); err != nil {
-				return fmt.Errorf("-valid: %w", err)
+				return "", fmt.Errorf("-valid: %w", err)
 			}
 		}
-		return gc(ctx, cni, list, cacheDir, attachments, valid != "")
+		return "", gc(ctx, cni, list, cacheDir, attachments, valid != "")
 	case "status":
-		return status(ctx, cni, list)
+		return "", status(ctx, cni, list)
 	}
-	return fmt.Errorf("-cmd %q: not one of add, check, del, gc, status, validate", cmd)
+	return "", fmt.Errorf("-cmd %q: not one of add, check, del, gc, status, validate", cmd)
 }
 
 // parseArgs splits 'K=V;K=V' into libcni's RuntimeConf.Args.

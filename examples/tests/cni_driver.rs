@@ -368,6 +368,47 @@ fn the_driver_reports_failures() {
     });
 }
 
+/// `-serve`, the driver as a long-running runtime holds libcni (the pod
+/// setup bench times it): one reply line per command, the result as the
+/// one-shot driver prints it, failures as its failure objects, and the
+/// process goes on after one.
+#[test]
+fn the_driver_serves_commands_from_stdin() {
+    in_private_netns(|| {
+        let data = TempDir::new("ipam");
+        let net = Network::new(conflist(&data), reference_path());
+        let pod = Pod::new("p");
+        let replies = net.serve(&[
+            Call::on("add", &pod, "c1", "eth0"),
+            Call::on("add", &pod, "bad id", "eth0"),
+            Call::on("check", &pod, "c1", "eth0"),
+            Call::on("del", &pod, "c1", "eth0"),
+        ]);
+        assert_eq!(replies.len(), 4, "{replies:?}");
+        for r in &replies {
+            assert!(r["ns"].as_u64().is_some_and(|ns| ns > 0), "{r}");
+        }
+        assert_eq!(replies[0]["error"], Value::Null, "{}", replies[0]);
+        let result: Value = serde_json::from_str(replies[0]["out"].as_str().unwrap_or_default())
+            .expect("the ADD result is JSON");
+        assert_eq!(result["ips"][0]["address"], "10.77.0.2/24");
+        assert_eq!(
+            replies[1]["error"],
+            json!({"code": 4, "msg": "invalid characters in containerID", "details": "bad id"})
+        );
+        assert_eq!(
+            replies[2],
+            json!({"ns": replies[2]["ns"], "out": "", "error": null})
+        );
+        assert_eq!(
+            replies[3],
+            json!({"ns": replies[3]["ns"], "out": "", "error": null})
+        );
+        assert_eq!(pod.ifnames(), ["lo"]);
+        assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
+    });
+}
+
 /// One run for the determinism check, in a fresh host namespace: two
 /// networks (a dual-stack default gateway with hairpin and an MTU, and a
 /// bridge without gateway, whose MAC follows its lowest port), two pods on

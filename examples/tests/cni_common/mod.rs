@@ -44,8 +44,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -693,6 +694,70 @@ impl Network {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             json,
         }
+    }
+
+    /// The command object of `call` for the driver's `-serve` mode.
+    pub fn serve_line(&self, call: &Call) -> Value {
+        let paths = std::env::join_paths(&self.paths).expect("plugin dirs without ':'");
+        let mut line = json!({
+            "cmd": call.cmd,
+            "conflist": self.conflist,
+            "path": paths.to_string_lossy(),
+            "cachedir": self.cache,
+        });
+        let opt = |v: &Option<String>| v.clone().map(Value::String);
+        for (key, value) in [
+            ("netns", call.netns.as_ref().map(|p| json!(p))),
+            ("id", opt(&call.id)),
+            ("ifname", opt(&call.ifname)),
+            ("args", opt(&call.args)),
+            ("cap", call.cap.as_ref().map(|c| json!(c.to_string()))),
+        ] {
+            if let Some(v) = value {
+                line[key] = v;
+            }
+        }
+        line
+    }
+
+    /// `calls` through one driver in `-serve` mode (the driver as a
+    /// long-running runtime holds libcni), on the calling thread's
+    /// namespace: its reply object for each.
+    pub fn serve(&self, calls: &[Call]) -> Vec<Value> {
+        let mut input = String::new();
+        for c in calls {
+            input.push_str(&self.serve_line(c).to_string());
+            input.push('\n');
+        }
+        let mut child = Command::new(driver())
+            .env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .arg("-serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run {} -serve: {e}", driver().display()));
+        let mut stdin = child.stdin.take().expect("the driver's stdin");
+        // Replies are one line each, small: written before they are read.
+        stdin
+            .write_all(input.as_bytes())
+            .expect("write the commands");
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait for the driver");
+        assert!(
+            out.status.success(),
+            "cni-driver -serve: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("reply {l:?}: {e}")))
+            .collect()
     }
 
     pub fn add(&self, pod: &Pod, id: &str, ifname: &str) -> Outcome {
