@@ -2,7 +2,9 @@
 //! accepts is accepted here with the same meaning, and output reads the
 //! same.
 //!
-//! Reading ([`decode`], [`parse`]):
+//! Reading ([`decode`], [`parse`]) goes through netns-ipam's
+//! [`gojson`] reader, the one under its host-local
+//! config parser, so both read a document alike:
 //! - bytes that are not UTF-8 inside a string become U+FFFD (outside a
 //!   string they are a syntax error, in Go too);
 //! - nesting up to Go's 10,000 levels is accepted, deeper is refused with
@@ -22,6 +24,7 @@
 
 use std::fmt;
 
+use netns_ipam::gojson::{self, GoValue};
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
@@ -29,20 +32,6 @@ use serde::de::{
 use serde::Serialize;
 
 pub use serde_json::Value;
-
-/// Go's encoding/json nesting limit (maxNestingDepth).
-const GO_MAX_DEPTH: usize = 10_000;
-/// serde_json's own recursion limit; deeper documents are parsed on a
-/// thread with a stack for them.
-const SERDE_DEPTH: usize = 127;
-/// The stack of that thread (virtual memory: only what the parse touches
-/// is used).
-const DEEP_STACK: usize = 256 * 1024 * 1024;
-/// How deep a value is kept: below this, containers are read (and their
-/// syntax checked) but kept empty, so what is returned is shallow whatever
-/// the input (and can be used and dropped on any thread). No CNI key is
-/// anywhere near this deep.
-const BUILD_DEPTH: usize = 64;
 
 /// A JSON document that could not be read: Go's message where the two
 /// parsers agree on one (`invalid character '[' exceeded max depth`),
@@ -58,147 +47,10 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// A JSON value that keeps object keys in document order, duplicates
-/// included, as Go's decoder sees them.
-#[derive(Debug, Clone, PartialEq)]
-enum GoValue {
-    Null,
-    Bool(bool),
-    Number(serde_json::Number),
-    String(String),
-    Array(Vec<GoValue>),
-    Object(Vec<(String, GoValue)>),
-}
-
-/// A [`GoValue`] at nesting depth `.0`: below [`BUILD_DEPTH`], containers
-/// are read (their syntax checked) but kept empty.
-struct Seed(usize);
-
-impl<'de> DeserializeSeed<'de> for Seed {
-    type Value = GoValue;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<GoValue, D::Error> {
-        struct V(usize);
-        impl<'de> Visitor<'de> for V {
-            type Value = GoValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_unit<E>(self) -> Result<GoValue, E> {
-                Ok(GoValue::Null)
-            }
-            fn visit_none<E>(self) -> Result<GoValue, E> {
-                Ok(GoValue::Null)
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<GoValue, E> {
-                Ok(GoValue::Bool(b))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<GoValue, E> {
-                Ok(GoValue::Number(n.into()))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<GoValue, E> {
-                Ok(GoValue::Number(n.into()))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<GoValue, E> {
-                serde_json::Number::from_f64(n)
-                    .map(GoValue::Number)
-                    .ok_or_else(|| E::custom("number out of range"))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<GoValue, E> {
-                Ok(GoValue::String(s.to_owned()))
-            }
-            fn visit_string<E>(self, s: String) -> Result<GoValue, E> {
-                Ok(GoValue::String(s))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<GoValue, A::Error> {
-                let mut out = Vec::new();
-                if self.0 >= BUILD_DEPTH {
-                    while a.next_element::<de::IgnoredAny>()?.is_some() {}
-                    return Ok(GoValue::Array(out));
-                }
-                while let Some(v) = a.next_element_seed(Seed(self.0 + 1))? {
-                    out.push(v);
-                }
-                Ok(GoValue::Array(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<GoValue, A::Error> {
-                let mut out = Vec::new();
-                if self.0 >= BUILD_DEPTH {
-                    while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                    return Ok(GoValue::Object(out));
-                }
-                while let Some(k) = a.next_key::<String>()? {
-                    let v = a.next_value_seed(Seed(self.0 + 1))?;
-                    out.push((k, v));
-                }
-                Ok(GoValue::Object(out))
-            }
-        }
-        d.deserialize_any(V(self.0))
-    }
-}
-
-/// The deepest nesting of `json` outside strings, or the bracket that goes
-/// past Go's limit.
-fn nesting(json: &[u8]) -> (usize, Option<u8>) {
-    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
-    for &b in json {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > GO_MAX_DEPTH {
-                    return (depth, Some(b));
-                }
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    (max, None)
-}
-
-/// Parse `bytes` as Go would, on a big stack when the document is deep.
+/// Parse `bytes` as Go would ([`gojson::read`], the reader netns-ipam's
+/// config parser uses too).
 fn read(bytes: &[u8]) -> Result<GoValue, JsonError> {
-    let text = String::from_utf8_lossy(bytes);
-    let (depth, over) = nesting(text.as_bytes());
-    if let Some(c) = over {
-        return Err(JsonError(format!(
-            "invalid character '{}' exceeded max depth",
-            char::from(c)
-        )));
-    }
-    let parse = |text: &str| -> Result<GoValue, JsonError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        de.disable_recursion_limit();
-        let v = Seed(0)
-            .deserialize(&mut de)
-            .and_then(|v| de.end().map(|()| v));
-        v.map_err(|e| JsonError(e.to_string()))
-    };
-    if depth <= SERDE_DEPTH {
-        return parse(&text);
-    }
-    // serde_json recurses once per level: give it a stack for the depth.
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("netns-cni-json".into())
-            .stack_size(DEEP_STACK)
-            .spawn_scoped(s, || parse(&text))
-            .map_err(|e| JsonError(format!("cannot parse JSON {depth} levels deep: {e}")))?
-            .join()
-            .unwrap_or_else(|_| Err(JsonError("the JSON parser failed".into())))
-    })
+    gojson::read(bytes).map_err(|e| JsonError(e.to_string()))
 }
 
 /// Read a JSON document into a [`Value`] (as Go reads it into
@@ -211,7 +63,7 @@ fn read(bytes: &[u8]) -> Result<GoValue, JsonError> {
 /// # Ok::<(), netns_cni::json::JsonError>(())
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    read(bytes).map(GoValue::into_value)
+    read(bytes).map(into_value)
 }
 
 /// Read a JSON document into `T` with Go's rules (see the module docs).
@@ -227,56 +79,56 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
 /// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let v = read(bytes)?;
-    T::deserialize(&v).map_err(|e| JsonError(e.to_string()))
+    T::deserialize(Go(&v)).map_err(|e| JsonError(e.to_string()))
 }
 
 /// Read a [`Value`] into `T` with Go's rules (see the module docs).
 pub fn decode_value<T: DeserializeOwned>(v: &Value) -> Result<T, JsonError> {
-    let g = GoValue::from_value(v);
-    T::deserialize(&g).map_err(|e| JsonError(e.to_string()))
+    let g = from_value(v);
+    T::deserialize(Go(&g)).map_err(|e| JsonError(e.to_string()))
 }
 
-impl GoValue {
-    /// As a [`Value`] (the last of duplicate keys wins, as in Go).
-    fn into_value(self) -> Value {
-        match self {
-            GoValue::Null => Value::Null,
-            GoValue::Bool(b) => Value::Bool(b),
-            GoValue::Number(n) => Value::Number(n),
-            GoValue::String(s) => Value::String(s),
-            GoValue::Array(a) => Value::Array(a.into_iter().map(GoValue::into_value).collect()),
-            GoValue::Object(o) => {
-                Value::Object(o.into_iter().map(|(k, v)| (k, v.into_value())).collect())
-            }
-        }
-    }
-
-    fn from_value(v: &Value) -> GoValue {
-        match v {
-            Value::Null => GoValue::Null,
-            Value::Bool(b) => GoValue::Bool(*b),
-            Value::Number(n) => GoValue::Number(n.clone()),
-            Value::String(s) => GoValue::String(s.clone()),
-            Value::Array(a) => GoValue::Array(a.iter().map(GoValue::from_value).collect()),
-            Value::Object(o) => GoValue::Object(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), GoValue::from_value(v)))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn unexpected(&self) -> de::Unexpected<'_> {
-        match self {
-            GoValue::Null => de::Unexpected::Unit,
-            GoValue::Bool(b) => de::Unexpected::Bool(*b),
-            GoValue::Number(_) => de::Unexpected::Other("number"),
-            GoValue::String(s) => de::Unexpected::Str(s),
-            GoValue::Array(_) => de::Unexpected::Seq,
-            GoValue::Object(_) => de::Unexpected::Map,
+/// `v` as a [`Value`] (the last of duplicate keys wins, as in Go).
+fn into_value(v: GoValue) -> Value {
+    match v {
+        GoValue::Null => Value::Null,
+        GoValue::Bool(b) => Value::Bool(b),
+        GoValue::Number(n) => Value::Number(n),
+        GoValue::String(s) => Value::String(s),
+        GoValue::Array(a) => Value::Array(a.into_iter().map(into_value).collect()),
+        GoValue::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, into_value(v))).collect())
         }
     }
 }
+
+fn from_value(v: &Value) -> GoValue {
+    match v {
+        Value::Null => GoValue::Null,
+        Value::Bool(b) => GoValue::Bool(*b),
+        Value::Number(n) => GoValue::Number(n.clone()),
+        Value::String(s) => GoValue::String(s.clone()),
+        Value::Array(a) => GoValue::Array(a.iter().map(from_value).collect()),
+        Value::Object(o) => {
+            GoValue::Object(o.iter().map(|(k, v)| (k.clone(), from_value(v))).collect())
+        }
+    }
+}
+
+fn unexpected(v: &GoValue) -> de::Unexpected<'_> {
+    match v {
+        GoValue::Null => de::Unexpected::Unit,
+        GoValue::Bool(b) => de::Unexpected::Bool(*b),
+        GoValue::Number(_) => de::Unexpected::Other("number"),
+        GoValue::String(s) => de::Unexpected::Str(s),
+        GoValue::Array(_) => de::Unexpected::Seq,
+        GoValue::Object(_) => de::Unexpected::Map,
+    }
+}
+
+/// A [`GoValue`] as a serde [`Deserializer`] with Go's rules.
+#[derive(Clone, Copy)]
+struct Go<'a>(&'a GoValue);
 
 /// Go's key folding: `bytes.EqualFold` (simple Unicode case folding).
 fn fold_eq(a: &str, b: &str) -> bool {
@@ -291,7 +143,7 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Self::Error> {
-        self.0.next().map(|v| seed.deserialize(v)).transpose()
+        self.0.next().map(|v| seed.deserialize(Go(v))).transpose()
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.0.len())
@@ -359,7 +211,7 @@ impl<'de> MapAccess<'de> for Map<'de> {
         seed: V,
     ) -> Result<V::Value, Self::Error> {
         match self.value.take() {
-            Some(v) => seed.deserialize(v),
+            Some(v) => seed.deserialize(Go(v)),
             None => Err(de::Error::custom(
                 "a map value was asked for before its key",
             )),
@@ -370,11 +222,11 @@ impl<'de> MapAccess<'de> for Map<'de> {
     }
 }
 
-impl<'de> Deserializer<'de> for &'de GoValue {
+impl<'de> Deserializer<'de> for Go<'de> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        match self {
+        match self.0 {
             GoValue::Null => v.visit_unit(),
             GoValue::Bool(b) => v.visit_bool(*b),
             GoValue::Number(n) => n.clone().deserialize_any(v),
@@ -385,7 +237,7 @@ impl<'de> Deserializer<'de> for &'de GoValue {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        match self {
+        match self.0 {
             GoValue::Null => v.visit_none(),
             _ => v.visit_some(self),
         }
@@ -397,11 +249,11 @@ impl<'de> Deserializer<'de> for &'de GoValue {
         fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, Self::Error> {
-        match self {
+        match self.0 {
             GoValue::Object(o) => v.visit_map(Map::for_struct(o, fields)),
             // Go: null leaves a struct as it is.
             GoValue::Null => v.visit_map(Map::for_struct(&[], fields)),
-            other => Err(de::Error::invalid_type(other.unexpected(), &v)),
+            other => Err(de::Error::invalid_type(unexpected(other), &v)),
         }
     }
 
@@ -419,11 +271,11 @@ impl<'de> Deserializer<'de> for &'de GoValue {
         _variants: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, Self::Error> {
-        match self {
+        match self.0 {
             GoValue::String(s) => {
                 v.visit_enum(de::value::BorrowedStrDeserializer::<Self::Error>::new(s))
             }
-            other => Err(de::Error::invalid_type(other.unexpected(), &"a string")),
+            other => Err(de::Error::invalid_type(unexpected(other), &"a string")),
         }
     }
 

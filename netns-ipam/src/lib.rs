@@ -112,6 +112,8 @@
 mod allocator;
 mod config;
 pub mod file;
+#[cfg(feature = "json")]
+pub mod gojson;
 mod ip;
 #[cfg(feature = "json")]
 pub mod json;
