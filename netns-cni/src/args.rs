@@ -1,6 +1,8 @@
 //! CNI_ARGS: `K=V;K2=V2`, read as Go's `types.LoadArgs` reads it into a
 //! plugin's args struct.
 
+use netns_ipam::gojson::quote;
+
 use crate::error::Error;
 
 /// Parsed CNI_ARGS.
@@ -49,7 +51,7 @@ impl CniArgs {
             let [k, v] = kv.as_slice() else {
                 return Err(Error::internal(format!(
                     "ARGS: invalid pair {}",
-                    go_quote(pair)
+                    quote(pair)
                 )));
             };
             if *k == "IgnoreUnknown" {
@@ -59,14 +61,14 @@ impl CniArgs {
                     other => {
                         return Err(Error::internal(format!(
                             "ARGS: error parsing value of pair {}: boolean unmarshal error: invalid input {other}",
-                            go_quote(pair)
+                            quote(pair)
                         )))
                     }
                 };
                 continue;
             }
             if !known.contains(k) {
-                unknown.push(go_quote(pair));
+                unknown.push(quote(pair));
                 continue;
             }
             out.pairs.retain(|(name, _)| name != k);
@@ -93,28 +95,6 @@ impl CniArgs {
     pub fn ignore_unknown(&self) -> bool {
         self.ignore_unknown
     }
-}
-
-/// Go's `%q` of a string (its escapes for the characters CNI_ARGS may
-/// hold).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::gojson;
 use crate::ip::{self, canonical, parse_cidr, Family};
 
 /// One range as written in a config: `{subnet, rangeStart?, rangeEnd?, gateway?}`.
@@ -490,7 +491,7 @@ pub fn parse_cni_args(args: &str) -> Result<Option<IpAddr>, ConfigError> {
         let [k, v] = kv.as_slice() else {
             return Err(ConfigError::CniArgs(format!(
                 "ARGS: invalid pair {}",
-                go_quote(pair)
+                gojson::quote(pair)
             )));
         };
         match *k {
@@ -501,7 +502,7 @@ pub fn parse_cni_args(args: &str) -> Result<Option<IpAddr>, ConfigError> {
                     ip = Some(parse_ip_or_cidr(v).ok_or_else(|| {
                         ConfigError::CniArgs(format!(
                             "ARGS: error parsing value of pair {}: invalid IP address {v}",
-                            go_quote(pair)
+                            gojson::quote(pair)
                         ))
                     })?);
                 }
@@ -513,7 +514,7 @@ pub fn parse_cni_args(args: &str) -> Result<Option<IpAddr>, ConfigError> {
                     other => {
                         return Err(ConfigError::CniArgs(format!(
                             "ARGS: error parsing value of pair {}: boolean unmarshal error: invalid input {other}",
-                            go_quote(pair)
+                            gojson::quote(pair)
                         )))
                     }
                 }
@@ -522,7 +523,7 @@ pub fn parse_cni_args(args: &str) -> Result<Option<IpAddr>, ConfigError> {
         }
     }
     if !unknown.is_empty() && !ignore_unknown {
-        let list: Vec<String> = unknown.iter().map(|s| go_quote(s)).collect();
+        let list: Vec<String> = unknown.iter().map(|s| gojson::quote(s)).collect();
         return Err(ConfigError::CniArgs(format!(
             "ARGS: unknown args [{}]",
             list.join(" ")
@@ -539,25 +540,6 @@ pub fn parse_ip_or_cidr(s: &str) -> Option<IpAddr> {
     } else {
         ip::parse_ip(s)
     }
-}
-
-/// Quote like Go's `%q` for the ASCII cases CNI_ARGS holds.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A rejected configuration. Each message names the offending value and,

@@ -112,7 +112,6 @@
 mod allocator;
 mod config;
 pub mod file;
-#[cfg(feature = "json")]
 pub mod gojson;
 mod ip;
 #[cfg(feature = "json")]

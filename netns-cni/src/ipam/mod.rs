@@ -192,7 +192,7 @@ fn plugin_error(status: &std::process::ExitStatus, stdout: &[u8], stderr: &[u8])
             0,
             format!(
                 "netplugin failed: {}",
-                crate::args::go_quote(&String::from_utf8_lossy(stderr))
+                netns_ipam::gojson::quote(&String::from_utf8_lossy(stderr))
             ),
         );
     }
@@ -202,7 +202,7 @@ fn plugin_error(status: &std::process::ExitStatus, stdout: &[u8], stderr: &[u8])
             0,
             format!(
                 "netplugin failed but error parsing its diagnostic message {}: {e}",
-                crate::args::go_quote(&String::from_utf8_lossy(stdout))
+                netns_ipam::gojson::quote(&String::from_utf8_lossy(stdout))
             ),
         ),
     }

@@ -1,19 +1,4 @@
-//! JSON read as Go's `encoding/json` reads it: the one reader under this
-//! crate's config parser ([`json`](crate::json)) and netns-cni's `json`
-//! module, so the two read every document alike.
-//!
-//! - Bytes that are not UTF-8 inside a string become U+FFFD (outside a
-//!   string they are a syntax error, in Go too).
-//! - Nesting up to Go's 10,000 levels is accepted; deeper is refused with
-//!   Go's words (`invalid character '[' exceeded max depth`). serde_json
-//!   alone stops at 128: deeper documents are parsed on a thread with a
-//!   stack for them.
-//! - Object keys stay in document order, duplicates included, so a caller
-//!   can apply Go's rules (the last key wins, keys match a field
-//!   case-insensitively).
-//! - Containers nested deeper than 64 levels are read (their syntax
-//!   checked) but kept empty, so a [`GoValue`] is shallow whatever the
-//!   input, and can be used and dropped on any thread.
+//! The reader (see the module above): serde_json driven with Go's rules.
 
 use std::fmt;
 
