@@ -18,7 +18,7 @@ netns_testutil::host_only!("needs gcc and valgrind, which the VM image lacks");
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use netns_testutil::{in_private_netns, TempNetnsDir};
+use netns_testutil::{in_private_netns, TempDir, TempNetnsDir};
 
 mod ffi_common;
 use ffi_common::{deps_dir, library, repo_root};
@@ -84,29 +84,6 @@ fn build(link: Link, out_name: &str) -> PathBuf {
     out
 }
 
-/// A temporary directory, removed with its contents on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "netns-c-user-{what}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The mount points under `dir` (not `dir` itself).
 fn mounts_under(dir: &Path) -> Vec<String> {
     let prefix = format!("{}/", dir.display());
@@ -134,7 +111,7 @@ fn run(program: &Path, args: &[&str]) -> Output {
             .env_remove("LD_LIBRARY_PATH")
             .args(args)
             .arg(netns_dir.path())
-            .arg(&data_dir.0)
+            .arg(data_dir.path())
             .output()
             .expect("run the C user")
     });

@@ -4,7 +4,8 @@
 //!   fresh network namespace, so tests never touch the host's networking or
 //!   each other.
 //! - [`TempNetnsDir`]: a temporary netns directory (instead of /run/netns),
-//!   unmounted and removed on drop.
+//!   unmounted and removed on drop; [`TempDir`], a plain one, removed on
+//!   drop.
 //! - [`ip`], [`ip_json`], [`ip_in_dir`]: iproute2 as the oracle, run inside
 //!   the calling thread's namespace (a child inherits the namespaces of the
 //!   thread that spawns it).
@@ -176,6 +177,46 @@ exec ip "$@""#;
         .args(args)
         .output()
         .expect("run unshare (is util-linux installed?)")
+}
+
+/// A fresh directory under the system temp dir
+/// (`netns-<tag>-<pid>-<n>-<ns>`), removed with everything in it on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory; `tag` says what it is for.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "netns-{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir(&p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()));
+        TempDir(p)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Its path as a string (for JSON).
+    pub fn s(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A temporary netns directory. On drop, every name in it is unmounted and

@@ -47,7 +47,6 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use netns_core::NetnsDir;
@@ -224,42 +223,7 @@ fn find_in_path(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory under the system temp dir, removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "netns-cni-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir(&p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()));
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The path as a string (for JSON).
-    pub fn s(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub use netns_testutil::TempDir;
 
 // ---------------------------------------------------------------------------
 // The driver
