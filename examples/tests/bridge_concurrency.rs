@@ -83,12 +83,6 @@ fn eight_runtimes_times_25_pods_on_one_bridge() {
         // Nothing left: the bridge alone on the host, host-local's lock and
         // cursor alone in its directory.
         assert_eq!(Snapshot::here().ifnames(), ["cni-t0", "lo"]);
-        let mut files: Vec<String> = std::fs::read_dir(data.path().join("t"))
-            .expect("the network's data directory")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        files.sort();
-        assert_eq!(files, ["last_reserved_ip.0", "lock"]);
+        assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
     });
 }

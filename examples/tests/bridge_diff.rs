@@ -219,45 +219,6 @@ fn without_link(mut v: Value, name: &str) -> Value {
     v
 }
 
-/// The files of host-local's network directory, sorted.
-fn ipam_files(data: &TempDir, net: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(data.path().join(net))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// The reference's observation with the bugs fixed upstream since 1.1.1
-/// fixed, as netns-bridge has them fixed:
-/// - a veth's txqueuelen: 1.1.1 gives both ends 0 (a struct literal left
-///   it zero, plugins 3a49cff1, fixed in 1.6.0); the kernel's default
-///   (1000) here.
-fn with_upstream_fixes(mut v: Value) -> Value {
-    fn walk(v: &mut Value) {
-        match v {
-            Value::Object(o) => {
-                let is_veth = o
-                    .get("linkinfo")
-                    .and_then(|l| l.get("info_kind"))
-                    .is_some_and(|k| k == "veth");
-                if is_veth && !o.contains_key("txqlen") {
-                    o.insert("txqlen".into(), json!(1000));
-                }
-                o.values_mut().for_each(walk);
-            }
-            Value::Array(a) => a.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut v);
-    v
-}
-
 /// Run `s` with both plugins; they must agree on everything (see
 /// [`with_upstream_fixes`]). Returns ours and the reference's.
 fn both(name: &str, s: &Scenario) -> (Value, Value) {

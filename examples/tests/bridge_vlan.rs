@@ -209,31 +209,6 @@ fn observe(plugin: &Value, ty: &str, pods: usize) -> Value {
     })
 }
 
-/// The reference's observation with the bug fixed upstream since 1.1.1
-/// that netns-bridge has fixed (as in bridge_diff.rs): a veth's
-/// txqueuelen, 0 for both ends in 1.1.1 (plugins 3a49cff1, fixed in
-/// 1.6.0), the kernel's default (1000) here.
-fn with_upstream_fixes(mut v: Value) -> Value {
-    fn walk(v: &mut Value) {
-        match v {
-            Value::Object(o) => {
-                let is_veth = o
-                    .get("linkinfo")
-                    .and_then(|l| l.get("info_kind"))
-                    .is_some_and(|k| k == "veth");
-                if is_veth && !o.contains_key("txqlen") {
-                    o.insert("txqlen".into(), json!(1000));
-                }
-                o.values_mut().for_each(walk);
-            }
-            Value::Array(a) => a.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut v);
-    v
-}
-
 /// The keys of later reference versions that 1.1.1 does not have (Go's
 /// encoding/json ignores them).
 const UNKNOWN_TO_1_1_1: &[&str] = &["vlanTrunk", "preserveDefaultVlan"];

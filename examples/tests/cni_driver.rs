@@ -32,19 +32,6 @@ fn conflist(data: &TempDir) -> Value {
     })
 }
 
-/// The files of host-local's network directory, sorted.
-fn ipam_files(data: &TempDir, net: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(data.path().join(net))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// The address (without prefix) of an ADD result's first IP.
 fn first_ip(add: &Outcome) -> IpAddr {
     let a = add.ips().first().cloned().expect("an address");

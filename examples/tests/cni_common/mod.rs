@@ -751,16 +751,53 @@ impl Network {
 
     /// The cached attachments' file names (libcni's `results/`).
     pub fn cached(&self) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(self.cache.join("results"))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        file_names(&self.cache.join("results"))
     }
+}
+
+/// The names in `dir`, sorted (none if it does not exist).
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The files of host-local's directory for network `net` under `data`,
+/// sorted.
+pub fn ipam_files(data: &TempDir, net: &str) -> Vec<String> {
+    file_names(&data.path().join(net))
+}
+
+/// The reference's observation with the bugs fixed upstream since 1.1.1
+/// fixed, as netns-bridge has them fixed:
+/// - a veth's txqueuelen: 1.1.1 gives both ends 0 (a struct literal left
+///   it zero, plugins 3a49cff1, fixed in 1.6.0); the kernel's default
+///   (1000) here.
+pub fn with_upstream_fixes(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                let is_veth = o
+                    .get("linkinfo")
+                    .and_then(|l| l.get("info_kind"))
+                    .is_some_and(|k| k == "veth");
+                if is_veth && !o.contains_key("txqlen") {
+                    o.insert("txqlen".into(), json!(1000));
+                }
+                o.values_mut().for_each(walk);
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
 }
 
 // ---------------------------------------------------------------------------
