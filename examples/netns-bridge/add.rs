@@ -265,12 +265,18 @@ fn ensure_bridge(host: &Handle, here: &NetNs, n: &Net) -> Result<LinkInfo, Error
     Ok(br)
 }
 
+/// `vethXXXXXXXX` from 4 random bytes (getrandom(2), one system call).
 fn random_veth_name() -> Result<String, Error> {
-    use std::io::Read;
     let mut b = [0u8; 4];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| fail(format!("failed to generate random veth name: {e}")))?;
+    // SAFETY: `b` is valid for writes of its length; getrandom writes at
+    // most that many bytes.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        return Err(fail(format!(
+            "failed to generate random veth name: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
     Ok(format!(
         "veth{:02x}{:02x}{:02x}{:02x}",
         b[0], b[1], b[2], b[3]
@@ -360,13 +366,15 @@ fn attach_port(
             br.name
         ))
     })?;
-    let opts = BridgePortChanges {
-        hairpin: p.hairpin.then_some(true),
-        isolated: p.isolated.then_some(true),
-        ..Default::default()
-    };
-    host.bridge_port_set(name, &opts)
-        .map_err(|e| fail(format!("failed to setup hairpin mode for {name}: {e}")))?;
+    if p.hairpin || p.isolated {
+        let opts = BridgePortChanges {
+            hairpin: p.hairpin.then_some(true),
+            isolated: p.isolated.then_some(true),
+            ..Default::default()
+        };
+        host.bridge_port_set(name, &opts)
+            .map_err(|e| fail(format!("failed to setup hairpin mode for {name}: {e}")))?;
+    }
     let (vlan, trunk) = (p.vlan, p.trunk);
     if (vlan != 0 || !trunk.is_empty()) && !p.preserve_default_vlan {
         for v in host.bridge_vlans_of(name)? {
