@@ -2,6 +2,8 @@
 //! crate's config parser ([`json`](crate::json)) and netns-cni's `json`
 //! module, so the two read every document alike. Also Go's `%q`
 //! ([`quote`]), which both use to quote `CNI_ARGS` pairs in messages.
+//! The reader ([`read`], [`GoValue`]) needs the `json` feature (on by
+//! default); [`quote`] is always there.
 //!
 //! - Bytes that are not UTF-8 inside a string become U+FFFD (outside a
 //!   string they are a syntax error, in Go too).
