@@ -8,6 +8,8 @@
 //!   run code or start processes inside them.
 //! - [`Handle`]: a netlink socket bound to one namespace, usable from any
 //!   thread; the object operations are methods on it.
+//! - [`Nft`]: the same for nftables (NETLINK_NETFILTER), with
+//!   [`NftTransaction`]s applied all or nothing.
 //! - [`Error`]: one error type carrying the operation, the object, the errno
 //!   and the kernel's extended-ack text.
 //!
@@ -40,6 +42,7 @@ mod handle;
 pub mod ip;
 pub mod link;
 pub mod neigh;
+pub mod nft;
 mod nla;
 pub mod ns;
 mod nsid;
@@ -62,6 +65,7 @@ pub use link::{
     OperState, VethSpec, VlanData, VlanProtocol, VlanSpec, VrfData, VrfSpec, VxlanData, VxlanSpec,
 };
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
+pub use nft::{Nft, NftFamily, NftTable, NftTransaction};
 pub use ns::{NetNs, NetnsDir};
 pub use route::{
     NextHop, NextHopSpec, Route, RouteFilter, RouteFlags, RouteProtocol, RouteSpec, RouteType,

@@ -1,6 +1,7 @@
-//! The synchronous NETLINK_ROUTE socket: the only module that touches netlink
-//! framing (sequence numbers, flags, buffers, ACK / error / extended ack, dump
-//! loops, NLM_F_DUMP_INTR).
+//! The synchronous netlink socket (NETLINK_ROUTE, and NETLINK_NETFILTER for
+//! nftables): the only module that touches netlink framing (sequence
+//! numbers, flags, buffers, ACK / error / extended ack, dump loops,
+//! NLM_F_DUMP_INTR, nfnetlink transactions).
 //!
 //! # Verbs and flags
 //!
@@ -34,6 +35,16 @@
 //! datagram with) grows when a datagram did not fit, and a read-only request
 //! that lost one is repeated; a truncated reply is never parsed as if whole.
 //!
+//! # nfnetlink transactions
+//!
+//! [`NlSocket::transaction`] sends nftables changes as one nfnetlink batch:
+//! NFNL_MSG_BATCH_BEGIN, the messages, NFNL_MSG_BATCH_END, in one datagram,
+//! which the kernel applies all or nothing. Only the inner messages ask for
+//! an ACK (kernels before 6.10 never acknowledge BEGIN and END); each is
+//! answered once, with 0 or its error, after the whole batch was processed.
+//! A refusal of the batch itself (no CAP_NET_ADMIN, out of memory) answers
+//! BEGIN's sequence number instead.
+//!
 //! # Notifications
 //!
 //! A socket that joined multicast groups ([`NlSocket::join_groups`])
@@ -58,7 +69,10 @@ use netlink_packet_core::{
     NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use netlink_sys::{
+    protocols::{NETLINK_NETFILTER, NETLINK_ROUTE},
+    Socket, SocketAddr,
+};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -172,7 +186,33 @@ impl<F: Fn(&mut Vec<u8>)> Request for Built<F> {
 /// The outcome of one request of a batch.
 pub(crate) type BatchOutcome = std::result::Result<(), Nack>;
 
-/// A NETLINK_ROUTE socket bound in one network namespace.
+/// One message of an nfnetlink transaction: its type
+/// (`subsystem << 8 | message`), the flags it adds to REQUEST|ACK
+/// (CREATE, APPEND...), its `nfgenmsg` family, its attributes, and the
+/// operation and object it is (for the error if the kernel refuses it).
+#[derive(Debug, Clone)]
+pub(crate) struct NfMessage {
+    pub op: &'static str,
+    pub message_type: u16,
+    pub flags: u16,
+    pub family: u8,
+    pub attrs: Vec<u8>,
+    pub object: String,
+}
+
+/// nfnetlink's batch delimiters (NFNL_MSG_BATCH_BEGIN / _END).
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
+
+/// Append `struct nfgenmsg` (family, version 0, resource id big-endian).
+pub(crate) fn put_nfgenmsg(buf: &mut Vec<u8>, family: u8, res_id: u16) {
+    buf.push(family);
+    buf.push(0); // NFNETLINK_V0
+    buf.extend_from_slice(&res_id.to_be_bytes());
+}
+
+/// A netlink socket (NETLINK_ROUTE or NETLINK_NETFILTER) bound in one
+/// network namespace.
 pub(crate) struct NlSocket {
     sock: Socket,
     port: u32,
@@ -196,8 +236,18 @@ impl fmt::Debug for NlSocket {
 impl NlSocket {
     /// Open a NETLINK_ROUTE socket in the calling thread's network namespace.
     pub(crate) fn open() -> Result<Self> {
+        Self::open_protocol(NETLINK_ROUTE)
+    }
+
+    /// Open a NETLINK_NETFILTER socket in the calling thread's network
+    /// namespace (nftables, conntrack).
+    pub(crate) fn open_netfilter() -> Result<Self> {
+        Self::open_protocol(NETLINK_NETFILTER)
+    }
+
+    fn open_protocol(protocol: isize) -> Result<Self> {
         let os = |what: &'static str| move |e: io::Error| Error::io("netlink_socket", what, e);
-        let mut sock = Socket::new(NETLINK_ROUTE).map_err(os("socket"))?;
+        let mut sock = Socket::new(protocol).map_err(os("socket"))?;
         let addr = sock.bind_auto().map_err(os("bind"))?;
         sock.connect(&SocketAddr::new(0, 0))
             .map_err(os("connect"))?;
@@ -335,6 +385,11 @@ impl NlSocket {
     /// sequence number. Nothing is allocated once the buffer has grown to
     /// the largest request.
     fn push(&mut self, msg: &dyn Request, verb: Verb) -> u32 {
+        self.push_flags(msg, verb.flags())
+    }
+
+    /// [`push`](Self::push) with explicit flags.
+    fn push_flags(&mut self, msg: &dyn Request, flags: u16) -> u32 {
         let seq = self.next_seq();
         let start = self.tx.len();
         self.tx.resize(start + NLMSG_HDRLEN, 0);
@@ -343,7 +398,7 @@ impl NlSocket {
         let mut header = NetlinkBuffer::new(&mut self.tx[start..]);
         header.set_length(len as u32);
         header.set_message_type(msg.message_type());
-        header.set_flags(verb.flags());
+        header.set_flags(flags);
         header.set_sequence_number(seq);
         header.set_port_number(0);
         self.tx.resize(start + align4(len), 0);
@@ -574,6 +629,116 @@ impl NlSocket {
                 }
             }
         }
+    }
+
+    /// Apply `msgs` as one nfnetlink transaction of `subsystem`
+    /// (NFNL_SUBSYS_NFTABLES...): all or nothing (see the module docs).
+    /// The error is that of the first message the kernel refused, with its
+    /// object; later messages of a refused batch may fail only because an
+    /// earlier one did.
+    pub(crate) fn transaction(
+        &mut self,
+        op: &'static str,
+        subsystem: u16,
+        msgs: &[NfMessage],
+    ) -> Result<()> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        self.tx.clear();
+        let delimiter = |message_type: u16| Built {
+            message_type,
+            build: move |tx: &mut Vec<u8>| put_nfgenmsg(tx, libc::AF_UNSPEC as u8, subsystem),
+        };
+        let begin = self.push_flags(&delimiter(NFNL_MSG_BATCH_BEGIN), NLM_F_REQUEST);
+        for m in msgs {
+            let req = Built {
+                message_type: m.message_type,
+                build: |tx: &mut Vec<u8>| {
+                    put_nfgenmsg(tx, m.family, 0);
+                    tx.extend_from_slice(&m.attrs);
+                },
+            };
+            self.push_flags(&req, NLM_F_REQUEST | NLM_F_ACK | m.flags);
+        }
+        self.push_flags(&delimiter(NFNL_MSG_BATCH_END), NLM_F_REQUEST);
+        let first = begin.wrapping_add(1);
+        let count = msgs.len() as u32;
+        self.send_tx(op, &"transaction")?;
+        let mut answers: Vec<Option<Nack>> = vec![None; msgs.len()];
+        let mut pending = count;
+        while pending > 0 {
+            if self.recv_datagram(op, &"transaction", false)? != Some(true) {
+                return Err(Error::protocol(
+                    op,
+                    "transaction",
+                    "an acknowledgement did not fit the receive buffer",
+                ));
+            }
+            for m in Messages::new(&self.rx) {
+                let m = m.map_err(|d| Error::protocol(op, "transaction", d))?;
+                if m.port != self.port || m.message_type != NLMSG_ERROR {
+                    continue;
+                }
+                let nack = parse_error_payload(m.flags, m.payload)
+                    .map_err(|d| Error::protocol(op, "transaction", d))?;
+                if m.seq == begin {
+                    // The batch itself was refused: nothing was applied.
+                    if nack.code != 0 {
+                        return Err(nack.into_error(op, &"transaction"));
+                    }
+                    continue;
+                }
+                let idx = m.seq.wrapping_sub(first);
+                if idx >= count {
+                    continue;
+                }
+                if let Some(slot) = answers.get_mut(idx as usize) {
+                    if slot.is_none() {
+                        pending -= 1;
+                    }
+                    *slot = Some(nack);
+                }
+            }
+        }
+        for (m, nack) in msgs.iter().zip(answers) {
+            if let Some(nack) = nack.filter(|n| n.code != 0) {
+                return Err(nack.into_error(m.op, &m.object));
+            }
+        }
+        Ok(())
+    }
+
+    /// Send a dump request of nfnetlink message type `message_type` for
+    /// `family` (with filter attributes `attrs`) and return every object,
+    /// each parsed by `f` from its attributes (after `struct nfgenmsg`) and
+    /// its family.
+    pub(crate) fn nf_dump<T>(
+        &mut self,
+        op: &'static str,
+        object: &dyn fmt::Display,
+        message_type: u16,
+        family: u8,
+        attrs: &[u8],
+        mut f: impl FnMut(u8, &[u8]) -> Result<Option<T>>,
+    ) -> Result<Vec<T>> {
+        let req = Built {
+            message_type,
+            build: |tx: &mut Vec<u8>| {
+                put_nfgenmsg(tx, family, 0);
+                tx.extend_from_slice(attrs);
+            },
+        };
+        self.dump(op, object, req, |r| {
+            let (Some(&fam), Some(rest)) = (r.payload.first(), r.payload.get(4..)) else {
+                return Err(Error::protocol(
+                    op,
+                    object.to_string(),
+                    "an nfnetlink message shorter than its nfgenmsg",
+                ));
+            };
+            f(fam, rest)
+        })
     }
 
     /// Send many change requests in as few datagrams as the socket buffers

@@ -1,0 +1,194 @@
+//! nftables tables through netns-core's NETLINK_NETFILTER socket, judged
+//! by `nft -j` (Debian's nftables) in the same private namespace.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use netns_core::{NetnsDir, Nft, NftFamily};
+use netns_testutil::{in_private_netns, TempNetnsDir};
+use serde_json::Value;
+
+/// `nft -j ARGS...` in the calling thread's namespace (through `nsenter`
+/// into `netns` when given), parsed.
+fn nft_json(netns: Option<&std::path::Path>, args: &[&str]) -> Value {
+    let mut cmd = match netns {
+        Some(p) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net={}", p.display())).arg("nft");
+            c
+        }
+        None => Command::new("nft"),
+    };
+    let out = cmd
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("run nft (the Debian package nftables; .ci/install-deps installs it)");
+    assert!(
+        out.status.success(),
+        "nft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("nft -j prints JSON")
+}
+
+/// `nft ARGS...` (text), which must succeed.
+fn nft(args: &[&str]) {
+    let out = Command::new("nft").args(args).output().expect("run nft");
+    assert!(
+        out.status.success(),
+        "nft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (family, name, handle) of every table `nft -j list tables` prints.
+fn nft_tables(netns: Option<&std::path::Path>) -> BTreeSet<(String, String, u64)> {
+    nft_json(netns, &["list", "tables"])["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("table"))
+        .map(|t| {
+            (
+                t["family"].as_str().unwrap_or_default().to_owned(),
+                t["name"].as_str().unwrap_or_default().to_owned(),
+                t["handle"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The same, as the library lists them.
+fn our_tables(nft: &Nft) -> BTreeSet<(String, String, u64)> {
+    nft.tables()
+        .expect("list tables")
+        .into_iter()
+        .map(|t| (t.family.to_string(), t.name, t.handle))
+        .collect()
+}
+
+fn names(set: &BTreeSet<(String, String, u64)>) -> Vec<String> {
+    set.iter().map(|(f, n, _)| format!("{f} {n}")).collect()
+}
+
+#[test]
+fn tables_are_added_listed_and_deleted_as_nft_sees_them() {
+    in_private_netns(|| {
+        let nft = Nft::new().expect("a netfilter socket");
+        assert!(nft.tables().expect("list").is_empty());
+        nft.transaction()
+            .table_add(NftFamily::Ip, "netns-a")
+            .table_add(NftFamily::Ip6, "netns-a")
+            .table_add(NftFamily::Inet, "netns-b")
+            .commit()
+            .expect("add three tables");
+        let theirs = nft_tables(None);
+        assert_eq!(
+            names(&theirs),
+            ["inet netns-b", "ip netns-a", "ip6 netns-a"]
+        );
+        assert_eq!(our_tables(&nft), theirs, "names, families and handles");
+
+        // add is nft's add: an existing table stays, with its handle.
+        nft.table_add(NftFamily::Ip, "netns-a").expect("add again");
+        assert_eq!(nft_tables(None), theirs);
+
+        nft.table_del(NftFamily::Ip, "netns-a").expect("delete");
+        assert_eq!(names(&nft_tables(None)), ["inet netns-b", "ip6 netns-a"]);
+        let e = nft
+            .table_del(NftFamily::Ip, "netns-a")
+            .expect_err("deleting a missing table");
+        assert!(e.is_not_found(), "{e}");
+        assert_eq!(e.errno(), Some(libc::ENOENT));
+        assert_eq!(e.object(), "table ip netns-a");
+        assert!(
+            e.to_string()
+                .starts_with("nft_table_del table ip netns-a: "),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn what_nft_made_is_listed_with_its_use_count() {
+    in_private_netns(|| {
+        nft(&["add", "table", "inet", "made-by-nft"]);
+        nft(&["add", "chain", "inet", "made-by-nft", "c1"]);
+        nft(&["add", "chain", "inet", "made-by-nft", "c2"]);
+        let nft_handle = Nft::new().expect("a netfilter socket");
+        let t = nft_handle.tables().expect("list");
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert_eq!(t[0].to_string(), "table inet made-by-nft");
+        assert_eq!(t[0].use_count, 2, "two chains");
+        assert_eq!(our_tables(&nft_handle), nft_tables(None));
+    });
+}
+
+#[test]
+fn a_transaction_is_all_or_nothing() {
+    in_private_netns(|| {
+        let nft = Nft::new().expect("a netfilter socket");
+        let e = nft
+            .transaction()
+            .table_add(NftFamily::Ip, "first")
+            .table_del(NftFamily::Ip, "missing")
+            .table_add(NftFamily::Ip, "third")
+            .commit()
+            .expect_err("a transaction with a failing change");
+        assert!(e.is_not_found(), "{e}");
+        assert_eq!(e.object(), "table ip missing", "the refused change");
+        assert_eq!(e.op(), "nft_table_del");
+        assert!(nft_tables(None).is_empty(), "nothing applied");
+        assert!(nft.tables().expect("list").is_empty());
+        // The socket is still in step afterwards.
+        nft.table_add(NftFamily::Ip, "after").expect("add");
+        assert_eq!(names(&nft_tables(None)), ["ip after"]);
+        // An empty transaction sends nothing and succeeds.
+        nft.transaction().commit().expect("empty transaction");
+    });
+}
+
+#[test]
+fn bad_names_are_refused_before_anything_is_sent() {
+    in_private_netns(|| {
+        let nft = Nft::new().expect("a netfilter socket");
+        let long = "n".repeat(256);
+        for bad in ["", long.as_str(), "a\0b"] {
+            let e = nft
+                .transaction()
+                .table_add(NftFamily::Ip, "fine")
+                .table_add(NftFamily::Ip, bad)
+                .commit()
+                .expect_err("a bad name");
+            assert!(e.is_invalid_argument(), "{e}");
+            assert_eq!(e.op(), "nft_table_add");
+            assert!(nft_tables(None).is_empty(), "{bad:?}: nothing sent");
+        }
+        // 255 bytes is the kernel's limit, and fine.
+        let longest = "n".repeat(255);
+        nft.table_add(NftFamily::Inet, &longest).expect("255 bytes");
+        assert_eq!(names(&nft_tables(None)), [format!("inet {longest}")]);
+    });
+}
+
+#[test]
+fn a_handle_opened_in_another_namespace_works_there_only() {
+    in_private_netns(|| {
+        let tmp = TempNetnsDir::new();
+        let dir = NetnsDir::new(tmp.path());
+        let ns = dir.create("nft-other").expect("a namespace");
+        let path = dir.path_of("nft-other").expect("its path");
+        let there = Nft::new_in(&ns).expect("a socket in it");
+        // Used from another thread than the one that made it.
+        std::thread::scope(|s| {
+            s.spawn(|| there.table_add(NftFamily::Ip, "over-there"))
+                .join()
+                .expect("the thread")
+        })
+        .expect("add there");
+        assert_eq!(names(&nft_tables(Some(&path))), ["ip over-there"]);
+        assert!(nft_tables(None).is_empty(), "not here");
+        assert!(Nft::new().expect("here").tables().expect("list").is_empty());
+    });
+}
