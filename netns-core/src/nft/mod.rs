@@ -317,7 +317,10 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
 }
 
 /// A table from a NEWTABLE message's family and attributes.
-fn parse_table(family: u8, attrs: &[u8]) -> std::result::Result<Option<NftTable>, String> {
+pub(crate) fn parse_table(
+    family: u8,
+    attrs: &[u8],
+) -> std::result::Result<Option<NftTable>, String> {
     let Some(family) = NftFamily::from_number(family) else {
         return Ok(None);
     };
