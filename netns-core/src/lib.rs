@@ -65,7 +65,9 @@ pub use link::{
     OperState, VethSpec, VlanData, VlanProtocol, VlanSpec, VrfData, VrfSpec, VxlanData, VxlanSpec,
 };
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
-pub use nft::{Nft, NftFamily, NftTable, NftTransaction};
+pub use nft::{
+    Nft, NftBaseChain, NftChain, NftChainType, NftFamily, NftHook, NftTable, NftTransaction,
+};
 pub use ns::{NetNs, NetnsDir};
 pub use route::{
     NextHop, NextHopSpec, Route, RouteFilter, RouteFlags, RouteProtocol, RouteSpec, RouteType,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use netns_core::{NetnsDir, Nft, NftFamily};
+use netns_core::{NetnsDir, Nft, NftBaseChain, NftChainType, NftFamily, NftHook};
 use netns_testutil::{in_private_netns, TempNetnsDir};
 use serde_json::Value;
 
@@ -33,7 +33,7 @@ fn nft_json(netns: Option<&std::path::Path>, args: &[&str]) -> Value {
 }
 
 /// `nft ARGS...` (text), which must succeed.
-fn nft(args: &[&str]) {
+fn run_nft(args: &[&str]) {
     let out = Command::new("nft").args(args).output().expect("run nft");
     assert!(
         out.status.success(),
@@ -113,9 +113,9 @@ fn tables_are_added_listed_and_deleted_as_nft_sees_them() {
 #[test]
 fn what_nft_made_is_listed_with_its_use_count() {
     in_private_netns(|| {
-        nft(&["add", "table", "inet", "made-by-nft"]);
-        nft(&["add", "chain", "inet", "made-by-nft", "c1"]);
-        nft(&["add", "chain", "inet", "made-by-nft", "c2"]);
+        run_nft(&["add", "table", "inet", "made-by-nft"]);
+        run_nft(&["add", "chain", "inet", "made-by-nft", "c1"]);
+        run_nft(&["add", "chain", "inet", "made-by-nft", "c2"]);
         let nft_handle = Nft::new().expect("a netfilter socket");
         let t = nft_handle.tables().expect("list");
         assert_eq!(t.len(), 1, "{t:?}");
@@ -190,5 +190,165 @@ fn a_handle_opened_in_another_namespace_works_there_only() {
         assert_eq!(names(&nft_tables(Some(&path))), ["ip over-there"]);
         assert!(nft_tables(None).is_empty(), "not here");
         assert!(Nft::new().expect("here").tables().expect("list").is_empty());
+    });
+}
+
+/// (name, type, hook, prio, policy) of every chain `nft -j list chains`
+/// prints for table `table` (absent keys as empty / 0).
+fn nft_chains(table: &str) -> BTreeSet<(String, String, String, i64, String, u64)> {
+    nft_json(None, &["list", "chains"])["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("chain"))
+        .filter(|c| c["table"] == table)
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (
+                s("name"),
+                s("type"),
+                s("hook"),
+                c["prio"].as_i64().unwrap_or_default(),
+                s("policy"),
+                c["handle"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn our_chains(
+    nft: &Nft,
+    family: NftFamily,
+    table: &str,
+) -> BTreeSet<(String, String, String, i64, String, u64)> {
+    nft.chains(family, table)
+        .expect("list chains")
+        .into_iter()
+        .map(|c| match c.base {
+            Some(b) => (
+                c.name,
+                b.kind.to_string(),
+                b.hook.to_string(),
+                i64::from(b.priority),
+                if b.drop { "drop" } else { "accept" }.to_owned(),
+                c.handle,
+            ),
+            None => (
+                c.name,
+                String::new(),
+                String::new(),
+                0,
+                String::new(),
+                c.handle,
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn base_and_regular_chains_as_nft_sees_them() {
+    in_private_netns(|| {
+        let nft = Nft::new().expect("a netfilter socket");
+        nft.transaction()
+            .table_add(NftFamily::Ip, "netns-nat")
+            .chain_add(
+                NftFamily::Ip,
+                "netns-nat",
+                "prerouting",
+                Some(&NftBaseChain::dstnat(NftHook::Prerouting)),
+            )
+            .chain_add(
+                NftFamily::Ip,
+                "netns-nat",
+                "postrouting",
+                Some(&NftBaseChain::srcnat(NftHook::Postrouting)),
+            )
+            .chain_add(
+                NftFamily::Ip,
+                "netns-nat",
+                "forward",
+                Some(&NftBaseChain::filter(NftHook::Forward).with_drop_policy()),
+            )
+            .chain_add(NftFamily::Ip, "netns-nat", "pod-1", None)
+            .commit()
+            .expect("a table and its chains");
+        // Another table's chain is not listed with this one.
+        run_nft(&["add", "table", "ip", "other"]);
+        run_nft(&["add", "chain", "ip", "other", "c"]);
+        let theirs = nft_chains("netns-nat");
+        let got: Vec<_> = theirs
+            .iter()
+            .map(|(n, t, h, p, pol, _)| format!("{n} {t} {h} {p} {pol}"))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "forward filter forward 0 drop",
+                "pod-1   0 ",
+                "postrouting nat postrouting 100 accept",
+                "prerouting nat prerouting -100 accept",
+            ]
+        );
+        assert_eq!(our_chains(&nft, NftFamily::Ip, "netns-nat"), theirs);
+        let t = nft.tables().expect("tables");
+        let ours = t.iter().find(|t| t.name == "netns-nat").expect("the table");
+        assert_eq!(ours.use_count, 4, "four chains");
+
+        nft.chain_del(NftFamily::Ip, "netns-nat", "pod-1")
+            .expect("delete a chain");
+        assert_eq!(nft_chains("netns-nat").len(), 3);
+        let e = nft
+            .chain_del(NftFamily::Ip, "netns-nat", "pod-1")
+            .expect_err("a missing chain");
+        assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
+        assert_eq!(e.op(), "nft_chain_del");
+        assert_eq!(e.object(), "chain ip netns-nat pod-1");
+        // The kernel's filtered dump does not say a table is missing.
+        assert!(nft
+            .chains(NftFamily::Ip, "no-such-table")
+            .expect("a dump")
+            .is_empty());
+    });
+}
+
+#[test]
+fn a_chain_the_kernel_refuses_leaves_nothing() {
+    in_private_netns(|| {
+        let nft = Nft::new().expect("a netfilter socket");
+        // A route chain exists only at the output hook.
+        let e = nft
+            .transaction()
+            .table_add(NftFamily::Ip, "t")
+            .chain_add(NftFamily::Ip, "t", "ok", None)
+            .chain_add(
+                NftFamily::Ip,
+                "t",
+                "bad",
+                Some(&NftBaseChain::new(
+                    NftChainType::Route,
+                    NftHook::Prerouting,
+                    0,
+                )),
+            )
+            .commit()
+            .expect_err("a route chain at prerouting");
+        assert_eq!(e.op(), "nft_chain_add", "{e}");
+        assert_eq!(e.object(), "chain ip t bad");
+        assert_eq!(e.errno(), Some(libc::EOPNOTSUPP), "{e}");
+        assert!(nft_tables(None).is_empty(), "nothing applied");
+        // A chain in a table that does not exist.
+        let e = nft
+            .chain_add(NftFamily::Ip, "absent", "c", None)
+            .expect_err("no table");
+        assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
+        // A bad name is refused before anything is sent.
+        let e = nft
+            .transaction()
+            .table_add(NftFamily::Ip, "t")
+            .chain_add(NftFamily::Ip, "t", "", None)
+            .commit()
+            .expect_err("an empty name");
+        assert!(e.is_invalid_argument(), "{e}");
+        assert!(nft_tables(None).is_empty());
     });
 }

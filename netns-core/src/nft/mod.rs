@@ -2,8 +2,8 @@
 //! one network namespace, and [`NftTransaction`], changes applied all or
 //! nothing (one nfnetlink batch).
 //!
-//! What exists so far: tables (add, delete, list). Chains, rules, maps and
-//! the NAT layer on top come next (issue 12); they reuse this module's
+//! What exists so far: tables and chains (add, delete, list). Rules, maps
+//! and the NAT layer on top come next (issue 12); they reuse this module's
 //! transaction and dump paths.
 //!
 //! | call | nft equivalent | netlink |
@@ -11,6 +11,9 @@
 //! | [`Nft::table_add`] | `nft add table ip NAME` | NFT_MSG_NEWTABLE, CREATE |
 //! | [`Nft::table_del`] | `nft delete table ip NAME` | NFT_MSG_DELTABLE |
 //! | [`Nft::tables`] | `nft list tables` | NFT_MSG_GETTABLE, DUMP |
+//! | [`Nft::chain_add`] | `nft add chain ip T C '{ type nat hook prerouting priority dstnat; }'` | NFT_MSG_NEWCHAIN, CREATE |
+//! | [`Nft::chain_del`] | `nft delete chain ip T C` | NFT_MSG_DELCHAIN |
+//! | [`Nft::chains`] | `nft list chains ip` (one table) | NFT_MSG_GETCHAIN, DUMP |
 //! | [`Nft::transaction`] | `nft -f FILE` (one transaction) | BATCH_BEGIN ... BATCH_END |
 //!
 //! netns writes only the tables it owns; nothing here touches a table it
@@ -39,6 +42,23 @@ const TABLE_NAME: u16 = 1;
 const TABLE_FLAGS: u16 = 2;
 const TABLE_USE: u16 = 3;
 const TABLE_HANDLE: u16 = 4;
+/// NFT_MSG_* for chains.
+const MSG_NEWCHAIN: u16 = 3;
+const MSG_GETCHAIN: u16 = 4;
+const MSG_DELCHAIN: u16 = 5;
+/// NFTA_CHAIN_* attributes.
+const CHAIN_TABLE: u16 = 1;
+const CHAIN_HANDLE: u16 = 2;
+const CHAIN_NAME: u16 = 3;
+const CHAIN_HOOK: u16 = 4;
+const CHAIN_POLICY: u16 = 5;
+const CHAIN_USE: u16 = 6;
+const CHAIN_TYPE: u16 = 7;
+/// NFTA_HOOK_* attributes (nested in NFTA_CHAIN_HOOK).
+const HOOK_HOOKNUM: u16 = 1;
+const HOOK_PRIORITY: u16 = 2;
+/// NLA_F_NESTED.
+const NLA_F_NESTED: u16 = 0x8000;
 /// NFT_NAME_MAXLEN, the terminating NUL included.
 const NAME_MAXLEN: usize = 256;
 
@@ -149,6 +169,178 @@ impl fmt::Display for NftTable {
     }
 }
 
+/// A netfilter hook of the ip, ip6 and inet families (NF_INET_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NftHook {
+    /// `prerouting` (NF_INET_PRE_ROUTING).
+    Prerouting,
+    /// `input` (NF_INET_LOCAL_IN).
+    Input,
+    /// `forward` (NF_INET_FORWARD).
+    Forward,
+    /// `output` (NF_INET_LOCAL_OUT).
+    Output,
+    /// `postrouting` (NF_INET_POST_ROUTING).
+    Postrouting,
+}
+
+impl NftHook {
+    const ALL: [NftHook; 5] = [
+        NftHook::Prerouting,
+        NftHook::Input,
+        NftHook::Forward,
+        NftHook::Output,
+        NftHook::Postrouting,
+    ];
+
+    /// The NF_INET_* number.
+    pub const fn number(self) -> u32 {
+        match self {
+            NftHook::Prerouting => 0,
+            NftHook::Input => 1,
+            NftHook::Forward => 2,
+            NftHook::Output => 3,
+            NftHook::Postrouting => 4,
+        }
+    }
+
+    fn from_number(n: u32) -> Option<NftHook> {
+        NftHook::ALL.into_iter().find(|h| h.number() == n)
+    }
+
+    /// nft's name (`prerouting`...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            NftHook::Prerouting => "prerouting",
+            NftHook::Input => "input",
+            NftHook::Forward => "forward",
+            NftHook::Output => "output",
+            NftHook::Postrouting => "postrouting",
+        }
+    }
+}
+
+impl fmt::Display for NftHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a base chain is for (`type filter|nat|route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NftChainType {
+    /// `filter`.
+    Filter,
+    /// `nat`: the chain's rules see the first packet of each connection.
+    Nat,
+    /// `route`: rerouted when marks or addresses change (output hook).
+    Route,
+}
+
+impl NftChainType {
+    /// nft's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            NftChainType::Filter => "filter",
+            NftChainType::Nat => "nat",
+            NftChainType::Route => "route",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<NftChainType> {
+        [NftChainType::Filter, NftChainType::Nat, NftChainType::Route]
+            .into_iter()
+            .find(|t| t.name() == s)
+    }
+}
+
+impl fmt::Display for NftChainType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What makes a chain a base chain: its type, hook and priority, and its
+/// policy (`accept` unless `drop`).
+///
+/// ```
+/// use netns_core::{NftBaseChain, NftHook};
+/// let dnat = NftBaseChain::dstnat(NftHook::Prerouting); // type nat hook prerouting priority dstnat
+/// assert_eq!(dnat.priority, -100);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NftBaseChain {
+    /// The chain type.
+    pub kind: NftChainType,
+    /// The hook it is attached to.
+    pub hook: NftHook,
+    /// Its priority: lower runs first (`dstnat` -100, `filter` 0, `srcnat`
+    /// 100).
+    pub priority: i32,
+    /// Whether packets that reach its end are dropped (`policy drop`).
+    pub drop: bool,
+}
+
+impl NftBaseChain {
+    /// A base chain of `kind` at `hook` and `priority`, policy accept.
+    pub const fn new(kind: NftChainType, hook: NftHook, priority: i32) -> NftBaseChain {
+        NftBaseChain {
+            kind,
+            hook,
+            priority,
+            drop: false,
+        }
+    }
+
+    /// `type nat hook HOOK priority dstnat` (-100): prerouting or output.
+    pub const fn dstnat(hook: NftHook) -> NftBaseChain {
+        NftBaseChain::new(NftChainType::Nat, hook, -100)
+    }
+
+    /// `type nat hook HOOK priority srcnat` (100): postrouting or input.
+    pub const fn srcnat(hook: NftHook) -> NftBaseChain {
+        NftBaseChain::new(NftChainType::Nat, hook, 100)
+    }
+
+    /// `type filter hook HOOK priority filter` (0).
+    pub const fn filter(hook: NftHook) -> NftBaseChain {
+        NftBaseChain::new(NftChainType::Filter, hook, 0)
+    }
+
+    /// The same with `policy drop`.
+    pub const fn with_drop_policy(mut self) -> NftBaseChain {
+        self.drop = true;
+        self
+    }
+}
+
+/// A chain, as the kernel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NftChain {
+    /// Its table's family.
+    pub family: NftFamily,
+    /// Its table.
+    pub table: String,
+    /// Its name.
+    pub name: String,
+    /// The kernel's handle.
+    pub handle: u64,
+    /// Type, hook, priority and policy, for a base chain.
+    pub base: Option<NftBaseChain>,
+    /// How many rules hold it as a jump or goto target.
+    pub use_count: u32,
+}
+
+impl fmt::Display for NftChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chain {} {} {}", self.family, self.table, self.name)
+    }
+}
+
 /// An nftables handle: one NETLINK_NETFILTER socket bound to one network
 /// namespace, like [`Handle`](crate::Handle) for rtnetlink. [`Nft::new`]
 /// binds it to the calling thread's namespace, [`Nft::new_in`] opens it
@@ -213,6 +405,55 @@ impl Nft {
         self.transaction().table_del(family, name).commit()
     }
 
+    /// The chains of table `table` of `family` (none for a table that does
+    /// not exist: the kernel's filtered dump does not tell them apart).
+    #[doc(alias = "nft list chains")]
+    #[doc(alias = "NFT_MSG_GETCHAIN")]
+    pub fn chains(&self, family: NftFamily, table: &str) -> Result<Vec<NftChain>> {
+        const OP: &str = "nft_chain_list";
+        let object = format!("table {family} {table}");
+        check_name(table).map_err(|r| Error::invalid(OP, object.clone(), r))?;
+        let mut filter = Vec::new();
+        nla::put_str(&mut filter, CHAIN_TABLE, table);
+        self.sock().nf_dump(
+            OP,
+            &object,
+            nft_type(MSG_GETCHAIN),
+            family.number(),
+            &filter,
+            |family, attrs| {
+                let c = parse_chain(family, attrs).map_err(|d| Error::protocol(OP, "chain", d))?;
+                // The kernel filters by table since 4.x; older ones list all.
+                Ok(c.filter(|c| c.table == table))
+            },
+        )
+    }
+
+    /// Create chain `name` in table `table` of `family`: a base chain when
+    /// `base` is given, else a regular one (a jump target). An existing
+    /// chain is left as it is.
+    #[doc(alias = "nft add chain")]
+    #[doc(alias = "NFT_MSG_NEWCHAIN")]
+    pub fn chain_add(
+        &self,
+        family: NftFamily,
+        table: &str,
+        name: &str,
+        base: Option<&NftBaseChain>,
+    ) -> Result<()> {
+        self.transaction()
+            .chain_add(family, table, name, base)
+            .commit()
+    }
+
+    /// Delete chain `name` of table `table` with its rules. A missing chain
+    /// is ENOENT; a chain that a rule still jumps to is EBUSY.
+    #[doc(alias = "nft delete chain")]
+    #[doc(alias = "NFT_MSG_DELCHAIN")]
+    pub fn chain_del(&self, family: NftFamily, table: &str, name: &str) -> Result<()> {
+        self.transaction().chain_del(family, table, name).commit()
+    }
+
     /// A transaction: changes collected, then applied by
     /// [`NftTransaction::commit`] all or nothing.
     pub fn transaction(&self) -> NftTransaction<'_> {
@@ -257,6 +498,74 @@ impl NftTransaction<'_> {
     pub fn table_del(mut self, family: NftFamily, name: &str) -> Self {
         self.table_msg("nft_table_del", MSG_DELTABLE, family, name, false);
         self
+    }
+
+    /// Add chain `name` to table `table` (see [`Nft::chain_add`]).
+    pub fn chain_add(
+        mut self,
+        family: NftFamily,
+        table: &str,
+        name: &str,
+        base: Option<&NftBaseChain>,
+    ) -> Self {
+        let mut attrs = Vec::new();
+        if let Some(b) = base {
+            let mut hook = Vec::new();
+            nla::put(&mut hook, HOOK_HOOKNUM, &b.hook.number().to_be_bytes());
+            nla::put(&mut hook, HOOK_PRIORITY, &b.priority.to_be_bytes());
+            nla::put(&mut attrs, CHAIN_HOOK | NLA_F_NESTED, &hook);
+            let policy: u32 = if b.drop { 0 } else { 1 }; // NF_DROP, NF_ACCEPT
+            nla::put(&mut attrs, CHAIN_POLICY, &policy.to_be_bytes());
+            nla::put_str(&mut attrs, CHAIN_TYPE, b.kind.name());
+        }
+        self.chain_msg("nft_chain_add", MSG_NEWCHAIN, family, table, name, attrs);
+        self
+    }
+
+    /// Delete chain `name` of table `table` (see [`Nft::chain_del`]).
+    pub fn chain_del(mut self, family: NftFamily, table: &str, name: &str) -> Self {
+        self.chain_msg(
+            "nft_chain_del",
+            MSG_DELCHAIN,
+            family,
+            table,
+            name,
+            Vec::new(),
+        );
+        self
+    }
+
+    fn chain_msg(
+        &mut self,
+        op: &'static str,
+        msg: u16,
+        family: NftFamily,
+        table: &str,
+        name: &str,
+        extra: Vec<u8>,
+    ) {
+        let object = format!("chain {family} {table} {name}");
+        if let Err(reason) = check_name(table).and_then(|()| check_name(name)) {
+            self.invalid
+                .get_or_insert(Error::invalid(op, object, reason));
+            return;
+        }
+        let mut attrs = Vec::new();
+        nla::put_str(&mut attrs, CHAIN_TABLE, table);
+        nla::put_str(&mut attrs, CHAIN_NAME, name);
+        attrs.extend_from_slice(&extra);
+        self.msgs.push(NfMessage {
+            op,
+            message_type: nft_type(msg),
+            flags: if msg == MSG_NEWCHAIN {
+                netlink_packet_core::NLM_F_CREATE
+            } else {
+                0
+            },
+            family: family.number(),
+            attrs,
+            object,
+        });
     }
 
     fn table_msg(&mut self, op: &'static str, msg: u16, family: NftFamily, name: &str, new: bool) {
@@ -350,6 +659,72 @@ pub(crate) fn parse_table(
         return Err("a table without NFTA_TABLE_NAME".into());
     }
     Ok(Some(t))
+}
+
+/// A chain from a NEWCHAIN message's family and attributes.
+pub(crate) fn parse_chain(
+    family: u8,
+    attrs: &[u8],
+) -> std::result::Result<Option<NftChain>, String> {
+    let Some(family) = NftFamily::from_number(family) else {
+        return Ok(None);
+    };
+    let be32 = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes);
+    let mut c = NftChain {
+        family,
+        table: String::new(),
+        name: String::new(),
+        handle: 0,
+        base: None,
+        use_count: 0,
+    };
+    let (mut hook, mut priority, mut policy, mut kind) = (None, None, None, None);
+    for a in Nlas::new(attrs) {
+        let a = a?;
+        match a.kind {
+            CHAIN_TABLE => c.table = a.str(),
+            CHAIN_NAME => c.name = a.str(),
+            CHAIN_HANDLE => {
+                c.handle = <[u8; 8]>::try_from(a.value)
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| "NFTA_CHAIN_HANDLE is not 8 bytes")?
+            }
+            CHAIN_USE => c.use_count = be32(a.value).ok_or("NFTA_CHAIN_USE is not 4 bytes")?,
+            CHAIN_POLICY => policy = Some(be32(a.value).ok_or("NFTA_CHAIN_POLICY is not 4 bytes")?),
+            CHAIN_TYPE => kind = NftChainType::from_name(&a.str()),
+            CHAIN_HOOK => {
+                for h in Nlas::new(a.value) {
+                    let h = h?;
+                    match h.kind {
+                        HOOK_HOOKNUM => {
+                            hook = Some(be32(h.value).ok_or("NFTA_HOOK_HOOKNUM is not 4 bytes")?)
+                        }
+                        HOOK_PRIORITY => {
+                            priority =
+                                Some(be32(h.value).ok_or("NFTA_HOOK_PRIORITY is not 4 bytes")?
+                                    as i32)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if c.table.is_empty() || c.name.is_empty() {
+        return Err("a chain without its table or name".into());
+    }
+    if let (Some(kind), Some(hook), Some(priority)) =
+        (kind, hook.and_then(NftHook::from_number), priority)
+    {
+        c.base = Some(NftBaseChain {
+            kind,
+            hook,
+            priority,
+            drop: policy == Some(0),
+        });
+    }
+    Ok(Some(c))
 }
 
 #[cfg(test)]
