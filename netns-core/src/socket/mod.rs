@@ -662,45 +662,17 @@ impl NlSocket {
             self.push_flags(&req, NLM_F_REQUEST | NLM_F_ACK | m.flags);
         }
         self.push_flags(&delimiter(NFNL_MSG_BATCH_END), NLM_F_REQUEST);
-        let first = begin.wrapping_add(1);
-        let count = msgs.len() as u32;
         self.send_tx(op, &"transaction")?;
         let mut answers: Vec<Option<Nack>> = vec![None; msgs.len()];
-        let mut pending = count;
-        while pending > 0 {
-            if self.recv_datagram(op, &"transaction", false)? != Some(true) {
-                return Err(Error::protocol(
-                    op,
-                    "transaction",
-                    "an acknowledgement did not fit the receive buffer",
-                ));
-            }
-            for m in Messages::new(&self.rx) {
-                let m = m.map_err(|d| Error::protocol(op, "transaction", d))?;
-                if m.port != self.port || m.message_type != NLMSG_ERROR {
-                    continue;
-                }
-                let nack = parse_error_payload(m.flags, m.payload)
-                    .map_err(|d| Error::protocol(op, "transaction", d))?;
-                if m.seq == begin {
-                    // The batch itself was refused: nothing was applied.
-                    if nack.code != 0 {
-                        return Err(nack.into_error(op, &"transaction"));
-                    }
-                    continue;
-                }
-                let idx = m.seq.wrapping_sub(first);
-                if idx >= count {
-                    continue;
-                }
-                if let Some(slot) = answers.get_mut(idx as usize) {
-                    if slot.is_none() {
-                        pending -= 1;
-                    }
-                    *slot = Some(nack);
-                }
-            }
-        }
+        // A refusal answering BEGIN's sequence number: nothing was applied.
+        self.read_acks(
+            op,
+            "transaction",
+            begin.wrapping_add(1),
+            msgs.len(),
+            Some(begin),
+            &mut |i, nack| answers[i] = Some(nack),
+        )?;
         for (m, nack) in msgs.iter().zip(answers) {
             if let Some(nack) = nack.filter(|n| n.code != 0) {
                 return Err(nack.into_error(m.op, &m.object));
@@ -771,29 +743,69 @@ impl NlSocket {
             self.send_tx(op, &"batch")?;
             let base = outcomes.len();
             outcomes.resize(base + count as usize, Ok(()));
-            let mut pending = count;
-            while pending > 0 {
-                if self.recv_datagram(op, &"batch", false)? != Some(true) {
-                    return Err(Error::protocol(
-                        op,
-                        "batch",
-                        "an acknowledgement did not fit the receive buffer",
-                    ));
-                }
-                for m in Messages::new(&self.rx) {
-                    let m = m.map_err(|d| Error::protocol(op, "batch", d))?;
-                    let idx = m.seq.wrapping_sub(first_seq);
-                    if m.port != self.port || idx >= count || m.message_type != NLMSG_ERROR {
-                        continue;
-                    }
-                    let nack = parse_error_payload(m.flags, m.payload)
-                        .map_err(|d| Error::protocol(op, "batch", d))?;
-                    outcomes[base + idx as usize] = if nack.code == 0 { Ok(()) } else { Err(nack) };
-                    pending -= 1;
-                }
-            }
+            self.read_acks(
+                op,
+                "batch",
+                first_seq,
+                count as usize,
+                None,
+                &mut |i, nack| {
+                    outcomes[base + i] = if nack.code == 0 { Ok(()) } else { Err(nack) };
+                },
+            )?;
         }
         Ok(outcomes)
+    }
+
+    /// Read the acknowledgements of the `count` requests sent with sequence
+    /// numbers from `first` on, calling `on_ack` with each one's index and
+    /// answer (once per request); an error answering `refused` (a batch
+    /// header's sequence number) ends the wait with that error. Messages of
+    /// other requests or ports are skipped.
+    fn read_acks(
+        &mut self,
+        op: &'static str,
+        what: &'static str,
+        first: u32,
+        count: usize,
+        refused: Option<u32>,
+        on_ack: &mut dyn FnMut(usize, Nack),
+    ) -> Result<()> {
+        let mut answered = vec![false; count];
+        let mut pending = count;
+        while pending > 0 {
+            if self.recv_datagram(op, &what, false)? != Some(true) {
+                return Err(Error::protocol(
+                    op,
+                    what,
+                    "an acknowledgement did not fit the receive buffer",
+                ));
+            }
+            for m in Messages::new(&self.rx) {
+                let m = m.map_err(|d| Error::protocol(op, what, d))?;
+                if m.port != self.port || m.message_type != NLMSG_ERROR {
+                    continue;
+                }
+                let nack = parse_error_payload(m.flags, m.payload)
+                    .map_err(|d| Error::protocol(op, what, d))?;
+                if Some(m.seq) == refused {
+                    if nack.code != 0 {
+                        return Err(nack.into_error(op, &what));
+                    }
+                    continue;
+                }
+                let idx = m.seq.wrapping_sub(first) as usize;
+                let Some(seen) = answered.get_mut(idx) else {
+                    continue;
+                };
+                if !*seen {
+                    *seen = true;
+                    pending -= 1;
+                }
+                on_ack(idx, nack);
+            }
+        }
+        Ok(())
     }
 
     /// How many request bytes and how many acknowledgements one datagram of a
