@@ -16,10 +16,11 @@ pub fn datagram(data: &[u8]) {
             20 => drop(crate::addr::parse_addr(m.payload)),
             24 => drop(crate::route::parse_route(m.payload)),
             28 => drop(crate::neigh::parse_neigh(m.payload)),
-            0x0a00 | 0x0a03 => {
+            0x0a00 | 0x0a03 | 0x0a06 => {
                 if let (Some(&family), Some(attrs)) = (m.payload.first(), m.payload.get(4..)) {
                     drop(crate::nft::parse_table(family, attrs));
                     drop(crate::nft::parse_chain(family, attrs));
+                    drop(crate::nft::parse_rule(family, attrs));
                 }
             }
             _ => {}
@@ -43,6 +44,7 @@ pub fn payload(data: &[u8]) {
     let family = data.first().copied().unwrap_or(2);
     let _ = crate::nft::parse_table(family, data.get(1..).unwrap_or_default());
     let _ = crate::nft::parse_chain(family, data.get(1..).unwrap_or_default());
+    let _ = crate::nft::parse_rule(family, data.get(1..).unwrap_or_default());
     for message_type in [16, 17, 20, 21, 24, 25, 28, 29] {
         let _ = crate::events::parse_event(&crate::socket::Reply {
             message_type,

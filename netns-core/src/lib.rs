@@ -66,7 +66,8 @@ pub use link::{
 };
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use nft::{
-    Nft, NftBaseChain, NftChain, NftChainType, NftFamily, NftHook, NftTable, NftTransaction,
+    Nft, NftBaseChain, NftChain, NftChainType, NftExpr, NftFamily, NftHook, NftReg, NftRule,
+    NftRuleInfo, NftTable, NftTransaction, NftVerdict,
 };
 pub use ns::{NetNs, NetnsDir};
 pub use route::{

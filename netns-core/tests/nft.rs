@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use netns_core::{NetnsDir, Nft, NftBaseChain, NftChainType, NftFamily, NftHook};
+use netns_core::{
+    NetnsDir, Nft, NftBaseChain, NftChainType, NftFamily, NftHook, NftRule, NftVerdict,
+};
 use netns_testutil::{in_private_netns, TempNetnsDir};
 use serde_json::Value;
 
@@ -350,5 +352,204 @@ fn a_chain_the_kernel_refuses_leaves_nothing() {
             .expect_err("an empty name");
         assert!(e.is_invalid_argument(), "{e}");
         assert!(nft_tables(None).is_empty());
+    });
+}
+
+/// The rules `nft -j list chain FAMILY TABLE CHAIN` prints.
+fn nft_rules(family: &str, table: &str, chain: &str) -> Vec<Value> {
+    nft_json(None, &["list", "chain", family, table, chain])["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("rule").cloned())
+        .collect()
+}
+
+fn prefix_match(op: &str, field: &str, addr: &str, len: u8) -> Value {
+    serde_json::json!({"match": {
+        "op": op,
+        "left": {"payload": {"protocol": "ip", "field": field}},
+        "right": {"prefix": {"addr": addr, "len": len}}
+    }})
+}
+
+#[test]
+fn rules_read_as_nft_writes_them_and_go_by_handle() {
+    in_private_netns(|| {
+        let nft = Nft::new().expect("a netfilter socket");
+        let net: netns_core::IpNet = "10.0.0.0/24".parse().expect("a prefix");
+        let masq = NftRule::new()
+            .ip_saddr(net, true)
+            .ip_daddr(net, false)
+            .counter()
+            .masquerade()
+            .comment("netns: pod c1");
+        let other = NftRule::new()
+            .ip_saddr("10.1.16.0/20".parse().expect("a prefix"), true)
+            .verdict(NftVerdict::Accept);
+        nft.transaction()
+            .table_add(NftFamily::Ip, "t")
+            .chain_add(
+                NftFamily::Ip,
+                "t",
+                "post",
+                Some(&NftBaseChain::srcnat(NftHook::Postrouting)),
+            )
+            .rule_add(NftFamily::Ip, "t", "post", &masq)
+            .rule_add(NftFamily::Ip, "t", "post", &other)
+            .commit()
+            .expect("a table, a chain and two rules");
+        let theirs = nft_rules("ip", "t", "post");
+        assert_eq!(theirs.len(), 2, "{theirs:?}");
+        assert_eq!(theirs[0]["comment"], "netns: pod c1");
+        assert_eq!(
+            theirs[0]["expr"],
+            serde_json::json!([
+                prefix_match("==", "saddr", "10.0.0.0", 24),
+                prefix_match("!=", "daddr", "10.0.0.0", 24),
+                {"counter": {"packets": 0, "bytes": 0}},
+                {"masquerade": null}
+            ])
+        );
+        assert_eq!(
+            theirs[1]["expr"],
+            serde_json::json!([prefix_match("==", "saddr", "10.1.16.0", 20), {"accept": null}])
+        );
+        let ours = nft.rules(NftFamily::Ip, "t", "post").expect("list rules");
+        assert_eq!(ours.len(), 2);
+        for (o, t) in ours.iter().zip(&theirs) {
+            assert_eq!(Some(o.handle), t["handle"].as_u64());
+        }
+        assert_eq!(ours[0].comment.as_deref(), Some("netns: pod c1"));
+        assert_eq!(
+            ours[0].exprs,
+            ["payload", "cmp", "payload", "cmp", "counter", "masq"]
+        );
+        assert_eq!(ours[1].comment, None);
+        assert_eq!(ours[1].exprs, ["payload", "bitwise", "cmp", "immediate"]);
+
+        nft.rule_del(NftFamily::Ip, "t", "post", ours[0].handle)
+            .expect("delete by handle");
+        let left = nft_rules("ip", "t", "post");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0]["handle"].as_u64(), Some(ours[1].handle));
+        let e = nft
+            .rule_del(NftFamily::Ip, "t", "post", ours[0].handle)
+            .expect_err("a deleted rule");
+        assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
+        assert_eq!(e.op(), "nft_rule_del");
+
+        // A jump to a chain that does not exist: refused, nothing applied.
+        let e = nft
+            .transaction()
+            .rule_add(NftFamily::Ip, "t", "post", &masq)
+            .rule_add(
+                NftFamily::Ip,
+                "t",
+                "post",
+                &NftRule::new().verdict(NftVerdict::Jump("absent".into())),
+            )
+            .commit()
+            .expect_err("a jump to nowhere");
+        assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
+        assert_eq!(nft_rules("ip", "t", "post").len(), 1, "nothing applied");
+        // A bad rule is refused before anything is sent.
+        let e = nft
+            .rule_add(
+                NftFamily::Ip,
+                "t",
+                "post",
+                &NftRule::new().masquerade().comment("c".repeat(200)),
+            )
+            .expect_err("a comment too long");
+        assert!(e.is_invalid_argument(), "{e}");
+        assert_eq!(nft_rules("ip", "t", "post").len(), 1);
+    });
+}
+
+/// Real traffic through a masquerade rule: a pod (10.0.0.2/24) behind this
+/// namespace (the router: 10.0.0.1 towards the pod, 192.168.99.1 towards
+/// the outside) connects to a server in an `outside` namespace that has no
+/// route back to the pod's subnet; the server sees the router's address.
+#[test]
+fn masquerade_makes_a_pod_reach_a_network_without_a_route_back() {
+    use netns_core::{AddrSpec, Handle, LinkSpec, RouteSpec, Sysctl};
+    use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+    in_private_netns(|| {
+        let tmp = TempNetnsDir::new();
+        let dir = NetnsDir::new(tmp.path());
+        let pod = dir.create("pod").expect("pod namespace");
+        let outside = dir.create("outside").expect("outside namespace");
+        let here = netns_core::NetNs::current().expect("this namespace");
+        let h = Handle::new().expect("a handle");
+        let wire = |ns: &netns_core::NetNs, mine: &str, theirs: &str, my: &str, their: &str| {
+            h.link_add(&LinkSpec::veth(mine, theirs).peer_netns(ns))
+                .expect("veth");
+            let me = h.link_get(mine).expect("my end").index;
+            h.addr_add(&AddrSpec::new(me, my.parse().expect("addr")))
+                .expect("my address");
+            h.link_set_up(me).expect("up");
+            let o = ns.handle().expect("a handle there");
+            let t = o.link_get(theirs).expect("their end").index;
+            o.addr_add(&AddrSpec::new(t, their.parse().expect("addr")))
+                .expect("their address");
+            o.link_set_up(t).expect("up");
+            o
+        };
+        let p = wire(&pod, "r-pod", "eth0", "10.0.0.1/24", "10.0.0.2/24");
+        p.route_add(&RouteSpec::default_via("10.0.0.1".parse().expect("gw")))
+            .expect("the pod's default route");
+        let _o = wire(
+            &outside,
+            "r-out",
+            "eth0",
+            "192.168.99.1/24",
+            "192.168.99.2/24",
+        );
+        here.sysctl_set(&Sysctl::Ipv4Forward, 1)
+            .expect("forwarding");
+
+        let nft = Nft::new().expect("a netfilter socket");
+        let net: netns_core::IpNet = "10.0.0.0/24".parse().expect("a prefix");
+        nft.transaction()
+            .table_add(NftFamily::Ip, "netns-nat")
+            .chain_add(
+                NftFamily::Ip,
+                "netns-nat",
+                "postrouting",
+                Some(&NftBaseChain::srcnat(NftHook::Postrouting)),
+            )
+            .rule_add(
+                NftFamily::Ip,
+                "netns-nat",
+                "postrouting",
+                &NftRule::new()
+                    .ip_saddr(net, true)
+                    .ip_daddr(net, false)
+                    .masquerade(),
+            )
+            .commit()
+            .expect("masquerade");
+
+        let listener = outside
+            .run(|| TcpListener::bind("192.168.99.2:0"))
+            .expect("run in outside")
+            .expect("listen");
+        let server = listener.local_addr().expect("its address");
+        let client = pod
+            .run(move || TcpStream::connect_timeout(&server, Duration::from_secs(5)))
+            .expect("run in pod")
+            .expect("the pod connects through the masquerade");
+        let (_conn, peer): (TcpStream, SocketAddr) = listener.accept().expect("accept");
+        assert_eq!(
+            peer.ip(),
+            "192.168.99.1".parse::<IpAddr>().expect("an address"),
+            "the server sees the router, not the pod"
+        );
+        assert_eq!(
+            client.local_addr().expect("the pod's end").ip(),
+            "10.0.0.2".parse::<IpAddr>().expect("an address")
+        );
     });
 }

@@ -2,9 +2,11 @@
 //! one network namespace, and [`NftTransaction`], changes applied all or
 //! nothing (one nfnetlink batch).
 //!
-//! What exists so far: tables and chains (add, delete, list). Rules, maps
-//! and the NAT layer on top come next (issue 12); they reuse this module's
-//! transaction and dump paths.
+//! What exists so far: tables, chains and rules (add, delete, list; rules
+//! with payload, cmp, bitwise, meta, immediate, verdict, counter and
+//! masquerade expressions, prefix matches written as nft writes them, and a
+//! comment). DNAT, fib, ct, verdict maps and the NAT layer on top come next
+//! (issue 12); they reuse this module's transaction and dump paths.
 //!
 //! | call | nft equivalent | netlink |
 //! |---|---|---|
@@ -14,6 +16,9 @@
 //! | [`Nft::chain_add`] | `nft add chain ip T C '{ type nat hook prerouting priority dstnat; }'` | NFT_MSG_NEWCHAIN, CREATE |
 //! | [`Nft::chain_del`] | `nft delete chain ip T C` | NFT_MSG_DELCHAIN |
 //! | [`Nft::chains`] | `nft list chains ip` (one table) | NFT_MSG_GETCHAIN, DUMP |
+//! | [`Nft::rule_add`] | `nft add rule ip T C ip saddr 10.0.0.0/24 masquerade` | NFT_MSG_NEWRULE, CREATE, APPEND |
+//! | [`Nft::rule_del`] | `nft delete rule ip T C handle H` | NFT_MSG_DELRULE |
+//! | [`Nft::rules`] | `nft -a list chain ip T C` | NFT_MSG_GETRULE, DUMP |
 //! | [`Nft::transaction`] | `nft -f FILE` (one transaction) | BATCH_BEGIN ... BATCH_END |
 //!
 //! netns writes only the tables it owns; nothing here touches a table it
@@ -30,6 +35,10 @@ use crate::error::{Error, Result};
 use crate::nla::{self, Nlas};
 use crate::ns::NetNs;
 use crate::socket::{NfMessage, NlSocket};
+
+mod rule;
+pub(crate) use rule::parse_rule;
+pub use rule::{CmpOp, MetaKey, NftExpr, NftReg, NftRule, NftRuleInfo, NftVerdict, PayloadBase};
 
 /// NFNL_SUBSYS_NFTABLES.
 const SUBSYS_NFTABLES: u16 = 10;

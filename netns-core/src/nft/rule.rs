@@ -1,0 +1,731 @@
+//! Rules: [`NftRule`] (a list of [`NftExpr`] expressions and a comment),
+//! added in a transaction, listed back as [`NftRuleInfo`], deleted by
+//! handle. Each expression is written as the kernel's nf_tables expects it
+//! (the attribute layout of libnftnl's src/expr/*.c, checked against
+//! `nft --debug=netlink` and `nft -j`).
+
+use std::fmt;
+
+use ipnet::IpNet;
+
+use super::{check_name, nft_type, Nft, NftFamily, NftTransaction, NLA_F_NESTED};
+use crate::error::{Error, Result};
+use crate::nla::{self, Nlas};
+use crate::socket::NfMessage;
+
+const MSG_NEWRULE: u16 = 6;
+const MSG_GETRULE: u16 = 7;
+const MSG_DELRULE: u16 = 8;
+/// NFTA_RULE_* attributes.
+const RULE_TABLE: u16 = 1;
+const RULE_CHAIN: u16 = 2;
+const RULE_HANDLE: u16 = 3;
+const RULE_EXPRESSIONS: u16 = 4;
+const RULE_USERDATA: u16 = 7;
+/// NFTA_LIST_ELEM, NFTA_EXPR_NAME, NFTA_EXPR_DATA.
+const LIST_ELEM: u16 = 1;
+const EXPR_NAME: u16 = 1;
+const EXPR_DATA: u16 = 2;
+/// NFTA_DATA_VALUE, NFTA_DATA_VERDICT, NFTA_VERDICT_CODE, NFTA_VERDICT_CHAIN.
+const DATA_VALUE: u16 = 1;
+const DATA_VERDICT: u16 = 2;
+const VERDICT_CODE: u16 = 1;
+const VERDICT_CHAIN: u16 = 2;
+/// NFTNL_UDATA_RULE_COMMENT: the comment TLV in a rule's userdata.
+const UDATA_RULE_COMMENT: u8 = 0;
+/// The longest comment nft writes (NFTNL_UDATA_COMMENT_MAXLEN, NUL
+/// included).
+const COMMENT_MAXLEN: usize = 128;
+
+/// A register: [`NftReg::VERDICT`] or one of the four 16-byte data
+/// registers (NFT_REG_1 to NFT_REG_4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NftReg(u32);
+
+impl NftReg {
+    /// The verdict register (NFT_REG_VERDICT).
+    pub const VERDICT: NftReg = NftReg(0);
+    /// NFT_REG_1.
+    pub const R1: NftReg = NftReg(1);
+    /// NFT_REG_2.
+    pub const R2: NftReg = NftReg(2);
+    /// NFT_REG_3.
+    pub const R3: NftReg = NftReg(3);
+    /// NFT_REG_4.
+    pub const R4: NftReg = NftReg(4);
+}
+
+/// Which header a payload load reads (NFT_PAYLOAD_*_HEADER).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadBase {
+    /// The link-layer header.
+    Link,
+    /// The network header (IPv4, IPv6).
+    Network,
+    /// The transport header (TCP, UDP...).
+    Transport,
+}
+
+/// A comparison (NFT_CMP_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CmpOp {
+    /// `==`.
+    Eq,
+    /// `!=`.
+    Neq,
+}
+
+/// A meta key (NFT_META_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetaKey {
+    /// The input interface's name (16 bytes, NUL-padded).
+    Iifname,
+    /// The output interface's name.
+    Oifname,
+    /// The packet's family (NFPROTO_IPV4 or NFPROTO_IPV6), one byte.
+    Nfproto,
+    /// The transport protocol (IPPROTO_*), one byte.
+    L4proto,
+}
+
+/// A verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NftVerdict {
+    /// `accept`.
+    Accept,
+    /// `drop`.
+    Drop,
+    /// `return`.
+    Return,
+    /// `jump CHAIN`.
+    Jump(String),
+    /// `goto CHAIN`.
+    Goto(String),
+}
+
+/// One expression of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NftExpr {
+    /// Load `len` bytes at `offset` of the `base` header into `dreg`.
+    Payload {
+        /// The header.
+        base: PayloadBase,
+        /// The offset in it.
+        offset: u32,
+        /// How many bytes.
+        len: u32,
+        /// The destination register.
+        dreg: NftReg,
+    },
+    /// Compare `sreg` with `data` (bytes in packet order); the rule stops
+    /// here unless it holds.
+    Cmp {
+        /// The register compared.
+        sreg: NftReg,
+        /// The comparison.
+        op: CmpOp,
+        /// What it is compared with.
+        data: Vec<u8>,
+    },
+    /// `dreg = (sreg & mask) ^ xor`, over the length of `mask`.
+    Bitwise {
+        /// The source register.
+        sreg: NftReg,
+        /// The destination register.
+        dreg: NftReg,
+        /// The mask (its length is the operation's).
+        mask: Vec<u8>,
+        /// What is xored in (as long as `mask`).
+        xor: Vec<u8>,
+    },
+    /// Load meta information `key` into `dreg`.
+    Meta {
+        /// What.
+        key: MetaKey,
+        /// The destination register.
+        dreg: NftReg,
+    },
+    /// Load `data` into `dreg`.
+    Immediate {
+        /// The destination register.
+        dreg: NftReg,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// End the rule with a verdict.
+    Verdict(NftVerdict),
+    /// Count packets and bytes.
+    Counter,
+    /// Masquerade (source NAT to the output interface's address).
+    Masquerade,
+}
+
+impl NftExpr {
+    /// The expression's kernel name (`payload`, `cmp`...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NftExpr::Payload { .. } => "payload",
+            NftExpr::Cmp { .. } => "cmp",
+            NftExpr::Bitwise { .. } => "bitwise",
+            NftExpr::Meta { .. } => "meta",
+            NftExpr::Immediate { .. } | NftExpr::Verdict(_) => "immediate",
+            NftExpr::Counter => "counter",
+            NftExpr::Masquerade => "masq",
+        }
+    }
+
+    /// Append this expression's NFTA_EXPR_DATA attributes.
+    fn put_data(&self, b: &mut Vec<u8>) {
+        let be = |b: &mut Vec<u8>, kind: u16, v: u32| nla::put(b, kind, &v.to_be_bytes());
+        let value = |b: &mut Vec<u8>, kind: u16, data: &[u8]| {
+            let mut inner = Vec::new();
+            nla::put(&mut inner, DATA_VALUE, data);
+            nla::put(b, kind | NLA_F_NESTED, &inner);
+        };
+        match self {
+            NftExpr::Payload {
+                base,
+                offset,
+                len,
+                dreg,
+            } => {
+                be(b, 1, dreg.0);
+                let base = match base {
+                    PayloadBase::Link => 0,
+                    PayloadBase::Network => 1,
+                    PayloadBase::Transport => 2,
+                };
+                be(b, 2, base);
+                be(b, 3, *offset);
+                be(b, 4, *len);
+            }
+            NftExpr::Cmp { sreg, op, data } => {
+                be(b, 1, sreg.0);
+                be(b, 2, if *op == CmpOp::Eq { 0 } else { 1 });
+                value(b, 3, data);
+            }
+            NftExpr::Bitwise {
+                sreg,
+                dreg,
+                mask,
+                xor,
+            } => {
+                be(b, 1, sreg.0);
+                be(b, 2, dreg.0);
+                be(b, 3, mask.len() as u32);
+                value(b, 4, mask);
+                value(b, 5, xor);
+            }
+            NftExpr::Meta { key, dreg } => {
+                be(b, 1, dreg.0);
+                let key = match key {
+                    MetaKey::Iifname => 6,
+                    MetaKey::Oifname => 7,
+                    MetaKey::Nfproto => 15,
+                    MetaKey::L4proto => 16,
+                };
+                be(b, 2, key);
+            }
+            NftExpr::Immediate { dreg, data } => {
+                be(b, 1, dreg.0);
+                value(b, 2, data);
+            }
+            NftExpr::Verdict(v) => {
+                be(b, 1, NftReg::VERDICT.0);
+                let (code, chain): (i32, Option<&str>) = match v {
+                    NftVerdict::Accept => (1, None),
+                    NftVerdict::Drop => (0, None),
+                    NftVerdict::Return => (-5, None),
+                    NftVerdict::Jump(c) => (-3, Some(c)),
+                    NftVerdict::Goto(c) => (-4, Some(c)),
+                };
+                let mut verdict = Vec::new();
+                nla::put(&mut verdict, VERDICT_CODE, &code.to_be_bytes());
+                if let Some(c) = chain {
+                    nla::put_str(&mut verdict, VERDICT_CHAIN, c);
+                }
+                let mut data = Vec::new();
+                nla::put(&mut data, DATA_VERDICT | NLA_F_NESTED, &verdict);
+                nla::put(b, 2 | NLA_F_NESTED, &data);
+            }
+            NftExpr::Counter | NftExpr::Masquerade => {}
+        }
+    }
+}
+
+/// A rule: expressions run in order, and a comment (nft's `comment "..."`,
+/// stored in the rule's userdata, where netns records what made it).
+///
+/// ```
+/// use netns_core::NftRule;
+/// // ip saddr 10.0.0.0/24 ip daddr != 10.0.0.0/24 masquerade comment "pod c1"
+/// let r = NftRule::new()
+///     .ip_saddr("10.0.0.0/24".parse()?, true)
+///     .ip_daddr("10.0.0.0/24".parse()?, false)
+///     .masquerade()
+///     .comment("pod c1");
+/// assert_eq!(r.exprs().len(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NftRule {
+    exprs: Vec<NftExpr>,
+    comment: Option<String>,
+}
+
+impl NftRule {
+    /// An empty rule (it matches every packet and does nothing).
+    pub fn new() -> NftRule {
+        NftRule::default()
+    }
+
+    /// Append an expression.
+    pub fn expr(mut self, e: NftExpr) -> NftRule {
+        self.exprs.push(e);
+        self
+    }
+
+    /// The expressions so far.
+    pub fn exprs(&self) -> &[NftExpr] {
+        &self.exprs
+    }
+
+    /// Set the comment.
+    pub fn comment(mut self, text: impl Into<String>) -> NftRule {
+        self.comment = Some(text.into());
+        self
+    }
+
+    /// `ip saddr NET` (`matches`) or `ip saddr != NET`, in an `ip` table
+    /// (in an `inet` one, after [`nfproto`](Self::nfproto)).
+    pub fn ip_saddr(self, net: IpNet, matches: bool) -> NftRule {
+        self.address(net, true, matches)
+    }
+
+    /// `ip daddr NET` or `ip daddr != NET` (and `ip6` for an IPv6 net).
+    pub fn ip_daddr(self, net: IpNet, matches: bool) -> NftRule {
+        self.address(net, false, matches)
+    }
+
+    /// `meta nfproto ipv4|ipv6`: the rest of the rule only for that
+    /// family (needed in an `inet` table before an address match).
+    pub fn nfproto(self, v6: bool) -> NftRule {
+        self.expr(NftExpr::Meta {
+            key: MetaKey::Nfproto,
+            dreg: NftReg::R1,
+        })
+        .expr(NftExpr::Cmp {
+            sreg: NftReg::R1,
+            op: CmpOp::Eq,
+            data: vec![if v6 { 10 } else { 2 }],
+        })
+    }
+
+    /// A prefix match on the source or destination address, as nft writes
+    /// it (so `nft list` prints it back as the prefix): a byte-aligned
+    /// prefix loads only its bytes; another one loads the whole address and
+    /// masks it.
+    fn address(self, net: IpNet, source: bool, matches: bool) -> NftRule {
+        // IPv4: saddr at 12, daddr at 16; IPv6: at 8 and 24.
+        let offset = match (net, source) {
+            (IpNet::V4(_), true) => 12,
+            (IpNet::V4(_), false) => 16,
+            (IpNet::V6(_), true) => 8,
+            (IpNet::V6(_), false) => 24,
+        };
+        let addr: Vec<u8> = match net.network() {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let plen = usize::from(net.prefix_len());
+        let op = if matches { CmpOp::Eq } else { CmpOp::Neq };
+        let whole = plen.div_ceil(8);
+        if plen % 8 == 0 {
+            self.expr(NftExpr::Payload {
+                base: PayloadBase::Network,
+                offset,
+                len: whole as u32,
+                dreg: NftReg::R1,
+            })
+            .expr(NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op,
+                data: addr[..whole].to_vec(),
+            })
+        } else {
+            // The whole address, masked (as nft writes it, so `nft list`
+            // shows the prefix).
+            let len = addr.len();
+            let mut mask = vec![0u8; len];
+            for (i, m) in mask.iter_mut().enumerate() {
+                let bits = plen.saturating_sub(i * 8).min(8);
+                *m = !(0xffu8.checked_shr(bits as u32).unwrap_or(0));
+            }
+            self.expr(NftExpr::Payload {
+                base: PayloadBase::Network,
+                offset,
+                len: len as u32,
+                dreg: NftReg::R1,
+            })
+            .expr(NftExpr::Bitwise {
+                sreg: NftReg::R1,
+                dreg: NftReg::R1,
+                xor: vec![0; len],
+                mask,
+            })
+            .expr(NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op,
+                data: addr,
+            })
+        }
+    }
+
+    /// `counter`.
+    pub fn counter(self) -> NftRule {
+        self.expr(NftExpr::Counter)
+    }
+
+    /// `masquerade`.
+    pub fn masquerade(self) -> NftRule {
+        self.expr(NftExpr::Masquerade)
+    }
+
+    /// A verdict (`accept`, `jump CHAIN`...).
+    pub fn verdict(self, v: NftVerdict) -> NftRule {
+        self.expr(NftExpr::Verdict(v))
+    }
+
+    /// NFTA_RULE_EXPRESSIONS and NFTA_RULE_USERDATA.
+    fn put(&self, b: &mut Vec<u8>) {
+        let mut list = Vec::new();
+        for e in &self.exprs {
+            let mut elem = Vec::new();
+            nla::put_str(&mut elem, EXPR_NAME, e.name());
+            let mut data = Vec::new();
+            e.put_data(&mut data);
+            if !data.is_empty() {
+                nla::put(&mut elem, EXPR_DATA | NLA_F_NESTED, &data);
+            }
+            nla::put(&mut list, LIST_ELEM | NLA_F_NESTED, &elem);
+        }
+        if !list.is_empty() {
+            nla::put(b, RULE_EXPRESSIONS | NLA_F_NESTED, &list);
+        }
+        if let Some(c) = &self.comment {
+            let mut udata = vec![UDATA_RULE_COMMENT, (c.len() + 1) as u8];
+            udata.extend_from_slice(c.as_bytes());
+            udata.push(0);
+            nla::put(b, RULE_USERDATA, &udata);
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        if let Some(c) = &self.comment {
+            if c.len() >= COMMENT_MAXLEN || c.contains('\0') {
+                return Err(format!(
+                    "a rule comment is at most {} bytes, without NUL",
+                    COMMENT_MAXLEN - 1
+                ));
+            }
+        }
+        for e in &self.exprs {
+            match e {
+                NftExpr::Verdict(NftVerdict::Jump(c) | NftVerdict::Goto(c)) => check_name(c)?,
+                NftExpr::Cmp { data, .. } | NftExpr::Immediate { data, .. }
+                    if data.is_empty() || data.len() > 16 =>
+                {
+                    return Err("a value is 1 to 16 bytes".into())
+                }
+                NftExpr::Bitwise { mask, xor, .. }
+                    if mask.is_empty() || mask.len() > 16 || xor.len() != mask.len() =>
+                {
+                    return Err("a bitwise mask is 1 to 16 bytes, and xor as long".into())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rule as the kernel lists it: where it is, its handle, its comment and
+/// its expressions' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NftRuleInfo {
+    /// Its table's family.
+    pub family: NftFamily,
+    /// Its table.
+    pub table: String,
+    /// Its chain.
+    pub chain: String,
+    /// The kernel's handle (what [`Nft::rule_del`] takes).
+    pub handle: u64,
+    /// Its comment, if it has one.
+    pub comment: Option<String>,
+    /// Its expressions' kernel names, in order (`payload`, `cmp`, `masq`...).
+    pub exprs: Vec<String>,
+}
+
+impl fmt::Display for NftRuleInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rule {} {} {} handle {}",
+            self.family, self.table, self.chain, self.handle
+        )
+    }
+}
+
+impl Nft {
+    /// The rules of chain `chain` of table `table`, in order.
+    #[doc(alias = "nft -a list chain")]
+    #[doc(alias = "NFT_MSG_GETRULE")]
+    pub fn rules(&self, family: NftFamily, table: &str, chain: &str) -> Result<Vec<NftRuleInfo>> {
+        const OP: &str = "nft_rule_list";
+        let object = format!("chain {family} {table} {chain}");
+        check_name(table)
+            .and_then(|()| check_name(chain))
+            .map_err(|r| Error::invalid(OP, object.clone(), r))?;
+        let mut filter = Vec::new();
+        nla::put_str(&mut filter, RULE_TABLE, table);
+        nla::put_str(&mut filter, RULE_CHAIN, chain);
+        self.sock().nf_dump(
+            OP,
+            &object,
+            nft_type(MSG_GETRULE),
+            family.number(),
+            &filter,
+            |family, attrs| {
+                let r = parse_rule(family, attrs).map_err(|d| Error::protocol(OP, "rule", d))?;
+                Ok(r.filter(|r| r.table == table && r.chain == chain))
+            },
+        )
+    }
+
+    /// Append `rule` to chain `chain` of table `table`.
+    #[doc(alias = "nft add rule")]
+    #[doc(alias = "NFT_MSG_NEWRULE")]
+    pub fn rule_add(
+        &self,
+        family: NftFamily,
+        table: &str,
+        chain: &str,
+        rule: &NftRule,
+    ) -> Result<()> {
+        self.transaction()
+            .rule_add(family, table, chain, rule)
+            .commit()
+    }
+
+    /// Delete the rule with `handle` from chain `chain` of table `table`.
+    #[doc(alias = "nft delete rule")]
+    #[doc(alias = "NFT_MSG_DELRULE")]
+    pub fn rule_del(&self, family: NftFamily, table: &str, chain: &str, handle: u64) -> Result<()> {
+        self.transaction()
+            .rule_del(family, table, chain, handle)
+            .commit()
+    }
+}
+
+impl NftTransaction<'_> {
+    /// Append `rule` to chain `chain` of table `table`.
+    pub fn rule_add(mut self, family: NftFamily, table: &str, chain: &str, rule: &NftRule) -> Self {
+        const OP: &str = "nft_rule_add";
+        let object = format!("rule {family} {table} {chain}");
+        if let Err(reason) = check_name(table)
+            .and_then(|()| check_name(chain))
+            .and_then(|()| rule.check())
+        {
+            self.invalid
+                .get_or_insert(Error::invalid(OP, object, reason));
+            return self;
+        }
+        let mut attrs = Vec::new();
+        nla::put_str(&mut attrs, RULE_TABLE, table);
+        nla::put_str(&mut attrs, RULE_CHAIN, chain);
+        rule.put(&mut attrs);
+        self.msgs.push(NfMessage {
+            op: OP,
+            message_type: nft_type(MSG_NEWRULE),
+            flags: netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_APPEND,
+            family: family.number(),
+            attrs,
+            object,
+        });
+        self
+    }
+
+    /// Delete the rule with `handle` from chain `chain` of table `table`.
+    pub fn rule_del(mut self, family: NftFamily, table: &str, chain: &str, handle: u64) -> Self {
+        const OP: &str = "nft_rule_del";
+        let object = format!("rule {family} {table} {chain} handle {handle}");
+        if let Err(reason) = check_name(table).and_then(|()| check_name(chain)) {
+            self.invalid
+                .get_or_insert(Error::invalid(OP, object, reason));
+            return self;
+        }
+        let mut attrs = Vec::new();
+        nla::put_str(&mut attrs, RULE_TABLE, table);
+        nla::put_str(&mut attrs, RULE_CHAIN, chain);
+        nla::put(&mut attrs, RULE_HANDLE, &handle.to_be_bytes());
+        self.msgs.push(NfMessage {
+            op: OP,
+            message_type: nft_type(MSG_DELRULE),
+            flags: 0,
+            family: family.number(),
+            attrs,
+            object,
+        });
+        self
+    }
+}
+
+/// A rule from a NEWRULE message's family and attributes.
+pub(crate) fn parse_rule(
+    family: u8,
+    attrs: &[u8],
+) -> std::result::Result<Option<NftRuleInfo>, String> {
+    let Some(family) = NftFamily::from_number(family) else {
+        return Ok(None);
+    };
+    let mut r = NftRuleInfo {
+        family,
+        table: String::new(),
+        chain: String::new(),
+        handle: 0,
+        comment: None,
+        exprs: Vec::new(),
+    };
+    for a in Nlas::new(attrs) {
+        let a = a?;
+        match a.kind {
+            RULE_TABLE => r.table = a.str(),
+            RULE_CHAIN => r.chain = a.str(),
+            RULE_HANDLE => {
+                r.handle = <[u8; 8]>::try_from(a.value)
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| "NFTA_RULE_HANDLE is not 8 bytes")?
+            }
+            RULE_EXPRESSIONS => {
+                for e in Nlas::new(a.value) {
+                    let e = e?;
+                    if e.kind != LIST_ELEM {
+                        continue;
+                    }
+                    for f in Nlas::new(e.value) {
+                        let f = f?;
+                        if f.kind == EXPR_NAME {
+                            r.exprs.push(f.str());
+                        }
+                    }
+                }
+            }
+            RULE_USERDATA => r.comment = comment_of(a.value),
+            _ => {}
+        }
+    }
+    if r.table.is_empty() || r.chain.is_empty() {
+        return Err("a rule without its table or chain".into());
+    }
+    Ok(Some(r))
+}
+
+/// The comment TLV of a rule's userdata (type, length, bytes with a NUL).
+fn comment_of(mut udata: &[u8]) -> Option<String> {
+    while let [kind, len, rest @ ..] = udata {
+        let len = usize::from(*len);
+        let value = rest.get(..len)?;
+        if *kind == UDATA_RULE_COMMENT {
+            return Some(nla::c_string(value));
+        }
+        udata = &rest[len..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_written_as_nft_writes_them() {
+        // /24: three bytes, no mask (nft --debug=netlink).
+        let r = NftRule::new().ip_saddr("10.0.0.0/24".parse().unwrap(), true);
+        assert_eq!(
+            r.exprs(),
+            [
+                NftExpr::Payload {
+                    base: PayloadBase::Network,
+                    offset: 12,
+                    len: 3,
+                    dreg: NftReg::R1
+                },
+                NftExpr::Cmp {
+                    sreg: NftReg::R1,
+                    op: CmpOp::Eq,
+                    data: vec![10, 0, 0]
+                }
+            ]
+        );
+        // /20: the whole address masked 255.255.240.0.
+        let r = NftRule::new().ip_daddr("10.1.16.0/20".parse().unwrap(), false);
+        assert_eq!(
+            r.exprs()[0],
+            NftExpr::Payload {
+                base: PayloadBase::Network,
+                offset: 16,
+                len: 4,
+                dreg: NftReg::R1
+            }
+        );
+        assert_eq!(
+            r.exprs()[1],
+            NftExpr::Bitwise {
+                sreg: NftReg::R1,
+                dreg: NftReg::R1,
+                mask: vec![255, 255, 240, 0],
+                xor: vec![0, 0, 0, 0]
+            }
+        );
+        assert_eq!(
+            r.exprs()[2],
+            NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op: CmpOp::Neq,
+                data: vec![10, 1, 16, 0]
+            }
+        );
+    }
+
+    #[test]
+    fn comments_read_back_and_bad_rules_are_refused() {
+        let mut b = Vec::new();
+        NftRule::new().masquerade().comment("pod c1").put(&mut b);
+        let parsed: Vec<_> = Nlas::new(&b).map(|a| a.unwrap()).collect();
+        let udata = parsed.iter().find(|a| a.kind == RULE_USERDATA).unwrap();
+        assert_eq!(udata.value, b"\x00\x07pod c1\x00");
+        assert_eq!(comment_of(udata.value).as_deref(), Some("pod c1"));
+        assert_eq!(comment_of(b"\x05\x02ab\x00\x03ok\x00"), Some("ok".into()));
+        assert_eq!(comment_of(b"\x00\x09short"), None);
+        assert!(NftRule::new().comment("x".repeat(128)).check().is_err());
+        assert!(NftRule::new()
+            .expr(NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op: CmpOp::Eq,
+                data: vec![]
+            })
+            .check()
+            .is_err());
+        assert!(NftRule::new()
+            .verdict(NftVerdict::Jump(String::new()))
+            .check()
+            .is_err());
+    }
+}
