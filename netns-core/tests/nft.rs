@@ -553,3 +553,90 @@ fn masquerade_makes_a_pod_reach_a_network_without_a_route_back() {
         );
     });
 }
+
+/// A port forward with real traffic: a client in `outside` connects to this
+/// namespace's 192.168.99.1:8080, DNAT sends it to the pod's 10.0.0.2:8000,
+/// and the pod's server sees the client's own address (the router's
+/// conntrack rewrites the replies).
+#[test]
+fn a_port_forward_reaches_the_pod() {
+    use netns_core::{AddrSpec, Handle, LinkSpec, RouteSpec, Sysctl};
+    use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+    in_private_netns(|| {
+        let tmp = TempNetnsDir::new();
+        let dir = NetnsDir::new(tmp.path());
+        let pod = dir.create("pod").expect("pod namespace");
+        let outside = dir.create("outside").expect("outside namespace");
+        let here = netns_core::NetNs::current().expect("this namespace");
+        let h = Handle::new().expect("a handle");
+        let wire = |ns: &netns_core::NetNs, mine: &str, my: &str, their: &str| {
+            h.link_add(&LinkSpec::veth(mine, "eth0").peer_netns(ns))
+                .expect("veth");
+            let me = h.link_get(mine).expect("my end").index;
+            h.addr_add(&AddrSpec::new(me, my.parse().expect("addr")))
+                .expect("my address");
+            h.link_set_up(me).expect("up");
+            let o = ns.handle().expect("a handle there");
+            let t = o.link_get("eth0").expect("their end").index;
+            o.addr_add(&AddrSpec::new(t, their.parse().expect("addr")))
+                .expect("their address");
+            o.link_set_up(t).expect("up");
+            o
+        };
+        let p = wire(&pod, "r-pod", "10.0.0.1/24", "10.0.0.2/24");
+        p.route_add(&RouteSpec::default_via("10.0.0.1".parse().expect("gw")))
+            .expect("the pod's default route");
+        let _o = wire(&outside, "r-out", "192.168.99.1/24", "192.168.99.2/24");
+        here.sysctl_set(&Sysctl::Ipv4Forward, 1)
+            .expect("forwarding");
+
+        let pod_ip: IpAddr = "10.0.0.2".parse().expect("an address");
+        let forward = NftRule::new()
+            .dport(6, 8080)
+            .dnat(pod_ip, Some(8000))
+            .comment("netns: pod c1 8080");
+        let nft = Nft::new().expect("a netfilter socket");
+        nft.transaction()
+            .table_add(NftFamily::Ip, "netns-nat")
+            .chain_add(
+                NftFamily::Ip,
+                "netns-nat",
+                "prerouting",
+                Some(&NftBaseChain::dstnat(NftHook::Prerouting)),
+            )
+            .rule_add(NftFamily::Ip, "netns-nat", "prerouting", &forward)
+            .commit()
+            .expect("the port forward");
+        let rules = nft_rules("ip", "netns-nat", "prerouting");
+        assert_eq!(
+            rules[0]["expr"],
+            serde_json::json!([
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
+                {"dnat": {"addr": "10.0.0.2", "port": 8000}}
+            ]),
+            "{rules:?}"
+        );
+
+        let listener = pod
+            .run(|| TcpListener::bind("10.0.0.2:8000"))
+            .expect("run in the pod")
+            .expect("listen");
+        let to: SocketAddr = "192.168.99.1:8080".parse().expect("an address");
+        let client = outside
+            .run(move || TcpStream::connect_timeout(&to, Duration::from_secs(5)))
+            .expect("run outside")
+            .expect("the client reaches the pod through the forward");
+        let (_conn, peer): (TcpStream, SocketAddr) = listener.accept().expect("accept");
+        assert_eq!(peer, client.local_addr().expect("the client's end"));
+        assert_eq!(
+            peer.ip(),
+            "192.168.99.2".parse::<IpAddr>().expect("an address")
+        );
+        assert_eq!(
+            client.peer_addr().expect("its peer"),
+            to,
+            "as the client sees it"
+        );
+    });
+}

@@ -3,10 +3,11 @@
 //! nothing (one nfnetlink batch).
 //!
 //! What exists so far: tables, chains and rules (add, delete, list; rules
-//! with payload, cmp, bitwise, meta, immediate, verdict, counter and
-//! masquerade expressions, prefix matches written as nft writes them, and a
-//! comment). DNAT, fib, ct, verdict maps and the NAT layer on top come next
-//! (issue 12); they reuse this module's transaction and dump paths.
+//! with payload, cmp, bitwise, meta, immediate, verdict, counter,
+//! masquerade and nat (SNAT, DNAT) expressions, prefix and port matches
+//! written as nft writes them, and a comment). fib, ct, verdict maps and
+//! the NAT layer on top come next (issue 12); they reuse this module's
+//! transaction and dump paths.
 //!
 //! | call | nft equivalent | netlink |
 //! |---|---|---|
@@ -16,7 +17,7 @@
 //! | [`Nft::chain_add`] | `nft add chain ip T C '{ type nat hook prerouting priority dstnat; }'` | NFT_MSG_NEWCHAIN, CREATE |
 //! | [`Nft::chain_del`] | `nft delete chain ip T C` | NFT_MSG_DELCHAIN |
 //! | [`Nft::chains`] | `nft list chains ip` (one table) | NFT_MSG_GETCHAIN, DUMP |
-//! | [`Nft::rule_add`] | `nft add rule ip T C ip saddr 10.0.0.0/24 masquerade` | NFT_MSG_NEWRULE, CREATE, APPEND |
+//! | [`Nft::rule_add`] | `nft add rule ip T C ip saddr 10.0.0.0/24 masquerade`, `... tcp dport 8080 dnat to 10.0.0.2:80` | NFT_MSG_NEWRULE, CREATE, APPEND |
 //! | [`Nft::rule_del`] | `nft delete rule ip T C handle H` | NFT_MSG_DELRULE |
 //! | [`Nft::rules`] | `nft -a list chain ip T C` | NFT_MSG_GETRULE, DUMP |
 //! | [`Nft::transaction`] | `nft -f FILE` (one transaction) | BATCH_BEGIN ... BATCH_END |

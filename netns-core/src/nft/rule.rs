@@ -163,6 +163,18 @@ pub enum NftExpr {
     Counter,
     /// Masquerade (source NAT to the output interface's address).
     Masquerade,
+    /// Source or destination NAT to the address in `addr` (and the port in
+    /// `proto`, when given): nft's `snat to` / `dnat to`.
+    Nat {
+        /// `true` for DNAT, `false` for SNAT.
+        dnat: bool,
+        /// `true` for IPv6 addresses.
+        v6: bool,
+        /// The register holding the address.
+        addr: NftReg,
+        /// The register holding the port, if one is set.
+        proto: Option<NftReg>,
+    },
 }
 
 impl NftExpr {
@@ -176,6 +188,7 @@ impl NftExpr {
             NftExpr::Immediate { .. } | NftExpr::Verdict(_) => "immediate",
             NftExpr::Counter => "counter",
             NftExpr::Masquerade => "masq",
+            NftExpr::Nat { .. } => "nat",
         }
     }
 
@@ -252,6 +265,20 @@ impl NftExpr {
                 let mut data = Vec::new();
                 nla::put(&mut data, DATA_VERDICT | NLA_F_NESTED, &verdict);
                 nla::put(b, 2 | NLA_F_NESTED, &data);
+            }
+            NftExpr::Nat {
+                dnat,
+                v6,
+                addr,
+                proto,
+            } => {
+                be(b, 1, u32::from(*dnat)); // NFT_NAT_SNAT 0, NFT_NAT_DNAT 1
+                be(b, 2, if *v6 { 10 } else { 2 });
+                be(b, 3, addr.0);
+                if let Some(p) = proto {
+                    be(b, 5, p.0);
+                    be(b, 7, 0x2); // NF_NAT_RANGE_PROTO_SPECIFIED
+                }
             }
             NftExpr::Counter | NftExpr::Masquerade => {}
         }
@@ -384,6 +411,65 @@ impl NftRule {
                 data: addr,
             })
         }
+    }
+
+    /// `meta l4proto PROTO th dport PORT` (`tcp dport 8080` for proto 6):
+    /// packets of transport protocol `proto` (IPPROTO_*: 6 TCP, 17 UDP, 132
+    /// SCTP) to port `port`.
+    pub fn dport(self, proto: u8, port: u16) -> NftRule {
+        self.expr(NftExpr::Meta {
+            key: MetaKey::L4proto,
+            dreg: NftReg::R1,
+        })
+        .expr(NftExpr::Cmp {
+            sreg: NftReg::R1,
+            op: CmpOp::Eq,
+            data: vec![proto],
+        })
+        .expr(NftExpr::Payload {
+            base: PayloadBase::Transport,
+            offset: 2,
+            len: 2,
+            dreg: NftReg::R1,
+        })
+        .expr(NftExpr::Cmp {
+            sreg: NftReg::R1,
+            op: CmpOp::Eq,
+            data: port.to_be_bytes().to_vec(),
+        })
+    }
+
+    /// `dnat to ADDR[:PORT]` (in a nat chain at prerouting or output).
+    pub fn dnat(self, to: std::net::IpAddr, port: Option<u16>) -> NftRule {
+        self.nat(true, to, port)
+    }
+
+    /// `snat to ADDR[:PORT]` (in a nat chain at postrouting or input).
+    pub fn snat(self, to: std::net::IpAddr, port: Option<u16>) -> NftRule {
+        self.nat(false, to, port)
+    }
+
+    fn nat(mut self, dnat: bool, to: std::net::IpAddr, port: Option<u16>) -> NftRule {
+        let (v6, data) = match to {
+            std::net::IpAddr::V4(a) => (false, a.octets().to_vec()),
+            std::net::IpAddr::V6(a) => (true, a.octets().to_vec()),
+        };
+        self = self.expr(NftExpr::Immediate {
+            dreg: NftReg::R1,
+            data,
+        });
+        if let Some(p) = port {
+            self = self.expr(NftExpr::Immediate {
+                dreg: NftReg::R2,
+                data: p.to_be_bytes().to_vec(),
+            });
+        }
+        self.expr(NftExpr::Nat {
+            dnat,
+            v6,
+            addr: NftReg::R1,
+            proto: port.map(|_| NftReg::R2),
+        })
     }
 
     /// `counter`.
