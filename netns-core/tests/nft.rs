@@ -386,6 +386,7 @@ fn rules_read_as_nft_writes_them_and_go_by_handle() {
             .comment("netns: pod c1");
         let other = NftRule::new()
             .ip_saddr("10.1.16.0/20".parse().expect("a prefix"), true)
+            .ct_dnat()
             .verdict(NftVerdict::Accept);
         nft.transaction()
             .table_add(NftFamily::Ip, "t")
@@ -413,7 +414,11 @@ fn rules_read_as_nft_writes_them_and_go_by_handle() {
         );
         assert_eq!(
             theirs[1]["expr"],
-            serde_json::json!([prefix_match("==", "saddr", "10.1.16.0", 20), {"accept": null}])
+            serde_json::json!([
+                prefix_match("==", "saddr", "10.1.16.0", 20),
+                {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}},
+                {"accept": null}
+            ])
         );
         let ours = nft.rules(NftFamily::Ip, "t", "post").expect("list rules");
         assert_eq!(ours.len(), 2);
@@ -426,7 +431,18 @@ fn rules_read_as_nft_writes_them_and_go_by_handle() {
             ["payload", "cmp", "payload", "cmp", "counter", "masq"]
         );
         assert_eq!(ours[1].comment, None);
-        assert_eq!(ours[1].exprs, ["payload", "bitwise", "cmp", "immediate"]);
+        assert_eq!(
+            ours[1].exprs,
+            [
+                "payload",
+                "bitwise",
+                "cmp",
+                "ct",
+                "bitwise",
+                "cmp",
+                "immediate"
+            ]
+        );
 
         nft.rule_del(NftFamily::Ip, "t", "post", ours[0].handle)
             .expect("delete by handle");
@@ -593,6 +609,7 @@ fn a_port_forward_reaches_the_pod() {
 
         let pod_ip: IpAddr = "10.0.0.2".parse().expect("an address");
         let forward = NftRule::new()
+            .daddr_is_local()
             .dport(6, 8080)
             .dnat(pod_ip, Some(8000))
             .comment("netns: pod c1 8080");
@@ -612,6 +629,7 @@ fn a_port_forward_reaches_the_pod() {
         assert_eq!(
             rules[0]["expr"],
             serde_json::json!([
+                {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
                 {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
                 {"dnat": {"addr": "10.0.0.2", "port": 8000}}
             ]),

@@ -4,10 +4,10 @@
 //!
 //! What exists so far: tables, chains and rules (add, delete, list; rules
 //! with payload, cmp, bitwise, meta, immediate, verdict, counter,
-//! masquerade and nat (SNAT, DNAT) expressions, prefix and port matches
-//! written as nft writes them, and a comment). fib, ct, verdict maps and
-//! the NAT layer on top come next (issue 12); they reuse this module's
-//! transaction and dump paths.
+//! masquerade, nat (SNAT, DNAT), fib (daddr type) and ct (status)
+//! expressions, prefix and port matches written as nft writes them, and a
+//! comment). Verdict maps and the NAT layer on top come next (issue 12);
+//! they reuse this module's transaction and dump paths.
 //!
 //! | call | nft equivalent | netlink |
 //! |---|---|---|

@@ -163,6 +163,18 @@ pub enum NftExpr {
     Counter,
     /// Masquerade (source NAT to the output interface's address).
     Masquerade,
+    /// The address type of the packet's destination (`fib daddr type`):
+    /// an RTN_* value (2: local), host-endian, into `dreg`.
+    FibDaddrType {
+        /// The destination register.
+        dreg: NftReg,
+    },
+    /// The connection tracking status bits (`ct status`, IPS_*),
+    /// host-endian, into `dreg`.
+    CtStatus {
+        /// The destination register.
+        dreg: NftReg,
+    },
     /// Source or destination NAT to the address in `addr` (and the port in
     /// `proto`, when given): nft's `snat to` / `dnat to`.
     Nat {
@@ -189,6 +201,8 @@ impl NftExpr {
             NftExpr::Counter => "counter",
             NftExpr::Masquerade => "masq",
             NftExpr::Nat { .. } => "nat",
+            NftExpr::FibDaddrType { .. } => "fib",
+            NftExpr::CtStatus { .. } => "ct",
         }
     }
 
@@ -279,6 +293,15 @@ impl NftExpr {
                     be(b, 5, p.0);
                     be(b, 7, 0x2); // NF_NAT_RANGE_PROTO_SPECIFIED
                 }
+            }
+            NftExpr::FibDaddrType { dreg } => {
+                be(b, 1, dreg.0);
+                be(b, 2, 3); // NFT_FIB_RESULT_ADDRTYPE
+                be(b, 3, 1 << 1); // NFTA_FIB_F_DADDR
+            }
+            NftExpr::CtStatus { dreg } => {
+                be(b, 1, dreg.0);
+                be(b, 2, 2); // NFT_CT_STATUS
             }
             NftExpr::Counter | NftExpr::Masquerade => {}
         }
@@ -437,6 +460,35 @@ impl NftRule {
             op: CmpOp::Eq,
             data: port.to_be_bytes().to_vec(),
         })
+    }
+
+    /// `fib daddr type local`: packets to an address of this host (what a
+    /// port forward must be limited to, or it also catches forwarded
+    /// traffic).
+    pub fn daddr_is_local(self) -> NftRule {
+        self.expr(NftExpr::FibDaddrType { dreg: NftReg::R1 })
+            .expr(NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op: CmpOp::Eq,
+                data: 2u32.to_ne_bytes().to_vec(), // RTN_LOCAL, host order
+            })
+    }
+
+    /// `ct status dnat`: packets of a connection whose destination was
+    /// NATed (hairpin masquerade uses it).
+    pub fn ct_dnat(self) -> NftRule {
+        self.expr(NftExpr::CtStatus { dreg: NftReg::R1 })
+            .expr(NftExpr::Bitwise {
+                sreg: NftReg::R1,
+                dreg: NftReg::R1,
+                mask: 0x20u32.to_ne_bytes().to_vec(), // IPS_DST_NAT, host order
+                xor: vec![0; 4],
+            })
+            .expr(NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op: CmpOp::Neq,
+                data: vec![0; 4],
+            })
     }
 
     /// `dnat to ADDR[:PORT]` (in a nat chain at prerouting or output).
