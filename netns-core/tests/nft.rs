@@ -483,48 +483,53 @@ fn rules_read_as_nft_writes_them_and_go_by_handle() {
     });
 }
 
+/// The calling thread's namespace as a router between two new ones: `pod`
+/// (eth0 10.0.0.2/24, default route via 10.0.0.1) and `outside` (eth0
+/// 192.168.99.2/24, no route to the pod's subnet); here r-pod 10.0.0.1/24,
+/// r-out 192.168.99.1/24, IPv4 forwarding on. The directory holding the
+/// two namespaces comes first: keep it until the end of the test.
+fn router_between_pod_and_outside() -> (TempNetnsDir, netns_core::NetNs, netns_core::NetNs) {
+    use netns_core::{AddrSpec, Handle, LinkSpec, RouteSpec, Sysctl};
+    let tmp = TempNetnsDir::new();
+    let dir = NetnsDir::new(tmp.path());
+    let pod = dir.create("pod").expect("pod namespace");
+    let outside = dir.create("outside").expect("outside namespace");
+    let h = Handle::new().expect("a handle");
+    let wire = |ns: &netns_core::NetNs, mine: &str, my: &str, their: &str| {
+        h.link_add(&LinkSpec::veth(mine, "eth0").peer_netns(ns))
+            .expect("veth");
+        let me = h.link_get(mine).expect("my end").index;
+        h.addr_add(&AddrSpec::new(me, my.parse().expect("addr")))
+            .expect("my address");
+        h.link_set_up(me).expect("up");
+        let o = ns.handle().expect("a handle there");
+        let t = o.link_get("eth0").expect("their end").index;
+        o.addr_add(&AddrSpec::new(t, their.parse().expect("addr")))
+            .expect("their address");
+        o.link_set_up(t).expect("up");
+        o
+    };
+    wire(&pod, "r-pod", "10.0.0.1/24", "10.0.0.2/24")
+        .route_add(&RouteSpec::default_via("10.0.0.1".parse().expect("gw")))
+        .expect("the pod's default route");
+    wire(&outside, "r-out", "192.168.99.1/24", "192.168.99.2/24");
+    netns_core::NetNs::current()
+        .expect("this namespace")
+        .sysctl_set(&Sysctl::Ipv4Forward, 1)
+        .expect("forwarding");
+    (tmp, pod, outside)
+}
+
 /// Real traffic through a masquerade rule: a pod (10.0.0.2/24) behind this
 /// namespace (the router: 10.0.0.1 towards the pod, 192.168.99.1 towards
 /// the outside) connects to a server in an `outside` namespace that has no
 /// route back to the pod's subnet; the server sees the router's address.
 #[test]
 fn masquerade_makes_a_pod_reach_a_network_without_a_route_back() {
-    use netns_core::{AddrSpec, Handle, LinkSpec, RouteSpec, Sysctl};
     use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
     use std::time::Duration;
     in_private_netns(|| {
-        let tmp = TempNetnsDir::new();
-        let dir = NetnsDir::new(tmp.path());
-        let pod = dir.create("pod").expect("pod namespace");
-        let outside = dir.create("outside").expect("outside namespace");
-        let here = netns_core::NetNs::current().expect("this namespace");
-        let h = Handle::new().expect("a handle");
-        let wire = |ns: &netns_core::NetNs, mine: &str, theirs: &str, my: &str, their: &str| {
-            h.link_add(&LinkSpec::veth(mine, theirs).peer_netns(ns))
-                .expect("veth");
-            let me = h.link_get(mine).expect("my end").index;
-            h.addr_add(&AddrSpec::new(me, my.parse().expect("addr")))
-                .expect("my address");
-            h.link_set_up(me).expect("up");
-            let o = ns.handle().expect("a handle there");
-            let t = o.link_get(theirs).expect("their end").index;
-            o.addr_add(&AddrSpec::new(t, their.parse().expect("addr")))
-                .expect("their address");
-            o.link_set_up(t).expect("up");
-            o
-        };
-        let p = wire(&pod, "r-pod", "eth0", "10.0.0.1/24", "10.0.0.2/24");
-        p.route_add(&RouteSpec::default_via("10.0.0.1".parse().expect("gw")))
-            .expect("the pod's default route");
-        let _o = wire(
-            &outside,
-            "r-out",
-            "eth0",
-            "192.168.99.1/24",
-            "192.168.99.2/24",
-        );
-        here.sysctl_set(&Sysctl::Ipv4Forward, 1)
-            .expect("forwarding");
+        let (_tmp, pod, outside) = router_between_pod_and_outside();
 
         let nft = Nft::new().expect("a netfilter socket");
         let net: netns_core::IpNet = "10.0.0.0/24".parse().expect("a prefix");
@@ -576,36 +581,10 @@ fn masquerade_makes_a_pod_reach_a_network_without_a_route_back() {
 /// conntrack rewrites the replies).
 #[test]
 fn a_port_forward_reaches_the_pod() {
-    use netns_core::{AddrSpec, Handle, LinkSpec, RouteSpec, Sysctl};
     use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
     use std::time::Duration;
     in_private_netns(|| {
-        let tmp = TempNetnsDir::new();
-        let dir = NetnsDir::new(tmp.path());
-        let pod = dir.create("pod").expect("pod namespace");
-        let outside = dir.create("outside").expect("outside namespace");
-        let here = netns_core::NetNs::current().expect("this namespace");
-        let h = Handle::new().expect("a handle");
-        let wire = |ns: &netns_core::NetNs, mine: &str, my: &str, their: &str| {
-            h.link_add(&LinkSpec::veth(mine, "eth0").peer_netns(ns))
-                .expect("veth");
-            let me = h.link_get(mine).expect("my end").index;
-            h.addr_add(&AddrSpec::new(me, my.parse().expect("addr")))
-                .expect("my address");
-            h.link_set_up(me).expect("up");
-            let o = ns.handle().expect("a handle there");
-            let t = o.link_get("eth0").expect("their end").index;
-            o.addr_add(&AddrSpec::new(t, their.parse().expect("addr")))
-                .expect("their address");
-            o.link_set_up(t).expect("up");
-            o
-        };
-        let p = wire(&pod, "r-pod", "10.0.0.1/24", "10.0.0.2/24");
-        p.route_add(&RouteSpec::default_via("10.0.0.1".parse().expect("gw")))
-            .expect("the pod's default route");
-        let _o = wire(&outside, "r-out", "192.168.99.1/24", "192.168.99.2/24");
-        here.sysctl_set(&Sysctl::Ipv4Forward, 1)
-            .expect("forwarding");
+        let (_tmp, pod, outside) = router_between_pod_and_outside();
 
         let pod_ip: IpAddr = "10.0.0.2".parse().expect("an address");
         let forward = NftRule::new()
