@@ -281,13 +281,7 @@ impl NetNs {
     #[doc(alias = "sysctl -w")]
     pub fn sysctl_set_text(&self, key: &Sysctl, value: &str) -> Result<()> {
         const OP: &str = "sysctl_set";
-        if value.len() > SYSCTL_TEXT_MAX || value.contains(['\n', '\0']) {
-            return Err(Error::invalid(
-                OP,
-                key.to_string(),
-                "a sysctl value is one line of at most 4096 bytes, without NUL",
-            ));
-        }
+        check_text(OP, key, value)?;
         self.write_sysctl(OP, key, value)
     }
 
@@ -328,12 +322,8 @@ impl NetNs {
         let mut out: Vec<Option<Result<()>>> = Vec::with_capacity(settings.len());
         let mut todo = Vec::new();
         for (i, (key, value)) in settings.iter().enumerate() {
-            if value.len() > SYSCTL_TEXT_MAX || value.contains(['\n', '\0']) {
-                out.push(Some(Err(Error::invalid(
-                    OP,
-                    key.to_string(),
-                    "a sysctl value is one line of at most 4096 bytes, without NUL",
-                ))));
+            if let Err(e) = check_text(OP, key, value) {
+                out.push(Some(Err(e)));
                 continue;
             }
             match key.path(OP) {
@@ -364,6 +354,19 @@ impl NetNs {
             .map(|r| r.unwrap_or_else(|| Err(Error::invalid(OP, "sysctl", "not written"))))
             .collect())
     }
+}
+
+/// A value [`NetNs::sysctl_set_text`] writes: one line of at most
+/// [`SYSCTL_TEXT_MAX`] bytes, without NUL (the kernel judges the rest).
+fn check_text(op: &'static str, key: &Sysctl, value: &str) -> Result<()> {
+    if value.len() > SYSCTL_TEXT_MAX || value.contains(['\n', '\0']) {
+        return Err(Error::invalid(
+            op,
+            key.to_string(),
+            "a sysctl value is one line of at most 4096 bytes, without NUL",
+        ));
+    }
+    Ok(())
 }
 
 /// The longest sysctl text read or written.

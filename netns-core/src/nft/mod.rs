@@ -35,6 +35,8 @@ use std::sync::{Mutex, MutexGuard};
 use crate::error::{Error, Result};
 use crate::nla::{self, Nlas};
 use crate::ns::NetNs;
+use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE};
+
 use crate::socket::{NfMessage, NlSocket};
 
 mod rule;
@@ -500,13 +502,32 @@ pub struct NftTransaction<'a> {
 impl NftTransaction<'_> {
     /// Add table `name` to `family` (an existing one is kept).
     pub fn table_add(mut self, family: NftFamily, name: &str) -> Self {
-        self.table_msg("nft_table_add", MSG_NEWTABLE, family, name, true);
+        let mut attrs = Vec::new();
+        nla::put_str(&mut attrs, TABLE_NAME, name);
+        nla::put(&mut attrs, TABLE_FLAGS, &0u32.to_be_bytes());
+        self.push(
+            "nft_table_add",
+            format!("table {family} {name}"),
+            check_name(name),
+            (MSG_NEWTABLE, NLM_F_CREATE),
+            family,
+            attrs,
+        );
         self
     }
 
     /// Delete table `name` of `family` and everything in it.
     pub fn table_del(mut self, family: NftFamily, name: &str) -> Self {
-        self.table_msg("nft_table_del", MSG_DELTABLE, family, name, false);
+        let mut attrs = Vec::new();
+        nla::put_str(&mut attrs, TABLE_NAME, name);
+        self.push(
+            "nft_table_del",
+            format!("table {family} {name}"),
+            check_name(name),
+            (MSG_DELTABLE, 0),
+            family,
+            attrs,
+        );
         self
     }
 
@@ -518,7 +539,7 @@ impl NftTransaction<'_> {
         name: &str,
         base: Option<&NftBaseChain>,
     ) -> Self {
-        let mut attrs = Vec::new();
+        let mut attrs = chain_attrs(table, name);
         if let Some(b) = base {
             let mut hook = Vec::new();
             nla::put(&mut hook, HOOK_HOOKNUM, &b.hook.number().to_be_bytes());
@@ -528,76 +549,51 @@ impl NftTransaction<'_> {
             nla::put(&mut attrs, CHAIN_POLICY, &policy.to_be_bytes());
             nla::put_str(&mut attrs, CHAIN_TYPE, b.kind.name());
         }
-        self.chain_msg("nft_chain_add", MSG_NEWCHAIN, family, table, name, attrs);
+        self.push(
+            "nft_chain_add",
+            format!("chain {family} {table} {name}"),
+            check_name(table).and_then(|()| check_name(name)),
+            (MSG_NEWCHAIN, NLM_F_CREATE),
+            family,
+            attrs,
+        );
         self
     }
 
     /// Delete chain `name` of table `table` (see [`Nft::chain_del`]).
     pub fn chain_del(mut self, family: NftFamily, table: &str, name: &str) -> Self {
-        self.chain_msg(
+        self.push(
             "nft_chain_del",
-            MSG_DELCHAIN,
+            format!("chain {family} {table} {name}"),
+            check_name(table).and_then(|()| check_name(name)),
+            (MSG_DELCHAIN, 0),
             family,
-            table,
-            name,
-            Vec::new(),
+            chain_attrs(table, name),
         );
         self
     }
 
-    fn chain_msg(
+    /// Queue one message: `msg` (NFT_MSG_*) with the `flags` it adds to
+    /// REQUEST|ACK, about `object`. When `valid` failed, the first such
+    /// failure is kept instead and [`commit`](Self::commit) sends nothing.
+    fn push(
         &mut self,
         op: &'static str,
-        msg: u16,
+        object: String,
+        valid: std::result::Result<(), String>,
+        (msg, flags): (u16, u16),
         family: NftFamily,
-        table: &str,
-        name: &str,
-        extra: Vec<u8>,
+        attrs: Vec<u8>,
     ) {
-        let object = format!("chain {family} {table} {name}");
-        if let Err(reason) = check_name(table).and_then(|()| check_name(name)) {
+        if let Err(reason) = valid {
             self.invalid
                 .get_or_insert(Error::invalid(op, object, reason));
             return;
         }
-        let mut attrs = Vec::new();
-        nla::put_str(&mut attrs, CHAIN_TABLE, table);
-        nla::put_str(&mut attrs, CHAIN_NAME, name);
-        attrs.extend_from_slice(&extra);
         self.msgs.push(NfMessage {
             op,
             message_type: nft_type(msg),
-            flags: if msg == MSG_NEWCHAIN {
-                netlink_packet_core::NLM_F_CREATE
-            } else {
-                0
-            },
-            family: family.number(),
-            attrs,
-            object,
-        });
-    }
-
-    fn table_msg(&mut self, op: &'static str, msg: u16, family: NftFamily, name: &str, new: bool) {
-        let object = format!("table {family} {name}");
-        if let Err(reason) = check_name(name) {
-            self.invalid
-                .get_or_insert(Error::invalid(op, object, reason));
-            return;
-        }
-        let mut attrs = Vec::new();
-        nla::put_str(&mut attrs, TABLE_NAME, name);
-        if new {
-            nla::put(&mut attrs, TABLE_FLAGS, &0u32.to_be_bytes());
-        }
-        self.msgs.push(NfMessage {
-            op,
-            message_type: nft_type(msg),
-            flags: if new {
-                netlink_packet_core::NLM_F_CREATE
-            } else {
-                0
-            },
+            flags,
             family: family.number(),
             attrs,
             object,
@@ -615,6 +611,14 @@ impl NftTransaction<'_> {
             .sock()
             .transaction("nft_transaction", SUBSYS_NFTABLES, &self.msgs)
     }
+}
+
+/// NFTA_CHAIN_TABLE and NFTA_CHAIN_NAME.
+fn chain_attrs(table: &str, name: &str) -> Vec<u8> {
+    let mut attrs = Vec::new();
+    nla::put_str(&mut attrs, CHAIN_TABLE, table);
+    nla::put_str(&mut attrs, CHAIN_NAME, name);
+    attrs
 }
 
 /// A table or chain name as the kernel takes it: 1 to 255 bytes, no NUL.

@@ -8,10 +8,11 @@ use std::fmt;
 
 use ipnet::IpNet;
 
-use super::{check_name, nft_type, Nft, NftFamily, NftTransaction, NLA_F_NESTED};
+use super::{
+    check_name, nft_type, Nft, NftFamily, NftTransaction, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE,
+};
 use crate::error::{Error, Result};
 use crate::nla::{self, Nlas};
-use crate::socket::NfMessage;
 
 const MSG_NEWRULE: u16 = 6;
 const MSG_GETRULE: u16 = 7;
@@ -631,9 +632,7 @@ impl Nft {
         check_name(table)
             .and_then(|()| check_name(chain))
             .map_err(|r| Error::invalid(OP, object.clone(), r))?;
-        let mut filter = Vec::new();
-        nla::put_str(&mut filter, RULE_TABLE, table);
-        nla::put_str(&mut filter, RULE_CHAIN, chain);
+        let filter = rule_attrs(table, chain);
         self.sock().nf_dump(
             OP,
             &object,
@@ -675,54 +674,43 @@ impl Nft {
 impl NftTransaction<'_> {
     /// Append `rule` to chain `chain` of table `table`.
     pub fn rule_add(mut self, family: NftFamily, table: &str, chain: &str, rule: &NftRule) -> Self {
-        const OP: &str = "nft_rule_add";
-        let object = format!("rule {family} {table} {chain}");
-        if let Err(reason) = check_name(table)
-            .and_then(|()| check_name(chain))
-            .and_then(|()| rule.check())
-        {
-            self.invalid
-                .get_or_insert(Error::invalid(OP, object, reason));
-            return self;
-        }
-        let mut attrs = Vec::new();
-        nla::put_str(&mut attrs, RULE_TABLE, table);
-        nla::put_str(&mut attrs, RULE_CHAIN, chain);
+        let mut attrs = rule_attrs(table, chain);
         rule.put(&mut attrs);
-        self.msgs.push(NfMessage {
-            op: OP,
-            message_type: nft_type(MSG_NEWRULE),
-            flags: netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_APPEND,
-            family: family.number(),
+        self.push(
+            "nft_rule_add",
+            format!("rule {family} {table} {chain}"),
+            check_name(table)
+                .and_then(|()| check_name(chain))
+                .and_then(|()| rule.check()),
+            (MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND),
+            family,
             attrs,
-            object,
-        });
+        );
         self
     }
 
     /// Delete the rule with `handle` from chain `chain` of table `table`.
     pub fn rule_del(mut self, family: NftFamily, table: &str, chain: &str, handle: u64) -> Self {
-        const OP: &str = "nft_rule_del";
-        let object = format!("rule {family} {table} {chain} handle {handle}");
-        if let Err(reason) = check_name(table).and_then(|()| check_name(chain)) {
-            self.invalid
-                .get_or_insert(Error::invalid(OP, object, reason));
-            return self;
-        }
-        let mut attrs = Vec::new();
-        nla::put_str(&mut attrs, RULE_TABLE, table);
-        nla::put_str(&mut attrs, RULE_CHAIN, chain);
+        let mut attrs = rule_attrs(table, chain);
         nla::put(&mut attrs, RULE_HANDLE, &handle.to_be_bytes());
-        self.msgs.push(NfMessage {
-            op: OP,
-            message_type: nft_type(MSG_DELRULE),
-            flags: 0,
-            family: family.number(),
+        self.push(
+            "nft_rule_del",
+            format!("rule {family} {table} {chain} handle {handle}"),
+            check_name(table).and_then(|()| check_name(chain)),
+            (MSG_DELRULE, 0),
+            family,
             attrs,
-            object,
-        });
+        );
         self
     }
+}
+
+/// NFTA_RULE_TABLE and NFTA_RULE_CHAIN (also a GETRULE dump's filter).
+fn rule_attrs(table: &str, chain: &str) -> Vec<u8> {
+    let mut attrs = Vec::new();
+    nla::put_str(&mut attrs, RULE_TABLE, table);
+    nla::put_str(&mut attrs, RULE_CHAIN, chain);
+    attrs
 }
 
 /// A rule from a NEWRULE message's family and attributes.
