@@ -166,16 +166,16 @@ fn configure<'a>(
         trunk: &n.trunk,
         preserve_default_vlan: n.conf.preserve_default_vlan,
     };
-    let host_veth = attach_port(host, here, br, &cont.host_name, &port)?;
+    attach_port(host, here, br, &cont.host_name, &port)?;
     result.interfaces = vec![
         Interface {
             name: br.name.clone(),
             mac: br.mac.map(|m| m.to_string()),
             ..Default::default()
         },
+        // Its MAC once the port is up, below.
         Interface {
-            name: host_veth.name.clone(),
-            mac: host_veth.mac.map(|m| m.to_string()),
+            name: cont.host_name.clone(),
             ..Default::default()
         },
         Interface {
@@ -193,21 +193,21 @@ fn configure<'a>(
             .link_set_up(cont.veth.index)
             .map_err(|e| fail(format!("failed to set {:?} up: {e}", args.ifname)))?;
     }
-    let mut host_veth = host_veth;
-    if !n.conf.disable_container_interface {
+    let name = cont.host_name.as_str();
+    let host_veth = if n.conf.disable_container_interface {
+        host.link_get(name)?
+    } else {
         // The reference polls the operstate with sleeps; this waits for
         // the kernel's notification.
-        host_veth = host
-            .wait_link_up(host_veth.index, PORT_UP_TIMEOUT)
-            .map_err(|e| {
-                let state = host
-                    .link_get(host_veth.index)
-                    .map(|l| l.operstate.to_string())
-                    .unwrap_or_else(|_| e.to_string());
-                fail(format!("bridge port in error state: {state}"))
-            })?;
-    }
-    // The host end's MAC may have changed (as the reference rereads it).
+        host.wait_link_up(name, PORT_UP_TIMEOUT).map_err(|e| {
+            let state = host
+                .link_get(name)
+                .map(|l| l.operstate.to_string())
+                .unwrap_or_else(|_| e.to_string());
+            fail(format!("bridge port in error state: {state}"))
+        })?
+    };
+    // The host end's MAC as it is now (as the reference rereads it).
     result.interfaces[1].mac = host_veth.mac.map(|m| m.to_string());
     if n.layer3 && n.is_gw {
         gateways(host, here, br, n, &gws, &mut result)?;
@@ -343,14 +343,14 @@ struct Port<'a> {
 
 /// The host end of a pair (or of the VLAN gateway's pair): `accept_ra` 0,
 /// up, on the bridge, hairpin and isolation as configured, its VLANs
-/// (`setupVeth`'s host half). Returns the port as it is then.
+/// (`setupVeth`'s host half).
 fn attach_port(
     host: &Handle,
     here: &NetNs,
     br: &LinkInfo,
     name: &str,
     p: &Port<'_>,
-) -> Result<LinkInfo, Error> {
+) -> Result<(), Error> {
     let _ = here.sysctl_set(&Sysctl::AcceptRa(SysctlConf::link(name)), 0);
     host.link_set(
         name,
@@ -402,7 +402,7 @@ fn attach_port(
         // No access VLAN: the trunk's native VLAN is 1.
         tag(&BridgeVlan::access(1))?;
     }
-    Ok(host.link_get(name)?)
+    Ok(())
 }
 
 fn family(a: &IpAddr) -> usize {
@@ -794,7 +794,7 @@ fn ensure_vlan_interface(
         preserve_default_vlan: n.conf.preserve_default_vlan,
     };
     let done = attach_port(host, here, br, &peer, &port)
-        .and_then(|_| Ok(host.link_set_up(name.as_str())?))
+        .and_then(|()| Ok(host.link_set_up(name.as_str())?))
         .and_then(|()| Ok(host.link_get(name.as_str())?));
     if done.is_err() {
         let _ = host.link_del(name.as_str());
