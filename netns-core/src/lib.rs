@@ -41,6 +41,7 @@ pub mod fuzzing;
 mod handle;
 pub mod ip;
 pub mod link;
+pub mod nat;
 pub mod neigh;
 pub mod nft;
 mod nla;
@@ -64,10 +65,12 @@ pub use link::{
     LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanData, MacVlanMode, MacVlanSpec, MacVtapSpec,
     OperState, VethSpec, VlanData, VlanProtocol, VlanSpec, VrfData, VrfSpec, VxlanData, VxlanSpec,
 };
+pub use nat::{Hairpin, Nat, NatEntry, NatKind, NatOwner, NatProto, PortForward};
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use nft::{
-    Nft, NftBaseChain, NftChain, NftChainType, NftExpr, NftFamily, NftHook, NftReg, NftRule,
-    NftRuleInfo, NftTable, NftTransaction, NftVerdict,
+    Nft, NftBaseChain, NftChain, NftChainType, NftExpr, NftFamily, NftHook, NftKeyField,
+    NftKeySource, NftKeyValue, NftMapElement, NftReg, NftRule, NftRuleInfo, NftTable,
+    NftTransaction, NftVerdict,
 };
 pub use ns::{NetNs, NetnsDir};
 pub use route::{

@@ -40,8 +40,13 @@ use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE};
 use crate::socket::{NfMessage, NlSocket};
 
 mod rule;
+mod set;
 pub(crate) use rule::parse_rule;
-pub use rule::{CmpOp, MetaKey, NftExpr, NftReg, NftRule, NftRuleInfo, NftVerdict, PayloadBase};
+pub use rule::{
+    CmpOp, MetaKey, NftExpr, NftKeySource, NftReg, NftRule, NftRuleInfo, NftVerdict, PayloadBase,
+};
+pub(crate) use set::key_bytes;
+pub use set::{NftKeyField, NftKeyValue, NftMapElement};
 
 /// NFNL_SUBSYS_NFTABLES.
 const SUBSYS_NFTABLES: u16 = 10;
@@ -58,6 +63,9 @@ const TABLE_HANDLE: u16 = 4;
 const MSG_NEWCHAIN: u16 = 3;
 const MSG_GETCHAIN: u16 = 4;
 const MSG_DELCHAIN: u16 = 5;
+/// NFT_MSG_GETGEN and NFTA_GEN_ID.
+const MSG_GETGEN: u16 = 16;
+const GEN_ID: u16 = 1;
 /// NFTA_CHAIN_* attributes.
 const CHAIN_TABLE: u16 = 1;
 const CHAIN_HANDLE: u16 = 2;
@@ -66,6 +74,7 @@ const CHAIN_HOOK: u16 = 4;
 const CHAIN_POLICY: u16 = 5;
 const CHAIN_USE: u16 = 6;
 const CHAIN_TYPE: u16 = 7;
+const CHAIN_USERDATA: u16 = 12;
 /// NFTA_HOOK_* attributes (nested in NFTA_CHAIN_HOOK).
 const HOOK_HOOKNUM: u16 = 1;
 const HOOK_PRIORITY: u16 = 2;
@@ -345,6 +354,8 @@ pub struct NftChain {
     pub base: Option<NftBaseChain>,
     /// How many rules hold it as a jump or goto target.
     pub use_count: u32,
+    /// Its comment, if it has one.
+    pub comment: Option<String>,
 }
 
 impl fmt::Display for NftChain {
@@ -473,7 +484,40 @@ impl Nft {
             nft: self,
             msgs: Vec::new(),
             invalid: None,
+            genid: None,
         }
+    }
+
+    /// The ruleset's generation: a number the kernel changes with every
+    /// committed transaction. A transaction made
+    /// [`at_generation`](NftTransaction::at_generation) of it is refused
+    /// (ERESTART) if anything changed since, so a read, a decision and a
+    /// change are race-free together.
+    #[doc(alias = "NFT_MSG_GETGEN")]
+    pub fn generation(&self) -> Result<u32> {
+        const OP: &str = "nft_generation";
+        self.sock().nf_get(
+            OP,
+            &"ruleset",
+            nft_type(MSG_GETGEN),
+            libc::AF_UNSPEC as u8,
+            &[],
+            |_, attrs| {
+                for a in Nlas::new(attrs) {
+                    let a = a.map_err(|d| Error::protocol(OP, "generation", d))?;
+                    if a.kind == GEN_ID {
+                        if let Some(id) = nla::u32_of(a.value) {
+                            return Ok(u32::from_be(id));
+                        }
+                    }
+                }
+                Err(Error::protocol(
+                    OP,
+                    "generation",
+                    "NEWGEN without NFTA_GEN_ID",
+                ))
+            },
+        )
     }
 }
 
@@ -497,9 +541,18 @@ pub struct NftTransaction<'a> {
     nft: &'a Nft,
     msgs: Vec<NfMessage>,
     invalid: Option<Error>,
+    genid: Option<u32>,
 }
 
 impl NftTransaction<'_> {
+    /// Apply only if the ruleset is still at generation `genid` (from
+    /// [`Nft::generation`]); otherwise the commit fails with ERESTART and
+    /// changes nothing.
+    pub fn at_generation(mut self, genid: u32) -> Self {
+        self.genid = Some(genid);
+        self
+    }
+
     /// Add table `name` to `family` (an existing one is kept).
     pub fn table_add(mut self, family: NftFamily, name: &str) -> Self {
         let mut attrs = Vec::new();
@@ -510,6 +563,23 @@ impl NftTransaction<'_> {
             format!("table {family} {name}"),
             check_name(name),
             (MSG_NEWTABLE, NLM_F_CREATE),
+            family,
+            attrs,
+        );
+        self
+    }
+
+    /// Create table `name` in `family` (nft's `create table`): a table of
+    /// that name already there is an error (EEXIST, [`Error::is_exists`]).
+    pub fn table_create(mut self, family: NftFamily, name: &str) -> Self {
+        let mut attrs = Vec::new();
+        nla::put_str(&mut attrs, TABLE_NAME, name);
+        nla::put(&mut attrs, TABLE_FLAGS, &0u32.to_be_bytes());
+        self.push(
+            "nft_table_create",
+            format!("table {family} {name}"),
+            check_name(name),
+            (MSG_NEWTABLE, NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL),
             family,
             attrs,
         );
@@ -554,6 +624,34 @@ impl NftTransaction<'_> {
             format!("chain {family} {table} {name}"),
             check_name(table).and_then(|()| check_name(name)),
             (MSG_NEWCHAIN, NLM_F_CREATE),
+            family,
+            attrs,
+        );
+        self
+    }
+
+    /// Create regular chain `name` in table `table` with `comment`
+    /// (nft's `create chain T C { comment "..." ; }`): a chain of that name
+    /// already there is an error (EEXIST, [`Error::is_exists`]).
+    pub fn chain_create(
+        mut self,
+        family: NftFamily,
+        table: &str,
+        name: &str,
+        comment: Option<&str>,
+    ) -> Self {
+        let mut attrs = chain_attrs(table, name);
+        if let Some(c) = comment {
+            nla::put(&mut attrs, CHAIN_USERDATA, &rule::comment_tlv(c));
+        }
+        let valid = check_name(table)
+            .and_then(|()| check_name(name))
+            .and_then(|()| comment.map_or(Ok(()), rule::check_comment));
+        self.push(
+            "nft_chain_create",
+            format!("chain {family} {table} {name}"),
+            valid,
+            (MSG_NEWCHAIN, NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL),
             family,
             attrs,
         );
@@ -609,7 +707,7 @@ impl NftTransaction<'_> {
         }
         self.nft
             .sock()
-            .transaction("nft_transaction", SUBSYS_NFTABLES, &self.msgs)
+            .transaction("nft_transaction", SUBSYS_NFTABLES, &self.msgs, self.genid)
     }
 }
 
@@ -691,6 +789,7 @@ pub(crate) fn parse_chain(
         handle: 0,
         base: None,
         use_count: 0,
+        comment: None,
     };
     let (mut hook, mut priority, mut policy, mut kind) = (None, None, None, None);
     for a in Nlas::new(attrs) {
@@ -706,6 +805,7 @@ pub(crate) fn parse_chain(
             CHAIN_USE => c.use_count = be32(a.value).ok_or("NFTA_CHAIN_USE is not 4 bytes")?,
             CHAIN_POLICY => policy = Some(be32(a.value).ok_or("NFTA_CHAIN_POLICY is not 4 bytes")?),
             CHAIN_TYPE => kind = NftChainType::from_name(&a.str()),
+            CHAIN_USERDATA => c.comment = rule::comment_of(a.value),
             CHAIN_HOOK => {
                 for h in Nlas::new(a.value) {
                     let h = h?;

@@ -54,6 +54,27 @@ impl NftReg {
     pub const R3: NftReg = NftReg(3);
     /// NFT_REG_4.
     pub const R4: NftReg = NftReg(4);
+
+    /// The 4-byte register `n` (NFT_REG32_00 + `n`, `n` 0 to 15; 0 to 3
+    /// alias NFT_REG_1): where concatenated map keys are loaded.
+    pub const fn r32(n: u8) -> NftReg {
+        NftReg(8 + (n as u32 & 15))
+    }
+}
+
+/// What a map lookup's key is made of, loaded field by field into
+/// consecutive 4-byte registers ([`NftRule::vmap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NftKeySource {
+    /// `ip saddr` (`ip6 saddr` when `true`).
+    Saddr(bool),
+    /// `ip daddr` (`ip6 daddr` when `true`).
+    Daddr(bool),
+    /// `meta l4proto`.
+    L4proto,
+    /// `th dport`.
+    Dport,
 }
 
 /// Which header a payload load reads (NFT_PAYLOAD_*_HEADER).
@@ -176,6 +197,15 @@ pub enum NftExpr {
         /// The destination register.
         dreg: NftReg,
     },
+    /// Look the key in `sreg` (and the registers after it) up in verdict
+    /// map `set` and take the verdict found (nft's `vmap @set`); no element:
+    /// the rule goes on.
+    Lookup {
+        /// The map's name.
+        set: String,
+        /// The first register of the key.
+        sreg: NftReg,
+    },
     /// Source or destination NAT to the address in `addr` (and the port in
     /// `proto`, when given): nft's `snat to` / `dnat to`.
     Nat {
@@ -204,6 +234,7 @@ impl NftExpr {
             NftExpr::Nat { .. } => "nat",
             NftExpr::FibDaddrType { .. } => "fib",
             NftExpr::CtStatus { .. } => "ct",
+            NftExpr::Lookup { .. } => "lookup",
         }
     }
 
@@ -265,21 +296,14 @@ impl NftExpr {
             }
             NftExpr::Verdict(v) => {
                 be(b, 1, NftReg::VERDICT.0);
-                let (code, chain): (i32, Option<&str>) = match v {
-                    NftVerdict::Accept => (1, None),
-                    NftVerdict::Drop => (0, None),
-                    NftVerdict::Return => (-5, None),
-                    NftVerdict::Jump(c) => (-3, Some(c)),
-                    NftVerdict::Goto(c) => (-4, Some(c)),
-                };
-                let mut verdict = Vec::new();
-                nla::put(&mut verdict, VERDICT_CODE, &code.to_be_bytes());
-                if let Some(c) = chain {
-                    nla::put_str(&mut verdict, VERDICT_CHAIN, c);
-                }
                 let mut data = Vec::new();
-                nla::put(&mut data, DATA_VERDICT | NLA_F_NESTED, &verdict);
+                put_verdict(&mut data, v);
                 nla::put(b, 2 | NLA_F_NESTED, &data);
+            }
+            NftExpr::Lookup { set, sreg } => {
+                nla::put_str(b, 1, set); // NFTA_LOOKUP_SET
+                be(b, 2, sreg.0); // NFTA_LOOKUP_SREG
+                be(b, 3, NftReg::VERDICT.0); // NFTA_LOOKUP_DREG: a vmap
             }
             NftExpr::Nat {
                 dnat,
@@ -307,6 +331,52 @@ impl NftExpr {
             NftExpr::Counter | NftExpr::Masquerade => {}
         }
     }
+}
+
+/// NFTA_DATA_VERDICT { NFTA_VERDICT_CODE, NFTA_VERDICT_CHAIN } of `v` (the
+/// data of an immediate verdict, or of a map element).
+pub(crate) fn put_verdict(data: &mut Vec<u8>, v: &NftVerdict) {
+    let (code, chain): (i32, Option<&str>) = match v {
+        NftVerdict::Accept => (1, None),
+        NftVerdict::Drop => (0, None),
+        NftVerdict::Return => (-5, None),
+        NftVerdict::Jump(c) => (-3, Some(c)),
+        NftVerdict::Goto(c) => (-4, Some(c)),
+    };
+    let mut verdict = Vec::new();
+    nla::put(&mut verdict, VERDICT_CODE, &code.to_be_bytes());
+    if let Some(c) = chain {
+        nla::put_str(&mut verdict, VERDICT_CHAIN, c);
+    }
+    nla::put(data, DATA_VERDICT | NLA_F_NESTED, &verdict);
+}
+
+/// The verdict of NFTA_DATA_VERDICT's contents (`None`: a code netns does
+/// not name, such as NF_QUEUE).
+pub(crate) fn parse_verdict(attrs: &[u8]) -> std::result::Result<Option<NftVerdict>, String> {
+    let (mut code, mut chain) = (None, String::new());
+    for a in Nlas::new(attrs) {
+        let a = a?;
+        match a.kind {
+            VERDICT_CODE => {
+                code = Some(
+                    <[u8; 4]>::try_from(a.value)
+                        .map(i32::from_be_bytes)
+                        .map_err(|_| "NFTA_VERDICT_CODE is not 4 bytes")?,
+                )
+            }
+            VERDICT_CHAIN => chain = a.str(),
+            _ => {}
+        }
+    }
+    Ok(match code {
+        Some(1) => Some(NftVerdict::Accept),
+        Some(0) => Some(NftVerdict::Drop),
+        Some(-5) => Some(NftVerdict::Return),
+        Some(-3) => Some(NftVerdict::Jump(chain)),
+        Some(-4) => Some(NftVerdict::Goto(chain)),
+        _ => None,
+    })
 }
 
 /// A rule: expressions run in order, and a comment (nft's `comment "..."`,
@@ -525,6 +595,58 @@ impl NftRule {
         })
     }
 
+    /// `KEY vmap @map`: the fields of the key loaded into consecutive
+    /// 4-byte registers from NFT_REG32_00, then looked up in verdict map
+    /// `map` (e.g. `ip daddr . meta l4proto . th dport vmap @m`).
+    pub fn vmap(mut self, key: &[NftKeySource], map: &str) -> NftRule {
+        let mut reg = 0u8;
+        for k in key {
+            let (e, regs) = match *k {
+                NftKeySource::Saddr(v6) | NftKeySource::Daddr(v6) => {
+                    let source = matches!(k, NftKeySource::Saddr(_));
+                    let offset = match (v6, source) {
+                        (false, true) => 12,
+                        (false, false) => 16,
+                        (true, true) => 8,
+                        (true, false) => 24,
+                    };
+                    let len = if v6 { 16 } else { 4 };
+                    (
+                        NftExpr::Payload {
+                            base: PayloadBase::Network,
+                            offset,
+                            len,
+                            dreg: NftReg::r32(reg),
+                        },
+                        len / 4,
+                    )
+                }
+                NftKeySource::L4proto => (
+                    NftExpr::Meta {
+                        key: MetaKey::L4proto,
+                        dreg: NftReg::r32(reg),
+                    },
+                    1,
+                ),
+                NftKeySource::Dport => (
+                    NftExpr::Payload {
+                        base: PayloadBase::Transport,
+                        offset: 2,
+                        len: 2,
+                        dreg: NftReg::r32(reg),
+                    },
+                    1,
+                ),
+            };
+            self = self.expr(e);
+            reg += regs as u8;
+        }
+        self.expr(NftExpr::Lookup {
+            set: map.to_string(),
+            sreg: NftReg::r32(0),
+        })
+    }
+
     /// `counter`.
     pub fn counter(self) -> NftRule {
         self.expr(NftExpr::Counter)
@@ -557,25 +679,18 @@ impl NftRule {
             nla::put(b, RULE_EXPRESSIONS | NLA_F_NESTED, &list);
         }
         if let Some(c) = &self.comment {
-            let mut udata = vec![UDATA_RULE_COMMENT, (c.len() + 1) as u8];
-            udata.extend_from_slice(c.as_bytes());
-            udata.push(0);
-            nla::put(b, RULE_USERDATA, &udata);
+            nla::put(b, RULE_USERDATA, &comment_tlv(c));
         }
     }
 
     fn check(&self) -> std::result::Result<(), String> {
         if let Some(c) = &self.comment {
-            if c.len() >= COMMENT_MAXLEN || c.contains('\0') {
-                return Err(format!(
-                    "a rule comment is at most {} bytes, without NUL",
-                    COMMENT_MAXLEN - 1
-                ));
-            }
+            check_comment(c)?;
         }
         for e in &self.exprs {
             match e {
-                NftExpr::Verdict(NftVerdict::Jump(c) | NftVerdict::Goto(c)) => check_name(c)?,
+                NftExpr::Verdict(NftVerdict::Jump(c) | NftVerdict::Goto(c))
+                | NftExpr::Lookup { set: c, .. } => check_name(c)?,
                 NftExpr::Cmp { data, .. } | NftExpr::Immediate { data, .. }
                     if data.is_empty() || data.len() > 16 =>
                 {
@@ -763,8 +878,29 @@ pub(crate) fn parse_rule(
     Ok(Some(r))
 }
 
-/// The comment TLV of a rule's userdata (type, length, bytes with a NUL).
-fn comment_of(mut udata: &[u8]) -> Option<String> {
+/// A comment as nft takes it: at most 127 bytes, no NUL.
+pub(crate) fn check_comment(c: &str) -> std::result::Result<(), String> {
+    if c.len() >= COMMENT_MAXLEN || c.contains('\0') {
+        return Err(format!(
+            "a comment is at most {} bytes, without NUL",
+            COMMENT_MAXLEN - 1
+        ));
+    }
+    Ok(())
+}
+
+/// The userdata of a rule or chain holding comment `c` (the TLV nft
+/// writes: NFTNL_UDATA_*_COMMENT, length, the bytes and a NUL).
+pub(crate) fn comment_tlv(c: &str) -> Vec<u8> {
+    let mut udata = vec![UDATA_RULE_COMMENT, (c.len() + 1) as u8];
+    udata.extend_from_slice(c.as_bytes());
+    udata.push(0);
+    udata
+}
+
+/// The comment TLV of a rule's or chain's userdata (type, length, bytes
+/// with a NUL).
+pub(crate) fn comment_of(mut udata: &[u8]) -> Option<String> {
     while let [kind, len, rest @ ..] = udata {
         let len = usize::from(*len);
         let value = rest.get(..len)?;

@@ -203,12 +203,23 @@ pub(crate) struct NfMessage {
 /// nfnetlink's batch delimiters (NFNL_MSG_BATCH_BEGIN / _END).
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
+/// NFNL_BATCH_GENID, BEGIN's attribute: the generation the batch expects.
+const NFNL_BATCH_GENID: u16 = 1;
 
 /// Append `struct nfgenmsg` (family, version 0, resource id big-endian).
 pub(crate) fn put_nfgenmsg(buf: &mut Vec<u8>, family: u8, res_id: u16) {
     buf.push(family);
     buf.push(0); // NFNETLINK_V0
     buf.extend_from_slice(&res_id.to_be_bytes());
+}
+
+/// Append `struct nfgenmsg` with an explicit `version` (resource id 0).
+/// ctnetlink reads the version of a delete that carries no tuple: 0 flushes
+/// every family, nonzero only `family` (kernel `ctnetlink_del_conntrack`).
+pub(crate) fn put_nfgenmsg_version(buf: &mut Vec<u8>, family: u8, version: u8) {
+    buf.push(family);
+    buf.push(version);
+    buf.extend_from_slice(&0u16.to_be_bytes());
 }
 
 /// A netlink socket (NETLINK_ROUTE or NETLINK_NETFILTER) bound in one
@@ -636,21 +647,30 @@ impl NlSocket {
     /// The error is that of the first message the kernel refused, with its
     /// object; later messages of a refused batch may fail only because an
     /// earlier one did.
+    ///
+    /// `genid` (NFNL_BATCH_GENID): apply only if the ruleset is still at
+    /// that generation, else the kernel refuses the batch (ERESTART).
     pub(crate) fn transaction(
         &mut self,
         op: &'static str,
         subsystem: u16,
         msgs: &[NfMessage],
+        genid: Option<u32>,
     ) -> Result<()> {
         if msgs.is_empty() {
             return Ok(());
         }
         self.tx.clear();
-        let delimiter = |message_type: u16| Built {
+        let delimiter = |message_type: u16, genid: Option<u32>| Built {
             message_type,
-            build: move |tx: &mut Vec<u8>| put_nfgenmsg(tx, libc::AF_UNSPEC as u8, subsystem),
+            build: move |tx: &mut Vec<u8>| {
+                put_nfgenmsg(tx, libc::AF_UNSPEC as u8, subsystem);
+                if let Some(id) = genid {
+                    crate::nla::put(tx, NFNL_BATCH_GENID, &id.to_be_bytes());
+                }
+            },
         };
-        let begin = self.push_flags(&delimiter(NFNL_MSG_BATCH_BEGIN), NLM_F_REQUEST);
+        let begin = self.push_flags(&delimiter(NFNL_MSG_BATCH_BEGIN, genid), NLM_F_REQUEST);
         for m in msgs {
             let req = Built {
                 message_type: m.message_type,
@@ -661,7 +681,7 @@ impl NlSocket {
             };
             self.push_flags(&req, NLM_F_REQUEST | NLM_F_ACK | m.flags);
         }
-        self.push_flags(&delimiter(NFNL_MSG_BATCH_END), NLM_F_REQUEST);
+        self.push_flags(&delimiter(NFNL_MSG_BATCH_END, None), NLM_F_REQUEST);
         self.send_tx(op, &"transaction")?;
         let mut answers: Vec<Option<Nack>> = vec![None; msgs.len()];
         // A refusal answering BEGIN's sequence number: nothing was applied.
@@ -711,6 +731,60 @@ impl NlSocket {
             };
             f(fam, rest)
         })
+    }
+
+    /// Send a GET request of nfnetlink message type `message_type` (not a
+    /// dump) and return its one answer, parsed by `f` from its family and
+    /// attributes.
+    pub(crate) fn nf_get<T>(
+        &mut self,
+        op: &'static str,
+        object: &dyn fmt::Display,
+        message_type: u16,
+        family: u8,
+        attrs: &[u8],
+        mut f: impl FnMut(u8, &[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let req = Built {
+            message_type,
+            build: |tx: &mut Vec<u8>| {
+                put_nfgenmsg(tx, family, 0);
+                tx.extend_from_slice(attrs);
+            },
+        };
+        self.get(op, object, req, |r| {
+            let (Some(&fam), Some(rest)) = (r.payload.first(), r.payload.get(4..)) else {
+                return Err(Error::protocol(
+                    op,
+                    object.to_string(),
+                    "an nfnetlink message shorter than its nfgenmsg",
+                ));
+            };
+            f(fam, rest)
+        })
+    }
+
+    /// Send one nfnetlink request of `message_type` outside a batch (for
+    /// the subsystems that are not transactional, such as ctnetlink) with
+    /// REQUEST|ACK, `struct nfgenmsg` (`family`, `version`) and `attrs`, and
+    /// wait for its ACK.
+    pub(crate) fn nf_ack(
+        &mut self,
+        op: &'static str,
+        object: &dyn fmt::Display,
+        message_type: u16,
+        family: u8,
+        version: u8,
+        attrs: &[u8],
+    ) -> Result<()> {
+        let req = Built {
+            message_type,
+            build: |tx: &mut Vec<u8>| {
+                put_nfgenmsg_version(tx, family, version);
+                tx.extend_from_slice(attrs);
+            },
+        };
+        self.ack(op, object, req, Verb::Del)
     }
 
     /// Send many change requests in as few datagrams as the socket buffers
