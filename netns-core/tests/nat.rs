@@ -65,8 +65,32 @@ fn chains() -> Vec<String> {
         .collect()
 }
 
-/// The elements of one map, as `nft -j` prints them.
+/// The elements of one map, as `nft -j` prints them (a protocol number
+/// is given its name: nft prints a number where /etc/protocols is missing,
+/// as in the VM tier).
 fn elements(map: &str) -> Vec<Value> {
+    let mut elems = raw_elements(map);
+    for e in &mut elems {
+        // [..., protocol, port]
+        let concat = e.get_mut(0).and_then(|k| k.get_mut("concat"));
+        if let Some(fields) = concat.and_then(Value::as_array_mut) {
+            let n = fields.len();
+            if let Some(f) = fields.get_mut(n.wrapping_sub(2)) {
+                let name = match f.as_u64() {
+                    Some(6) => "tcp",
+                    Some(17) => "udp",
+                    Some(132) => "sctp",
+                    _ => continue,
+                };
+                *f = Value::from(name);
+            }
+        }
+    }
+    elems
+}
+
+/// The elements of one map, as `nft -j` prints them.
+fn raw_elements(map: &str) -> Vec<Value> {
     let v: Value =
         serde_json::from_str(&nft(&["-j", "list", "map", "inet", "netns-nat", map])).expect("JSON");
     v["nftables"]
