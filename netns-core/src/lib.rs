@@ -34,6 +34,7 @@ mod named;
 pub mod addr;
 mod batch;
 pub mod bridge;
+pub mod conntrack;
 pub mod error;
 pub mod events;
 #[doc(hidden)]
@@ -54,6 +55,7 @@ pub mod sysctl;
 pub use addr::{AddrFilter, AddrFlags, AddrSpec, Address, Broadcast, Lifetime};
 pub use batch::Batch;
 pub use bridge::{BridgePortChanges, BridgeVlan, PortVlans};
+pub use conntrack::{Conntrack, CtEntry, CtFilter};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Groups, Subscription};
 pub use handle::Handle;
