@@ -1,5 +1,8 @@
 //! The tour passes every step and leaves nothing behind, also when a step
-//! fails or it is interrupted.
+//! fails or it is interrupted: no namespace, mount or netns directory, and
+//! no nftables table (its NAT lives in the tour's host namespace and is
+//! removed by step 7, or by the cleanup when a step fails; the caller's
+//! ruleset is never touched).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -67,13 +70,90 @@ fn passes_every_step_and_cleans_up() {
             "OK: TCP blue -> outside at 10.0.0.2",
             "route default via 192.168.15.5 dev veth-blue",
             "192.168.15.5/24",
+            // 5: masquerade; the outside server sees the host's address.
+            "outside: no route back to blue",
+            "nft add element inet netns-nat masq4 '{ 192.168.15.2 : jump masq-",
+            "outside accepted from 10.0.0.1:",
+            "outside saw 10.0.0.1 (the host's address)",
+            // 6: the forward, from outside and, hairpinned, from red.
+            "nft add element inet netns-nat hostports '{ tcp . 8080 : jump fwd-",
+            "nft add element inet netns-nat hairpin4 '{ 192.168.15.2 : jump hp-",
+            "OK: TCP outside -> blue at 10.0.0.1:8080",
+            "blue saw 10.0.0.2 (outside itself",
+            "OK: TCP red -> blue at 192.168.15.5:8080",
+            "blue saw 192.168.15.5 (the host's bridge address",
+            // 7: removed, the table with the last owner.
+            "nft delete table inet netns-nat",
+            "host: 0 nftables tables left",
             "All steps passed.",
             "deleted namespace red",
+            "deleted namespace host",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }
+        // Steps 5-7 in order, each once.
+        let at = |s: &str| text.find(s).unwrap_or(usize::MAX);
+        assert!(
+            at("== 5.") < at("== 6.") && at("== 6.") < at("== 7."),
+            "{text}"
+        );
+        assert!(
+            !text.contains("removed the"),
+            "step 7 left NAT for cleanup:\n{text}"
+        );
         assert_eq!(mounts_of(pid), 0, "a mount was left behind");
         assert!(!leftovers(pid));
+        // The NAT lived in the tour's host namespace: the caller's own
+        // ruleset (this test's namespace) was never touched.
+        assert_eq!(caller_ruleset(), Vec::<serde_json::Value>::new());
+    });
+}
+
+/// The calling namespace's ruleset (`nft -j list ruleset`), metainfo left
+/// out.
+fn caller_ruleset() -> Vec<serde_json::Value> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "ruleset"])
+        .output()
+        .expect("run nft (the Debian package nftables)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["nftables"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o.get("metainfo").is_none())
+        .collect()
+}
+
+#[test]
+fn a_failing_step_after_the_nat_still_removes_it() {
+    in_private_netns(|| {
+        // Step 7 would remove the NAT: failing there leaves masquerades and
+        // the forward for the cleanup, which removes them before the
+        // namespaces.
+        let (pid, out) = run(tour().env("NETNS_TOUR_FAIL", "7"));
+        assert!(!out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        for want in [
+            "removed the port forward of network tour container blue interface veth-blue",
+            "removed the masquerade of network tour container blue interface veth-blue",
+            "removed the masquerade of network tour container red interface veth-red",
+            "deleted namespace host",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        let cleanup = text.find("== cleanup").unwrap();
+        assert!(text[cleanup..].find("removed the") < text[cleanup..].find("deleted namespace"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("step 7 failed"));
+        assert_eq!(mounts_of(pid), 0, "a mount was left behind");
+        assert!(!leftovers(pid));
+        assert_eq!(caller_ruleset(), Vec::<serde_json::Value>::new());
     });
 }
 

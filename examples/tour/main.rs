@@ -9,26 +9,41 @@
 //!    192.168.15.5/24; TCP red -> blue across the bridge and host -> blue;
 //! 4. a default route in blue via the bridge and forwarding enabled in the
 //!    host namespace; TCP from blue to a namespace behind the host
-//!    ("outside", 10.0.0.2) proves the forwarding.
+//!    ("outside", 10.0.0.2) proves the forwarding;
+//! 5. outside loses its route back to the pods' subnet, as a real upstream
+//!    network has none; masquerade on the host (the walkthrough's
+//!    `iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE`,
+//!    here netns-core's [`Nat::masquerade`] in table `inet netns-nat`) makes
+//!    blue -> outside work again, outside seeing the host's address;
+//! 6. a port forward host:8080 -> blue:80 ([`Nat::port_forward`], hairpin
+//!    for the pods' subnet and loopback), reached from outside (blue sees
+//!    outside's address) and from red through the host (blue sees the
+//!    host's bridge address: hairpin masquerade);
+//! 7. the NAT removed, its conntrack entries deleted, the table gone.
 //!
-//! Each step prints the state it produced, `ip -br` style. Everything lives
-//! in namespaces the tour creates, named in a private netns directory (not
-//! /run/netns), so the real host's links and routes are never touched; all of
-//! it is removed at the end, also when a step fails or the tour is
-//! interrupted (SIGINT/SIGTERM are caught and checked between steps).
+//! Each step prints the state it produced, `ip -br` style, and the `ip` /
+//! `nft` commands that do the same. Everything lives in namespaces the tour
+//! creates, named in a private netns directory (not /run/netns), so the real
+//! host's links, routes and nftables ruleset are never touched (the "host"
+//! is a namespace of the tour's too); all of it is removed at the end, also
+//! when a step fails or the tour is interrupted (SIGINT/SIGTERM are caught
+//! and checked between steps).
 //!
 //! Run as root: `cargo run --example tour`.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use netns_core::conntrack::{Conntrack, CtFilter};
+use netns_core::nat::NAT_TABLE;
 use netns_core::{
-    AddrFilter, AddrSpec, Handle, IpNet, LinkFilter, LinkSpec, NetNs, NetnsDir, RouteFilter,
-    RouteSpec, Sysctl,
+    AddrFilter, AddrSpec, Hairpin, Handle, IpFamily, IpNet, LinkFilter, LinkSpec, Nat, NatKind,
+    NatOwner, NatProto, NetNs, NetnsDir, NftFamily, PortForward, RouteFilter, RouteSpec, Sysctl,
 };
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -50,6 +65,9 @@ fn check_interrupt() -> Res<()> {
 struct Tour {
     dir: NetnsDir,
     names: Vec<String>,
+    /// The NAT in the host namespace and what of it is still there.
+    nat: Option<Nat>,
+    nat_owners: Vec<(NatOwner, NatKind)>,
 }
 
 impl Tour {
@@ -58,6 +76,8 @@ impl Tour {
         Ok(Tour {
             dir: NetnsDir::new(path),
             names: Vec::new(),
+            nat: None,
+            nat_owners: Vec::new(),
         })
     }
 
@@ -73,6 +93,25 @@ impl Tour {
 impl Drop for Tour {
     fn drop(&mut self) {
         println!("\n== cleanup");
+        // What a failed or interrupted step left of the NAT, removed the
+        // way step 7 removes it (the host namespace's end would take the
+        // table with it anyway).
+        if let Some(nat) = &self.nat {
+            for (owner, kind) in self.nat_owners.drain(..).rev() {
+                match nat.remove(&owner, kind) {
+                    Ok(_) => println!(
+                        "   removed the {} of {owner}",
+                        if kind == NatKind::Masquerade {
+                            "masquerade"
+                        } else {
+                            "port forward"
+                        }
+                    ),
+                    Err(e) => eprintln!("   {e}"),
+                }
+            }
+        }
+        self.nat = None;
         // Deleting the names frees the namespaces once our descriptors are
         // closed; their links (and veth peers elsewhere) go with them.
         for name in self.names.drain(..).rev() {
@@ -156,14 +195,41 @@ fn prove_tcp(client: (&str, &NetNs), server: (&str, &NetNs), server_addr: IpAddr
         .1
         .run(|| TcpListener::bind(SocketAddr::new(server_addr, 0)))??;
     let to = listener.local_addr()?;
-    std::thread::scope(|s| -> Res<()> {
-        let srv = s.spawn(move || -> std::io::Result<()> {
+    tcp(client, server.0, &listener, to)?;
+    Ok(())
+}
+
+/// One connection from inside `client` to `to`, accepted on `listener` (of
+/// the namespace `server` names), which echoes a line back. Returns the
+/// peer address the server saw.
+fn tcp(
+    client: (&str, &NetNs),
+    server: &str,
+    listener: &TcpListener,
+    to: SocketAddr,
+) -> Res<SocketAddr> {
+    std::thread::scope(|s| -> Res<SocketAddr> {
+        let srv = s.spawn(move || -> std::io::Result<SocketAddr> {
+            // Bounded, so a client that never gets through ends the step
+            // with an error instead of hanging here.
+            let mut pfd = libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            if unsafe { libc::poll(&mut pfd, 1, 5000) } != 1 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no connection arrived",
+                ));
+            }
             let (mut conn, peer) = listener.accept()?;
             let mut buf = [0u8; 64];
             let n = conn.read(&mut buf)?;
             conn.write_all(&buf[..n])?;
-            println!("   {} accepted from {peer}", server.0);
-            Ok(())
+            println!("   {server} accepted from {peer}");
+            Ok(peer)
         });
         let reply = client.1.run(|| -> std::io::Result<String> {
             let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(3))?;
@@ -174,17 +240,109 @@ fn prove_tcp(client: (&str, &NetNs), server: (&str, &NetNs), server_addr: IpAddr
             let n = c.read(&mut buf)?;
             Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
         })?;
-        let reply = reply.map_err(|e| format!("TCP {} -> {} ({to}): {e}", client.0, server.0))?;
-        srv.join().map_err(|_| "server thread panicked")??;
+        let peer = srv.join().map_err(|_| "server thread panicked")?;
+        let reply = reply.map_err(|e| format!("TCP {} -> {server} ({to}): {e}", client.0))?;
+        let peer = peer.map_err(|e| format!("TCP {} -> {server} ({to}): {e}", client.0))?;
         if reply != format!("hello from {}", client.0) {
             return Err(format!("unexpected echo {reply:?}").into());
         }
         println!(
-            "   OK: TCP {} -> {} at {to}, echo {reply:?}",
-            client.0, server.0
+            "   OK: TCP {} -> {server} at {to}, echo {reply:?}",
+            client.0
         );
-        Ok(())
+        Ok(peer)
     })
+}
+
+/// A command that does what the tour does next, as a shell user types it.
+fn cmd(line: &str) {
+    println!("   $ {line}");
+}
+
+/// The owner of a pod's NAT entries: (network, container, interface), as
+/// a CNI plugin names an attachment.
+fn owner(pod: &str) -> NatOwner {
+    NatOwner::new("tour", pod, &format!("veth-{pod}"))
+}
+
+/// The chain `nat` made for `owner` of `kind` (`masq`, `fwd`, `hp`), and the
+/// map elements leading to it (`masq4 192.168.15.2`...), as `Nat::list`
+/// reports them.
+fn owned(nat: &Nat, owner: &NatOwner, prefix: &str) -> Res<(String, Vec<String>)> {
+    let comment = format!("{} {} {}", owner.network, owner.container_id, owner.ifname);
+    nat.list()?
+        .into_iter()
+        .find(|e| e.owner == comment && e.chain.starts_with(&format!("{prefix}-")))
+        .map(|e| (e.chain, e.keys))
+        .ok_or_else(|| format!("no {prefix} chain of {owner}").into())
+}
+
+/// The nft commands that add what `nat` holds of `owner` in chain `prefix`:
+/// the chain (its comment the owner), `rules` (as `nft list` prints them:
+/// the `meta nfproto` the library writes before an `ip` match is implied),
+/// and the map elements.
+fn print_added(nat: &Nat, owner: &NatOwner, prefix: &str, rules: &[String]) -> Res<()> {
+    let (chain, keys) = owned(nat, owner, prefix)?;
+    let comment = format!("{} {} {}", owner.network, owner.container_id, owner.ifname);
+    cmd(&format!(
+        "nft add chain inet {NAT_TABLE} {chain} '{{ comment \"{comment}\"; }}'"
+    ));
+    for r in rules {
+        cmd(&format!("nft add rule inet {NAT_TABLE} {chain} {r}"));
+    }
+    for k in keys {
+        let (map, key) = k.split_once(' ').unwrap_or((&k, ""));
+        cmd(&format!(
+            "nft add element inet {NAT_TABLE} {map} '{{ {key} : jump {chain} }}'"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the host namespace has table `inet netns-nat`.
+fn has_nat_table(nat: &Nat) -> Res<bool> {
+    Ok(nat
+        .nft()
+        .tables()?
+        .iter()
+        .any(|t| t.family == NftFamily::Inet && t.name == NAT_TABLE))
+}
+
+/// Remove `owner`'s NAT of `kind` (the tour's record of it too), printing
+/// the nft commands that do the same.
+fn remove_nat(
+    nat: &Nat,
+    owners: &mut Vec<(NatOwner, NatKind)>,
+    owner: &NatOwner,
+    kind: NatKind,
+) -> Res<()> {
+    let prefixes: &[&str] = match kind {
+        NatKind::Masquerade => &["masq"],
+        _ => &["fwd", "hp"],
+    };
+    let mut doomed = Vec::new();
+    for p in prefixes {
+        doomed.push(owned(nat, owner, p)?);
+    }
+    if !nat.remove(owner, kind)? {
+        return Err(format!("nothing of {owner} to remove").into());
+    }
+    owners.retain(|(o, k)| !(o == owner && *k == kind));
+    if has_nat_table(nat)? {
+        for (chain, keys) in &doomed {
+            for k in keys {
+                let (map, key) = k.split_once(' ').unwrap_or((k, ""));
+                cmd(&format!(
+                    "nft delete element inet {NAT_TABLE} {map} '{{ {key} }}'"
+                ));
+            }
+            cmd(&format!("nft delete chain inet {NAT_TABLE} {chain}"));
+        }
+    } else {
+        // The last owner gone: the library deletes the whole table.
+        cmd(&format!("nft delete table inet {NAT_TABLE}"));
+    }
+    Ok(())
 }
 
 /// Start step `n`. Two hooks for the tour's own tests: NETNS_TOUR_PAUSE=N
@@ -277,6 +435,134 @@ fn run(t: &mut Tour) -> Res<()> {
     show("blue", &hb)?;
     show("outside", &ho)?;
     prove_tcp(("blue", &blue), ("outside", &outside), "10.0.0.2".parse()?)?;
+
+    step(5, "outside loses its route back; masquerade on host")?;
+    let subnet: IpNet = "192.168.15.0/24".parse()?;
+    cmd("ip -n outside route del 192.168.15.0/24 via 10.0.0.1");
+    ho.route_del(&RouteSpec::new(subnet).via("10.0.0.1".parse()?))?;
+    match ho.route_get("192.168.15.2".parse()?) {
+        Err(e) if e.errno() == Some(libc::ENETUNREACH) => {
+            println!("   outside: no route back to blue ({e})")
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => return Err("outside still has a route to blue".into()),
+    }
+    println!(
+        "   walkthrough: iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE\n   \
+         netns: Nat::masquerade per pod, in table inet {NAT_TABLE} of the host namespace"
+    );
+    // One handle for the steps, one kept for the cleanup.
+    t.nat = Some(Nat::new_in(&host)?);
+    let nat = Nat::new_in(&host)?;
+    cmd(&format!(
+        "nft add table inet {NAT_TABLE}   # first use: its verdict maps and base chains \
+         (`nsip -n host nat list` shows them)"
+    ));
+    for (pod, ip) in [("red", "192.168.15.1"), ("blue", "192.168.15.2")] {
+        let o = owner(pod);
+        t.nat_owners.push((o.clone(), NatKind::Masquerade));
+        nat.masquerade(&o, &[ip.parse()?], &[subnet])?;
+        print_added(
+            &nat,
+            &o,
+            "masq",
+            &[format!(
+                "ip daddr != {subnet} ip daddr != 224.0.0.0/4 masquerade"
+            )],
+        )?;
+    }
+    let listener = outside.run(|| TcpListener::bind("10.0.0.2:0"))??;
+    let to = listener.local_addr()?;
+    let peer = tcp(("blue", &blue), "outside", &listener, to)?;
+    if peer.ip() != "10.0.0.1".parse::<IpAddr>()? {
+        return Err(format!("outside saw {peer}, not the host's 10.0.0.1").into());
+    }
+    println!(
+        "   outside saw {} (the host's address), not blue's 192.168.15.2",
+        peer.ip()
+    );
+
+    step(
+        6,
+        "port forward host:8080 -> blue:80, from outside and from red",
+    )?;
+    println!(
+        "   walkthrough: iptables -t nat -A PREROUTING -p tcp --dport 8080 \
+         -j DNAT --to-destination 192.168.15.2:80\n   \
+         netns: Nat::port_forward, hairpin for the pods' subnet and loopback"
+    );
+    let fwd = PortForward {
+        proto: NatProto::Tcp,
+        host_port: 8080,
+        host_ip: None,
+        to: "192.168.15.2".parse()?,
+        to_port: 80,
+    };
+    let loopback: IpNet = "127.0.0.0/8".parse()?;
+    let o = owner("blue");
+    t.nat_owners.push((o.clone(), NatKind::PortForward));
+    nat.port_forward(&o, &[fwd], &Hairpin::From(vec![subnet, loopback]))?;
+    print_added(
+        &nat,
+        &o,
+        "fwd",
+        &[format!(
+            "meta nfproto ipv4 tcp dport 8080 dnat ip to 192.168.15.2:80 comment \"{fwd}\""
+        )],
+    )?;
+    print_added(
+        &nat,
+        &o,
+        "hp",
+        &[subnet, loopback].map(|n| format!("ip saddr {n} masquerade")),
+    )?;
+    let listener = blue.run(|| TcpListener::bind("192.168.15.2:80"))??;
+    let peer = tcp(
+        ("outside", &outside),
+        "blue",
+        &listener,
+        "10.0.0.1:8080".parse()?,
+    )?;
+    if peer.ip() != "10.0.0.2".parse::<IpAddr>()? {
+        return Err(format!("blue saw {peer}, not outside's 10.0.0.2").into());
+    }
+    println!(
+        "   blue saw {} (outside itself: the forward rewrote the destination only)",
+        peer.ip()
+    );
+    let peer = tcp(
+        ("red", &red),
+        "blue",
+        &listener,
+        "192.168.15.5:8080".parse()?,
+    )?;
+    if peer.ip() != "192.168.15.5".parse::<IpAddr>()? {
+        return Err(format!("blue saw {peer}, not the host's 192.168.15.5").into());
+    }
+    println!(
+        "   blue saw {} (the host's bridge address: hairpin masquerade, so blue's \
+         reply goes back through the host; red is another port of v-net-0, so \
+         the bridge needs no hairpin mode)",
+        peer.ip()
+    );
+
+    step(7, "the NAT removed")?;
+    for (pod, kind) in [
+        ("red", NatKind::Masquerade),
+        ("blue", NatKind::Masquerade),
+        ("blue", NatKind::PortForward),
+    ] {
+        remove_nat(&nat, &mut t.nat_owners, &owner(pod), kind)?;
+    }
+    cmd("conntrack -D -p tcp --orig-port-dst 8080");
+    let n =
+        Conntrack::new_in(&host)?.delete(&CtFilter::new(IpFamily::V4).proto(6).orig_dport(8080))?;
+    println!("   deleted {n} conntrack entries of the forward");
+    if has_nat_table(&nat)? {
+        return Err(format!("table inet {NAT_TABLE} is still there").into());
+    }
+    let tables = nat.nft().tables()?;
+    println!("   host: {} nftables tables left", tables.len());
     check_interrupt()?;
     println!("\nAll steps passed.");
     Ok(())
