@@ -329,6 +329,85 @@ pub enum Hairpin {
     All,
 }
 
+/// A match a port forward can be limited to ([`Nat::port_forward_if`]):
+/// the subset of iptables matches portmap's `conditionsV4`/`conditionsV6`
+/// carry that nftables says the same way. The `bool` is `true` for a match,
+/// `false` for its negation (iptables' `!`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NatCondition {
+    /// `ip saddr NET` (`-s NET`); only for forwards of NET's family.
+    Saddr(IpNet, bool),
+    /// `ip daddr NET` (`-d NET`); only for forwards of NET's family.
+    Daddr(IpNet, bool),
+    /// `iifname NAME` (`-i NAME`): the input interface (none for packets
+    /// the host sends, which never match it).
+    Iifname(String, bool),
+    /// `oifname NAME` (`-o NAME`): the output interface (none yet before
+    /// routing, in prerouting, where it never matches).
+    Oifname(String, bool),
+}
+
+impl NatCondition {
+    /// `r` with this condition, for a forward of family `v6` (address
+    /// conditions of the other family add nothing).
+    fn apply(&self, r: NftRule, v6: bool) -> NftRule {
+        use crate::nft::{CmpOp, MetaKey, NftExpr, NftReg};
+        let name = |r: NftRule, key: MetaKey, n: &str, m: bool| {
+            let mut data = n.as_bytes().to_vec();
+            data.resize(16, 0);
+            r.expr(NftExpr::Meta {
+                key,
+                dreg: NftReg::R1,
+            })
+            .expr(NftExpr::Cmp {
+                sreg: NftReg::R1,
+                op: if m { CmpOp::Eq } else { CmpOp::Neq },
+                data,
+            })
+        };
+        match self {
+            NatCondition::Saddr(n, m) if matches!(n, IpNet::V6(_)) == v6 => r.ip_saddr(*n, *m),
+            NatCondition::Daddr(n, m) if matches!(n, IpNet::V6(_)) == v6 => r.ip_daddr(*n, *m),
+            NatCondition::Iifname(n, m) => name(r, MetaKey::Iifname, n, *m),
+            NatCondition::Oifname(n, m) => name(r, MetaKey::Oifname, n, *m),
+            _ => r,
+        }
+    }
+}
+
+impl fmt::Display for NatCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, m) = match self {
+            NatCondition::Saddr(n, m) => (format!("saddr {n}"), m),
+            NatCondition::Daddr(n, m) => (format!("daddr {n}"), m),
+            NatCondition::Iifname(n, m) => (format!("iifname {n:?}"), m),
+            NatCondition::Oifname(n, m) => (format!("oifname {n:?}"), m),
+        };
+        if *m {
+            f.write_str(&what)
+        } else {
+            write!(f, "not {what}")
+        }
+    }
+}
+
+/// Interface names as the kernel takes them: 1 to 15 bytes, no NUL.
+fn check_conditions(op: &'static str, owner: &NatOwner, conditions: &[NatCondition]) -> Result<()> {
+    for c in conditions {
+        if let NatCondition::Iifname(n, _) | NatCondition::Oifname(n, _) = c {
+            if n.is_empty() || n.len() > 15 || n.contains('\0') {
+                return Err(Error::invalid(
+                    op,
+                    owner.to_string(),
+                    format!("{c}: an interface name is 1 to 15 bytes"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// NAT for containers in one network namespace (see the module docs).
 #[derive(Debug)]
 pub struct Nat {
@@ -413,8 +492,28 @@ impl Nat {
         forwards: &[PortForward],
         hairpin: &Hairpin,
     ) -> Result<()> {
+        self.port_forward_if(owner, forwards, hairpin, &[])
+    }
+
+    /// [`port_forward`](Self::port_forward), each forward limited to the
+    /// packets that also match every one of `conditions` of its family
+    /// (portmap's `conditionsV4`/`conditionsV6`): address conditions apply
+    /// to the forwards of their family, interface conditions to all.
+    /// Packets that fail one are not forwarded (they go on to the next
+    /// rule of the base chain, as they return from portmap's chain).
+    ///
+    /// nft: `fwd-N-O { meta nfproto ipv4 ip saddr != 10.1.0.0/16 iifname
+    /// "eth0" tcp dport 8080 dnat ip to 10.0.0.2:80 }`.
+    pub fn port_forward_if(
+        &self,
+        owner: &NatOwner,
+        forwards: &[PortForward],
+        hairpin: &Hairpin,
+        conditions: &[NatCondition],
+    ) -> Result<()> {
         const OP: &str = "nat_port_forward";
         check_forwards(OP, owner, forwards)?;
+        check_conditions(OP, owner, conditions)?;
         let fwd = owner.chain(ChainKind::Fwd);
         let hp = owner.chain(ChainKind::Hairpin);
         self.add_owned(owner, NatKind::PortForward, |mut t| {
@@ -424,6 +523,9 @@ impl Nat {
                 let mut r = NftRule::new().nfproto(v6);
                 if let Some(h) = f.host_ip {
                     r = r.ip_daddr(IpNet::from(h), true);
+                }
+                for c in conditions {
+                    r = c.apply(r, v6);
                 }
                 let r = r
                     .dport(f.proto.number(), f.host_port)

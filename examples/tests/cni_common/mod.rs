@@ -185,7 +185,7 @@ pub fn reference_path() -> Vec<PathBuf> {
 }
 
 /// Our CNI plugins (examples of netns-examples).
-pub const OUR_PLUGINS: &[&str] = &["netns-bridge", "netns-host-local"];
+pub const OUR_PLUGINS: &[&str] = &["netns-bridge", "netns-host-local", "netns-portmap"];
 
 /// A plugin search path of our plugins first, then the reference ones
 /// (a conflist naming `netns-bridge` finds ours, `host-local` the reference).
