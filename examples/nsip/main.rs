@@ -9,6 +9,7 @@
 //!   addr  add | del | show            (ip addr grammar)
 //!   route add | replace | del | show | get   (ip route grammar)
 //!   neigh add | replace | del | show  (ip neigh grammar)
+//!   nat   list | masquerade | forward | del | flush   (netns-core's NAT, table inet netns-nat)
 //! ```
 //!
 //! Errors are printed on stderr (the library's error, with the kernel's
@@ -17,6 +18,7 @@
 mod args;
 mod l3_cmd;
 mod link_cmd;
+mod nat_cmd;
 mod netns_cmd;
 
 use std::process::ExitCode;
@@ -49,7 +51,16 @@ objects:
             [nexthop via GW [dev NAME] [weight W]]...
         show [table T|all] [dev NAME] | get ADDR
   neigh add|replace|del ADDR [lladdr MAC] dev NAME [nud STATE] [router] [proxy]
-        show [dev NAME] [proxy]";
+        show [dev NAME] [proxy]
+  nat   list                                (like nft list table inet netns-nat)
+        masquerade OWNER SRC[,SRC...] [except NET[,NET...]]
+        forward OWNER PROTO HOSTPORT[@HOSTIP] TO:PORT [PROTO HOSTPORT[@HOSTIP] TO:PORT]...
+                [hairpin NET[,NET...]|all]
+        del OWNER [masquerade|forward]
+        flush                               (the whole table inet netns-nat, nothing else)
+        OWNER is NETWORK/CONTAINER/IFNAME; PROTO tcp|udp|sctp; TO:PORT ADDR:PORT or [ADDR6]:PORT
+        e.g. nat masquerade cni0/c1/eth0 10.88.0.2 except 10.88.0.0/16
+             nat forward cni0/c1/eth0 tcp 8080 10.88.0.2:80 hairpin 10.88.0.0/16,127.0.0.0/8";
 
 /// Global options and the namespace commands run in.
 pub struct Ctx {
@@ -148,6 +159,7 @@ fn run(argv: Vec<String>) -> Res<ExitCode> {
         Some("neigh" | "neighbour" | "neighbor" | "n") => {
             l3_cmd::neigh(&ctx, &mut a).map(|()| ExitCode::SUCCESS)
         }
+        Some("nat") => nat_cmd::run(&ctx, &mut a).map(|()| ExitCode::SUCCESS),
         Some(other) => usage(format!("unknown object \"{other}\"")),
         None => usage("missing object"),
     }

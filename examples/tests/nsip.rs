@@ -520,3 +520,479 @@ fn snapshot() -> Vec<(&'static str, serde_json::Value)> {
     out.push(("kinds", serde_json::Value::Array(kinds)));
     out
 }
+
+// ---- nsip nat: judged by `nft -j list ruleset` ----
+
+/// `nft ARGS...` in the calling thread's namespace: its stdout.
+fn nft(args: &[&str]) -> String {
+    let out = Command::new("nft")
+        .args(args)
+        .output()
+        .expect("run nft (the Debian package nftables)");
+    assert!(
+        out.status.success(),
+        "nft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The ruleset as `nft -j list ruleset` prints it, without the metainfo
+/// and the kernel's handles (which count up per namespace and table), map
+/// elements in key order.
+fn ruleset() -> Vec<serde_json::Value> {
+    fn scrub(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("handle");
+                for (_, x) in m.iter_mut() {
+                    scrub(x);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let v: serde_json::Value = serde_json::from_str(&nft(&["-j", "list", "ruleset"])).unwrap();
+    let mut objs: Vec<serde_json::Value> = v["nftables"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o.get("metainfo").is_none())
+        .collect();
+    for o in &mut objs {
+        scrub(o);
+        if let Some(e) = o
+            .get_mut("map")
+            .and_then(|m| m.get_mut("elem"))
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            e.sort_by_key(|x| x.to_string());
+        }
+    }
+    objs
+}
+
+/// nsip in the calling thread's namespace (no netns directory involved).
+fn nsip_here(args: &[&str]) -> Output {
+    Command::new(nsip_path()).args(args).output().unwrap()
+}
+
+const NAT_MASQ: &[&str] = &[
+    "nat",
+    "masquerade",
+    "cni0/c1/eth0",
+    "10.88.0.2,fd00::2",
+    "except",
+    "10.88.0.0/16,fd00::/64",
+];
+const NAT_FWD: &[&str] = &[
+    "nat",
+    "forward",
+    "cni0/c1/eth0",
+    "tcp",
+    "8080",
+    "10.88.0.2:80",
+    "udp",
+    "53@10.0.0.1",
+    "10.88.0.2:5353",
+    "tcp",
+    "8443@[fd00::1]",
+    "[fd00::2]:443",
+    "hairpin",
+    "10.88.0.0/16,127.0.0.0/8,fd00::/64",
+];
+
+/// What NAT_MASQ and NAT_FWD ask for, made by the library directly.
+fn nat_by_library() {
+    use netns_core::{Hairpin, Nat, NatOwner, NatProto, PortForward};
+    let nat = Nat::new().unwrap();
+    let o = NatOwner::new("cni0", "c1", "eth0");
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let net = |s: &str| s.parse::<netns_core::IpNet>().unwrap();
+    nat.masquerade(
+        &o,
+        &[ip("10.88.0.2"), ip("fd00::2")],
+        &[net("10.88.0.0/16"), net("fd00::/64")],
+    )
+    .unwrap();
+    let f = |proto, host_port, host_ip: Option<&str>, to: &str, to_port| PortForward {
+        proto,
+        host_port,
+        host_ip: host_ip.map(ip),
+        to: ip(to),
+        to_port,
+    };
+    nat.port_forward(
+        &o,
+        &[
+            f(NatProto::Tcp, 8080, None, "10.88.0.2", 80),
+            f(NatProto::Udp, 53, Some("10.0.0.1"), "10.88.0.2", 5353),
+            f(NatProto::Tcp, 8443, Some("fd00::1"), "fd00::2", 443),
+        ],
+        &Hairpin::From(vec![
+            net("10.88.0.0/16"),
+            net("127.0.0.0/8"),
+            net("fd00::/64"),
+        ]),
+    )
+    .unwrap();
+}
+
+#[test]
+fn nat_commands_write_what_the_library_writes() {
+    let by_nsip = in_private_netns(|| {
+        ok(nsip_here(NAT_MASQ));
+        ok(nsip_here(NAT_FWD));
+        ruleset()
+    });
+    let by_library = in_private_netns(|| {
+        nat_by_library();
+        ruleset()
+    });
+    assert!(!by_nsip.is_empty());
+    assert_eq!(
+        serde_json::Value::Array(by_nsip),
+        serde_json::Value::Array(by_library)
+    );
+}
+
+#[test]
+fn nat_list_reads_like_nft_and_as_json() {
+    in_private_netns(|| {
+        // Nothing yet: nothing printed; JSON says no table.
+        assert_eq!(ok(nsip_here(&["nat", "list"])), "");
+        let j: serde_json::Value =
+            serde_json::from_str(&ok(nsip_here(&["-j", "nat", "list"]))).unwrap();
+        assert_eq!(j["table"], serde_json::Value::Null);
+        ok(nsip_here(NAT_MASQ));
+        ok(nsip_here(NAT_FWD));
+        let ours = ok(nsip_here(&["nat", "list"]));
+        let theirs = nft(&["list", "table", "inet", "netns-nat"]);
+        // Every line of ours but the rules' (comment lines) is nft's own,
+        // elements included once nft's line wrapping is undone.
+        let unwrap = |s: &str| s.replace(",\n", ", ").replace("\t\t\t     ", "");
+        // nft prints a protocol number where /etc/protocols is missing (the
+        // VM tier): give it its name, as nsip does.
+        let named = |l: &str| l.replace(" 6 . ", " tcp . ").replace(" 17 . ", " udp . ");
+        let theirs_lines: Vec<String> = unwrap(&theirs).lines().map(|l| named(l.trim())).collect();
+        for l in ours.lines().map(str::trim) {
+            if l.starts_with('#') || l.is_empty() {
+                continue;
+            }
+            assert!(
+                theirs_lines.iter().any(|t| t == l),
+                "{l:?} is not in nft's listing:\n{theirs}\nours:\n{ours}"
+            );
+        }
+        // The same number of chains, and each chain's rules counted alike.
+        let chains = |s: &str| s.lines().filter(|l| l.trim().starts_with("chain ")).count();
+        assert_eq!(chains(&ours), chains(&theirs));
+        assert_eq!(chains(&ours), 6, "{ours}");
+        let rules_ours = ours.lines().filter(|l| l.trim().starts_with("# ")).count();
+        let rules_nft: usize = ruleset().iter().filter(|o| o.get("rule").is_some()).count();
+        assert_eq!(rules_ours, rules_nft, "{ours}");
+        // JSON: what nft -j lists.
+        let j: serde_json::Value =
+            serde_json::from_str(&ok(nsip_here(&["-j", "nat", "list"]))).unwrap();
+        assert_eq!(j["table"]["name"], "netns-nat");
+        assert_eq!(j["table"]["family"], "inet");
+        let nft_chains: Vec<String> = ruleset()
+            .iter()
+            .filter_map(|o| o.get("chain"))
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        let json_chains: Vec<String> = j["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(json_chains, nft_chains);
+        let hostports = j["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "hostports")
+            .unwrap();
+        assert_eq!(hostports["elements"].as_array().unwrap().len(), 1);
+        assert_eq!(hostports["elements"][0]["key"], "tcp . 8080");
+        let owners = j["owners"].as_array().unwrap();
+        assert_eq!(owners.len(), 3, "{j}");
+        assert!(owners.iter().all(|o| o["owner"] == "cni0 c1 eth0"));
+        let fwd = owners
+            .iter()
+            .find(|o| o["kind"] == "forward" && o["chain"].as_str().unwrap().starts_with("fwd-"))
+            .unwrap();
+        let mut keys: Vec<&str> = fwd["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "hostip4-ports 10.0.0.1 . udp . 53",
+                "hostip6-ports fd00::1 . tcp . 8443",
+                "hostports tcp . 8080"
+            ]
+        );
+        // The listing is nft syntax: after a flush, nft -c reads it back.
+        ok(nsip_here(&["nat", "flush"]));
+        let path = std::env::temp_dir().join(format!("nsip-nat-list-{}.nft", std::process::id()));
+        std::fs::write(&path, &ours).unwrap();
+        let check = nft(&["-c", "-f", path.to_str().unwrap()]);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(check, "");
+        assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
+    });
+}
+
+#[test]
+fn nat_del_is_exact_and_flush_removes_only_the_nat_table() {
+    in_private_netns(|| {
+        // Something that is not netns's: flush must leave it.
+        nft(&["add", "table", "inet", "other"]);
+        nft(&["add", "chain", "inet", "other", "c"]);
+        let before = ruleset();
+        ok(nsip_here(&[
+            "nat",
+            "forward",
+            "net/c2/eth0",
+            "tcp",
+            "9090",
+            "10.88.0.3:90",
+        ]));
+        let with_c2 = ruleset();
+        ok(nsip_here(NAT_MASQ));
+        ok(nsip_here(NAT_FWD));
+        // del of one kind, then the other: the ruleset is c2's alone again.
+        ok(nsip_here(&["nat", "del", "cni0/c1/eth0", "forward"]));
+        assert_ne!(ruleset(), with_c2);
+        ok(nsip_here(&["nat", "del", "cni0/c1/eth0"]));
+        assert_eq!(ruleset(), with_c2);
+        // Nothing left of it: an error, as `ip ... del` of nothing is.
+        let o = nsip_here(&["nat", "del", "cni0/c1/eth0"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("no such NAT entry"));
+        assert_eq!(ruleset(), with_c2);
+        // flush: the whole NAT table, nothing else; again is not an error.
+        ok(nsip_here(NAT_MASQ));
+        ok(nsip_here(&["nat", "flush"]));
+        assert_eq!(ruleset(), before);
+        ok(nsip_here(&["nat", "flush"]));
+        assert_eq!(ruleset(), before);
+        nft(&["delete", "table", "inet", "other"]);
+        assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
+    });
+}
+
+#[test]
+fn nat_in_a_named_namespace_with_dash_n() {
+    in_private_netns(|| {
+        let dir = TempNetnsDir::new();
+        let d = dir.path();
+        ok(nsip(d, &["netns", "add", "t1"]));
+        let mut args = vec!["-n", "t1"];
+        args.extend_from_slice(NAT_MASQ);
+        ok(nsip(d, &args));
+        // Written in t1, not here.
+        assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
+        let listing = ok(nsip(d, &["-n", "t1", "nat", "list"]));
+        assert!(
+            listing.contains("elements = { 10.88.0.2 : jump masq-"),
+            "{listing}"
+        );
+        let in_t1 = ok(nsip(d, &["netns", "exec", "t1", "nft", "list", "ruleset"]));
+        assert!(in_t1.contains("table inet netns-nat"), "{in_t1}");
+        ok(nsip(d, &["-n", "t1", "nat", "flush"]));
+        let in_t1 = ok(nsip(d, &["netns", "exec", "t1", "nft", "list", "ruleset"]));
+        assert_eq!(in_t1, "");
+        ok(nsip(d, &["netns", "del", "t1"]));
+    });
+}
+
+#[test]
+fn bad_nat_input_fails_clearly_and_writes_nothing() {
+    in_private_netns(|| {
+        let cases: &[(&[&str], i32, &str)] = &[
+            // Usage errors: 1.
+            (&["nat", "frobnicate"], 1, "unknown nat command"),
+            (&["nat", "masquerade"], 1, "\"OWNER\" needs a value"),
+            (
+                &["nat", "masquerade", "a/b", "10.0.0.2"],
+                1,
+                "invalid OWNER \"a/b\"",
+            ),
+            (
+                &["nat", "masquerade", "a//c", "10.0.0.2"],
+                1,
+                "invalid OWNER",
+            ),
+            (
+                &["nat", "masquerade", "a/b/c/d", "10.0.0.2"],
+                1,
+                "invalid OWNER",
+            ),
+            (&["nat", "masquerade", "a/b/c"], 1, "\"SRC\" needs a value"),
+            (
+                &["nat", "masquerade", "a/b/c", "10.0.0.300"],
+                1,
+                "invalid source address \"10.0.0.300\"",
+            ),
+            (
+                &[
+                    "nat",
+                    "masquerade",
+                    "a/b/c",
+                    "10.0.0.2",
+                    "except",
+                    "10.0.0.0/33",
+                ],
+                1,
+                "invalid subnet",
+            ),
+            (
+                &["nat", "masquerade", "a/b/c", "10.0.0.2", "extra"],
+                1,
+                "unexpected argument \"extra\"",
+            ),
+            (&["nat", "forward", "a/b/c"], 1, "needs PROTO HOSTPORT"),
+            (
+                &["nat", "forward", "a/b/c", "icmp", "80", "10.0.0.2:80"],
+                1,
+                "invalid PROTO \"icmp\"",
+            ),
+            (
+                &["nat", "forward", "a/b/c", "tcp", "70000", "10.0.0.2:80"],
+                1,
+                "invalid HOSTPORT \"70000\"",
+            ),
+            (
+                &[
+                    "nat",
+                    "forward",
+                    "a/b/c",
+                    "tcp",
+                    "80@nowhere",
+                    "10.0.0.2:80",
+                ],
+                1,
+                "invalid HOSTIP \"nowhere\"",
+            ),
+            (
+                &["nat", "forward", "a/b/c", "tcp", "80", "10.0.0.2"],
+                1,
+                "invalid TO:PORT \"10.0.0.2\"",
+            ),
+            (
+                &["nat", "forward", "a/b/c", "tcp", "80"],
+                1,
+                "\"TO:PORT\" needs a value",
+            ),
+            (
+                &[
+                    "nat",
+                    "forward",
+                    "a/b/c",
+                    "tcp",
+                    "80",
+                    "10.0.0.2:80",
+                    "hairpin",
+                    "x",
+                ],
+                1,
+                "invalid subnet \"x\"",
+            ),
+            (
+                &[
+                    "nat",
+                    "forward",
+                    "a/b/c",
+                    "tcp",
+                    "80",
+                    "10.0.0.2:80",
+                    "hairpin",
+                    "all",
+                    "tcp",
+                ],
+                1,
+                "unexpected argument",
+            ),
+            (&["nat", "del", "a/b/c", "both"], 1, "unknown NAT kind"),
+            (&["nat", "flush", "all"], 1, "unexpected argument"),
+            // The library's refusals: 2.
+            (
+                &["nat", "forward", "a/b/c", "tcp", "0", "10.0.0.2:80"],
+                2,
+                "a port is 1 to 65535",
+            ),
+            (
+                &["nat", "forward", "a/b/c", "tcp", "80", "10.0.0.2:0"],
+                2,
+                "a port is 1 to 65535",
+            ),
+            (
+                &[
+                    "nat",
+                    "forward",
+                    "a/b/c",
+                    "tcp",
+                    "80@fd00::1",
+                    "10.0.0.2:80",
+                ],
+                2,
+                "different families",
+            ),
+            (
+                &[
+                    "nat",
+                    "forward",
+                    "a/b/c",
+                    "tcp",
+                    "80",
+                    "10.0.0.2:80",
+                    "tcp",
+                    "80",
+                    "10.0.0.3:80",
+                ],
+                2,
+                "given twice",
+            ),
+            (&["nat", "del", "a/b/c"], 2, "no such NAT entry"),
+        ];
+        for (args, code, msg) in cases {
+            let o = nsip_here(args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(*code), "{args:?}: {err}");
+            assert!(err.contains(msg), "{args:?}: {err:?} lacks {msg:?}");
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            assert_eq!(
+                ruleset(),
+                Vec::<serde_json::Value>::new(),
+                "{args:?} wrote something"
+            );
+        }
+        // A host port another owner forwards: refused (EEXIST), and nothing
+        // of the second owner written.
+        ok(nsip_here(&[
+            "nat",
+            "forward",
+            "n/c1/eth0",
+            "tcp",
+            "8080",
+            "10.0.0.2:80",
+        ]));
+        let before = ruleset();
+        let o = nsip_here(&["nat", "forward", "n/c2/eth0", "tcp", "8080", "10.0.0.3:80"]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("File exists"), "{err}");
+        assert_eq!(ruleset(), before);
+        ok(nsip_here(&["nat", "flush"]));
+        assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
+    });
+}
