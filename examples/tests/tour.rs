@@ -218,3 +218,65 @@ fn an_interrupted_tour_cleans_up() {
         assert!(!leftovers(pid));
     });
 }
+
+#[test]
+fn nsip_lists_the_tours_nat_while_it_is_paused() {
+    in_private_netns(|| {
+        let mut child = tour()
+            .env("NETNS_TOUR_PAUSE", "7")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "tour ended early:\n{seen}"
+            );
+            seen.push_str(&line);
+            if line.starts_with("(paused before step 7)") {
+                break;
+            }
+        }
+        // What step 5 points to: nsip reads the NAT in the tour's host.
+        let dir = std::env::temp_dir().join(format!("netns-tour-{pid}"));
+        let nsip = tour().get_program().to_owned();
+        let nsip = std::path::Path::new(&nsip).with_file_name("nsip");
+        let listing = Command::new(&nsip)
+            .arg("--netns-dir")
+            .arg(&dir)
+            .args(["-n", "host", "-j", "nat", "list"])
+            .output()
+            .unwrap();
+        assert!(listing.status.success(), "{listing:?}");
+        let j: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+        let mut owners: Vec<String> = j["owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| format!("{} {}", o["owner"].as_str().unwrap(), o["kind"]))
+            .collect();
+        owners.sort();
+        assert_eq!(
+            owners,
+            [
+                "tour blue veth-blue \"forward\"",
+                "tour blue veth-blue \"forward\"",
+                "tour blue veth-blue \"masquerade\"",
+                "tour red veth-red \"masquerade\""
+            ],
+            "{j}"
+        );
+        drop(child.stdin.take());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "{rest}");
+        assert!(rest.contains("All steps passed."), "{rest}");
+        assert_eq!(mounts_of(pid), 0, "a mount was left behind");
+        assert!(!leftovers(pid));
+    });
+}

@@ -366,6 +366,7 @@ fn step(n: u32, title: &str) -> Res<()> {
 
 fn run(t: &mut Tour) -> Res<()> {
     step(1, "namespaces red and blue")?;
+    cmd("ip netns add red; ip netns add blue; ip -n red link set lo up; ip -n blue link set lo up");
     let (red, hr) = t.namespace("red")?;
     let (blue, hb) = t.namespace("blue")?;
     show("red", &hr)?;
@@ -373,6 +374,10 @@ fn run(t: &mut Tour) -> Res<()> {
 
     step(2, "a veth pair red <-> blue, 192.168.15.1/24 and .2/24")?;
     // Created from red, the peer placed directly into blue.
+    cmd("ip -n red link add veth-red type veth peer name veth-blue netns blue");
+    cmd("ip -n red addr add 192.168.15.1/24 brd + dev veth-red");
+    cmd("ip -n blue addr add 192.168.15.2/24 brd + dev veth-blue");
+    cmd("ip -n red link set veth-red up; ip -n blue link set veth-blue up");
     hr.link_add(&LinkSpec::veth("veth-red", "veth-blue").peer_netns(&blue))?;
     hr.addr_add(&AddrSpec::new("veth-red", "192.168.15.1/24".parse()?).broadcast_auto())?;
     hb.addr_add(&AddrSpec::new("veth-blue", "192.168.15.2/24".parse()?).broadcast_auto())?;
@@ -386,7 +391,12 @@ fn run(t: &mut Tour) -> Res<()> {
         3,
         "a bridge v-net-0 in a host namespace; red and blue attached to it",
     )?;
-    hr.link_del("veth-red")?; // the blue end goes with it
+    cmd("ip -n red link del veth-red   # the blue end goes with it");
+    hr.link_del("veth-red")?;
+    cmd("ip netns add host");
+    cmd("ip -n host link add v-net-0 type bridge");
+    cmd("ip -n host addr add 192.168.15.5/24 brd + dev v-net-0");
+    cmd("ip -n host link set v-net-0 up");
     let (host, hh) = t.namespace("host")?;
     hh.link_add(&LinkSpec::bridge("v-net-0"))?;
     hh.addr_add(&AddrSpec::new("v-net-0", "192.168.15.5/24".parse()?).broadcast_auto())?;
@@ -397,6 +407,11 @@ fn run(t: &mut Tour) -> Res<()> {
     ] {
         let inside = format!("veth-{name}");
         let bridge_side = format!("veth-{name}-br");
+        cmd(&format!(
+            "ip -n host link add {bridge_side} up master v-net-0 type veth peer name {inside} netns {name}"
+        ));
+        cmd(&format!("ip -n {name} addr add {ip} brd + dev {inside}"));
+        cmd(&format!("ip -n {name} link set {inside} up"));
         // The bridge side stays in host and joins v-net-0 on creation; the
         // other end is created directly in the colour's namespace.
         hh.link_add(
@@ -420,6 +435,14 @@ fn run(t: &mut Tour) -> Res<()> {
     )?;
     // Something behind the host to route to: namespace "outside", 10.0.0.2,
     // linked to host (10.0.0.1).
+    cmd("ip netns add outside");
+    cmd("ip -n host link add veth-out up type veth peer name eth0 netns outside");
+    cmd("ip -n host addr add 10.0.0.1/24 brd + dev veth-out");
+    cmd("ip -n outside addr add 10.0.0.2/24 brd + dev eth0");
+    cmd("ip -n outside link set eth0 up");
+    cmd("ip -n outside route add 192.168.15.0/24 via 10.0.0.1");
+    cmd("ip -n blue route add default via 192.168.15.5");
+    cmd("ip netns exec host sysctl -w net.ipv4.ip_forward=1");
     let (outside, ho) = t.namespace("outside")?;
     hh.link_add(&LinkSpec::veth("veth-out", "eth0").peer_netns(&outside).up())?;
     hh.addr_add(&AddrSpec::new("veth-out", "10.0.0.1/24".parse()?).broadcast_auto())?;
@@ -456,7 +479,8 @@ fn run(t: &mut Tour) -> Res<()> {
     let nat = Nat::new_in(&host)?;
     cmd(&format!(
         "nft add table inet {NAT_TABLE}   # first use: its verdict maps and base chains \
-         (`nsip -n host nat list` shows them)"
+         (`nsip --netns-dir {} -n host nat list` shows them)",
+        t.dir.path().display()
     ));
     for (pod, ip) in [("red", "192.168.15.1"), ("blue", "192.168.15.2")] {
         let o = owner(pod);
