@@ -388,4 +388,59 @@ mod tests {
         }
         assert!(conds(&["-d", "fd00::/64"], true).is_ok());
     }
+
+    fn raw(hp: i64, cp: i64, proto: &str, host_ip: &str) -> RawMapping {
+        RawMapping {
+            host_port: hp,
+            container_port: cp,
+            protocol: proto.into(),
+            host_ip: host_ip.into(),
+        }
+    }
+
+    #[test]
+    fn mappings_as_the_reference_reads_them() {
+        let m = mapping(&raw(8080, 80, "", "")).unwrap();
+        assert_eq!(
+            (m.proto, m.host_ip, m.family_v6),
+            (NatProto::Tcp, None, None)
+        );
+        assert_eq!(
+            mapping(&raw(1, 2, "SCTP", "")).unwrap().proto,
+            NatProto::Sctp
+        );
+        // An unspecified hostIP: any address, of its family only.
+        let m = mapping(&raw(1, 2, "udp", "0.0.0.0")).unwrap();
+        assert_eq!((m.host_ip, m.family_v6), (None, Some(false)));
+        let m = mapping(&raw(1, 2, "udp", "::ffff:192.0.2.1")).unwrap();
+        assert_eq!(m.host_ip, Some("192.0.2.1".parse().unwrap()));
+        for bad in [
+            raw(0, 1, "tcp", ""),
+            raw(65536, 1, "tcp", ""),
+            raw(1, -5, "tcp", ""),
+        ] {
+            assert!(mapping(&bad).is_err(), "{bad:?}");
+        }
+        let any = mapping(&raw(8080, 80, "tcp", "")).unwrap();
+        let v4 = mapping(&raw(8080, 81, "tcp", "0.0.0.0")).unwrap();
+        let v6 = mapping(&raw(8080, 81, "tcp", "::")).unwrap();
+        assert!(same_host_port(&any, &v4) && same_host_port(&any, &v6));
+        assert!(!same_host_port(&v4, &v6));
+    }
+
+    #[test]
+    fn container_ips_are_the_references() {
+        let prev: CniResult = CniResult::parse(
+            br#"{"cniVersion":"1.0.0",
+            "interfaces":[{"name":"cni0"},{"name":"eth0","sandbox":"/x"},{"name":"eth1","sandbox":"/x"}],
+            "ips":[{"interface":0,"address":"10.0.0.1/24"},{"interface":2,"address":"10.1.0.2/24"},
+                   {"interface":1,"address":"10.2.0.2/24"},{"interface":1,"address":"10.3.0.2/24"},
+                   {"address":"fd00::2/64"}]}"#,
+            "1.0.0",
+        )
+        .unwrap();
+        let (v4, v6) = container_ips(&prev, "eth0");
+        assert_eq!(v4, Some("10.2.0.2/24".parse().unwrap()));
+        assert_eq!(v6, Some("fd00::2/64".parse().unwrap()));
+    }
 }

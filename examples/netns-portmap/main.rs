@@ -71,8 +71,8 @@ mod conf;
 
 use netns_cni::{CmdArgs, CniResult, Error, Plugin};
 use netns_core::{
-    conntrack::Conntrack, CtFilter, Handle, IpFamily, IpNet, Nat, NatKind, NatOwner, NatProto,
-    NetNs, Sysctl, SysctlConf,
+    conntrack::Conntrack, CtFilter, Handle, IpFamily, Nat, NatConditions, NatKind, NatOwner,
+    NatProto, NetNs, Sysctl, SysctlConf,
 };
 
 /// The steps of ADD `NETNS_TEST_KILL_AT` can name.
@@ -151,12 +151,10 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     }
     let forwards = conf::forwards(&conf, v4, v6, &args.ifname)?;
     let hairpin = conf::hairpin(&conf, v4, v6);
-    let mut conditions = conf.conditions_v4.clone();
-    conditions.extend(conf.conditions_v6.iter().cloned());
-    // conditionsV4's interface matches only for IPv4 forwards and V6's for
-    // IPv6 ones: Nat applies interface conditions to both families, so
-    // they are only taken when the pod has one family or both lists agree.
-    check_interface_conditions(&conf, v4, v6)?;
+    let conditions = NatConditions {
+        v4: conf.conditions_v4.clone(),
+        v6: conf.conditions_v6.clone(),
+    };
     let owner = owner(args);
     let nat = Nat::new()?;
     kill_point("before-nat");
@@ -194,37 +192,6 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     flush_udp(&families, &udp);
     kill_point("after-conntrack");
     Ok(prev)
-}
-
-/// Interface conditions go into every forward ([`Nat::port_forward_if`]):
-/// with a dual-stack pod, the two lists must then name the same ones.
-fn check_interface_conditions(
-    conf: &conf::Conf,
-    v4: Option<IpNet>,
-    v6: Option<IpNet>,
-) -> Result<(), Error> {
-    use netns_core::NatCondition::{Iifname, Oifname};
-    let ifaces = |l: &[netns_core::NatCondition]| -> Vec<netns_core::NatCondition> {
-        l.iter()
-            .filter(|c| matches!(c, Iifname(..) | Oifname(..)))
-            .cloned()
-            .collect()
-    };
-    let (i4, i6) = (ifaces(&conf.conditions_v4), ifaces(&conf.conditions_v6));
-    let bad = match (v4, v6) {
-        (Some(_), Some(_)) => i4 != i6,
-        (Some(_), None) => !i6.is_empty(),
-        (None, Some(_)) => !i4.is_empty(),
-        (None, None) => false,
-    };
-    if bad {
-        return Err(Error::internal(
-            "failed to parse config: conditionsV4 and conditionsV6 name different interfaces \
-             (-i/-o): netns-portmap takes interface conditions that are the same for both \
-             families, or those of the pod's only family",
-        ));
-    }
-    Ok(())
 }
 
 fn list_ports(forwards: &[netns_core::PortForward]) -> String {

@@ -63,6 +63,14 @@ fn forwards_carry_tcp_and_udp_from_outside_loopback_and_pods_until_del() {
         del(&net, &p1, "c1", &mappings()).expect_ok();
         net.run(&Call::new("del").id("c1").ifname("eth0").cap(mappings()))
             .expect_ok();
+        net.run(
+            &Call::new("del")
+                .netns("/nonexistent/netns")
+                .id("c1")
+                .ifname("eth0")
+                .cap(mappings()),
+        )
+        .expect_ok();
         assert_eq!(ruleset(), before);
         del(&net, &p2, "c2", &json!({})).expect_ok();
     });
@@ -420,6 +428,63 @@ fn gc_removes_only_the_attachments_not_valid_and_status_is_ready() {
         let cached = net.cache_dir().join("results").join("pmnet-c1-eth0");
         std::fs::remove_file(&cached).expect("drop c1 from libcni's cache");
         net11.gc(&[]).expect_ok();
+        assert_eq!(ruleset(), Vec::<Value>::new());
+    });
+}
+
+#[test]
+fn a_dual_stack_pod_gets_both_families_forwarded() {
+    in_private_netns(|| {
+        let (_dir, outside) = outside();
+        let data = TempDir::new("ipam");
+        let net = Network::new(
+            conflist_dual("1.0.0", "netns-bridge", "netns-portmap", &data, json!({})),
+            our_path(),
+        );
+        let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
+        let r = add(&net, &p1, "c1", &mappings())
+            .expect_ok()
+            .result()
+            .clone();
+        add_without_mappings(&net, &p2, "c2");
+        let (ip, ip6) = (pod_ip(&r), pod_ip6(&r));
+        assert_eq!(
+            connectivity(&outside, &p1, &ip, &p2),
+            expected_connectivity()
+        );
+        assert_eq!(
+            connectivity6(&outside, &p1, &ip6, &p2),
+            expected_connectivity6()
+        );
+        check(&net, &p1, "c1", &mappings()).expect_ok();
+        del(&net, &p1, "c1", &mappings()).expect_ok();
+        assert_eq!(ruleset(), Vec::<Value>::new());
+
+        // conditionsV4 limits the IPv4 forwards only.
+        let net = Network::new(
+            conflist_dual(
+                "1.0.0",
+                "netns-bridge",
+                "netns-portmap",
+                &data,
+                json!({"conditionsV4": ["!", "-i", "r-out"]}),
+            ),
+            our_path(),
+        );
+        let r = add(&net, &p1, "c1", &mappings())
+            .expect_ok()
+            .result()
+            .clone();
+        let (ip, ip6) = (pod_ip(&r), pod_ip6(&r));
+        let seen = connectivity(&outside, &p1, &ip, &p2);
+        assert!(seen["outside tcp"].get("error").is_some(), "{seen}");
+        assert_eq!(seen["pod2 hairpin tcp"], json!(GATEWAY), "{seen}");
+        assert_eq!(
+            connectivity6(&outside, &p1, &ip6, &p2),
+            expected_connectivity6()
+        );
+        del(&net, &p1, "c1", &mappings()).expect_ok();
+        del(&net, &p2, "c2", &json!({})).expect_ok();
         assert_eq!(ruleset(), Vec::<Value>::new());
     });
 }

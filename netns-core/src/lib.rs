@@ -67,7 +67,9 @@ pub use link::{
     LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanData, MacVlanMode, MacVlanSpec, MacVtapSpec,
     OperState, VethSpec, VlanData, VlanProtocol, VlanSpec, VrfData, VrfSpec, VxlanData, VxlanSpec,
 };
-pub use nat::{Hairpin, Nat, NatCondition, NatEntry, NatKind, NatOwner, NatProto, PortForward};
+pub use nat::{
+    Hairpin, Nat, NatCondition, NatConditions, NatEntry, NatKind, NatOwner, NatProto, PortForward,
+};
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use nft::{
     Nft, NftBaseChain, NftChain, NftChainType, NftExpr, NftFamily, NftHook, NftKeyField,

@@ -329,6 +329,17 @@ pub enum Hairpin {
     All,
 }
 
+/// The matches port forwards are limited to ([`Nat::port_forward_if`]):
+/// those of IPv4 forwards and those of IPv6 ones (portmap's
+/// `conditionsV4` and `conditionsV6`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NatConditions {
+    /// Every IPv4 forward matches all of these (addresses IPv4 only).
+    pub v4: Vec<NatCondition>,
+    /// Every IPv6 forward matches all of these (addresses IPv6 only).
+    pub v6: Vec<NatCondition>,
+}
+
 /// A match a port forward can be limited to ([`Nat::port_forward_if`]):
 /// the subset of iptables matches portmap's `conditionsV4`/`conditionsV6`
 /// carry that nftables says the same way. The `bool` is `true` for a match,
@@ -336,9 +347,9 @@ pub enum Hairpin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NatCondition {
-    /// `ip saddr NET` (`-s NET`); only for forwards of NET's family.
+    /// `ip saddr NET` (`-s NET`).
     Saddr(IpNet, bool),
-    /// `ip daddr NET` (`-d NET`); only for forwards of NET's family.
+    /// `ip daddr NET` (`-d NET`).
     Daddr(IpNet, bool),
     /// `iifname NAME` (`-i NAME`): the input interface (none for packets
     /// the host sends, which never match it).
@@ -349,9 +360,8 @@ pub enum NatCondition {
 }
 
 impl NatCondition {
-    /// `r` with this condition, for a forward of family `v6` (address
-    /// conditions of the other family add nothing).
-    fn apply(&self, r: NftRule, v6: bool) -> NftRule {
+    /// `r` with this condition (checked to be of `r`'s family).
+    fn apply(&self, r: NftRule) -> NftRule {
         use crate::nft::{CmpOp, MetaKey, NftExpr, NftReg};
         let name = |r: NftRule, key: MetaKey, n: &str, m: bool| {
             let mut data = n.as_bytes().to_vec();
@@ -367,11 +377,10 @@ impl NatCondition {
             })
         };
         match self {
-            NatCondition::Saddr(n, m) if matches!(n, IpNet::V6(_)) == v6 => r.ip_saddr(*n, *m),
-            NatCondition::Daddr(n, m) if matches!(n, IpNet::V6(_)) == v6 => r.ip_daddr(*n, *m),
+            NatCondition::Saddr(n, m) => r.ip_saddr(*n, *m),
+            NatCondition::Daddr(n, m) => r.ip_daddr(*n, *m),
             NatCondition::Iifname(n, m) => name(r, MetaKey::Iifname, n, *m),
             NatCondition::Oifname(n, m) => name(r, MetaKey::Oifname, n, *m),
-            _ => r,
         }
     }
 }
@@ -392,17 +401,29 @@ impl fmt::Display for NatCondition {
     }
 }
 
-/// Interface names as the kernel takes them: 1 to 15 bytes, no NUL.
-fn check_conditions(op: &'static str, owner: &NatOwner, conditions: &[NatCondition]) -> Result<()> {
-    for c in conditions {
-        if let NatCondition::Iifname(n, _) | NatCondition::Oifname(n, _) = c {
-            if n.is_empty() || n.len() > 15 || n.contains('\0') {
-                return Err(Error::invalid(
-                    op,
-                    owner.to_string(),
-                    format!("{c}: an interface name is 1 to 15 bytes"),
-                ));
-            }
+/// Interface names as the kernel takes them (1 to 15 bytes, no NUL) and
+/// addresses of their list's family.
+fn check_conditions(op: &'static str, owner: &NatOwner, conditions: &NatConditions) -> Result<()> {
+    for (v6, list) in [(false, &conditions.v4), (true, &conditions.v6)] {
+        for c in list {
+            let bad = match c {
+                NatCondition::Iifname(n, _) | NatCondition::Oifname(n, _)
+                    if n.is_empty() || n.len() > 15 || n.contains('\0') =>
+                {
+                    "an interface name is 1 to 15 bytes"
+                }
+                NatCondition::Saddr(n, _) | NatCondition::Daddr(n, _)
+                    if matches!(n, IpNet::V6(_)) != v6 =>
+                {
+                    if v6 {
+                        "not an IPv6 prefix, in the conditions of IPv6 forwards"
+                    } else {
+                        "not an IPv4 prefix, in the conditions of IPv4 forwards"
+                    }
+                }
+                _ => continue,
+            };
+            return Err(Error::invalid(op, owner.to_string(), format!("{c}: {bad}")));
         }
     }
     Ok(())
@@ -492,14 +513,13 @@ impl Nat {
         forwards: &[PortForward],
         hairpin: &Hairpin,
     ) -> Result<()> {
-        self.port_forward_if(owner, forwards, hairpin, &[])
+        self.port_forward_if(owner, forwards, hairpin, &NatConditions::default())
     }
 
     /// [`port_forward`](Self::port_forward), each forward limited to the
     /// packets that also match every one of `conditions` of its family
-    /// (portmap's `conditionsV4`/`conditionsV6`): address conditions apply
-    /// to the forwards of their family, interface conditions to all.
-    /// Packets that fail one are not forwarded (they go on to the next
+    /// (portmap's `conditionsV4`/`conditionsV6`). An address condition of
+    /// the other family is refused (nothing written). Packets that fail one are not forwarded (they go on to the next
     /// rule of the base chain, as they return from portmap's chain).
     ///
     /// nft: `fwd-N-O { meta nfproto ipv4 ip saddr != 10.1.0.0/16 iifname
@@ -509,7 +529,7 @@ impl Nat {
         owner: &NatOwner,
         forwards: &[PortForward],
         hairpin: &Hairpin,
-        conditions: &[NatCondition],
+        conditions: &NatConditions,
     ) -> Result<()> {
         const OP: &str = "nat_port_forward";
         check_forwards(OP, owner, forwards)?;
@@ -524,8 +544,9 @@ impl Nat {
                 if let Some(h) = f.host_ip {
                     r = r.ip_daddr(IpNet::from(h), true);
                 }
-                for c in conditions {
-                    r = c.apply(r, v6);
+                let list = if v6 { &conditions.v6 } else { &conditions.v4 };
+                for c in list {
+                    r = c.apply(r);
                 }
                 let r = r
                     .dport(f.proto.number(), f.host_port)

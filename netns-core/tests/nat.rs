@@ -529,13 +529,12 @@ fn masquerade_and_a_forward_with_hairpin_carry_real_traffic() {
     });
 }
 
-/// [`Nat::port_forward_if`]: the conditions are matches of each forward's
-/// rule as nft prints them (addresses only on forwards of their family,
-/// interfaces on all), and a bad interface name is refused with nothing
-/// written.
+/// [`Nat::port_forward_if`]: each family's conditions are matches of its
+/// forwards' rules as nft prints them; a bad interface name and an address
+/// of the other family are refused with nothing written.
 #[test]
 fn conditions_are_matches_on_each_forward() {
-    use netns_core::NatCondition;
+    use netns_core::{NatCondition, NatConditions};
     in_private_netns(|| {
         let before = ruleset();
         let nat = Nat::new().expect("a netfilter socket");
@@ -544,31 +543,40 @@ fn conditions_are_matches_on_each_forward() {
             fwd(NatProto::Tcp, 8080, "10.0.0.2", 80),
             fwd(NatProto::Tcp, 8080, "fd00::2", 80),
         ];
-        let bad = nat.port_forward_if(
-            &a,
-            &forwards,
-            &Hairpin::Off,
-            &[NatCondition::Iifname("much-too-long-name".into(), true)],
-        );
-        let e = bad.expect_err("a name of 18 bytes");
-        assert!(
-            e.to_string().contains("an interface name is 1 to 15 bytes"),
-            "{e}"
-        );
-        assert_eq!(ruleset(), before, "the refused call wrote something");
+        for (v4, v6, why) in [
+            (
+                vec![NatCondition::Iifname("much-too-long-name".into(), true)],
+                vec![],
+                "an interface name is 1 to 15 bytes",
+            ),
+            (
+                vec![],
+                vec![NatCondition::Saddr(net("10.0.0.0/8"), true)],
+                "not an IPv6 prefix, in the conditions of IPv6 forwards",
+            ),
+        ] {
+            let conditions = NatConditions { v4, v6 };
+            let e = nat
+                .port_forward_if(&a, &forwards, &Hairpin::Off, &conditions)
+                .expect_err(why);
+            assert!(e.to_string().contains(why), "{e}");
+            assert_eq!(ruleset(), before, "the refused call wrote something");
+        }
 
-        nat.port_forward_if(
-            &a,
-            &forwards,
-            &Hairpin::Off,
-            &[
+        let conditions = NatConditions {
+            v4: vec![
                 NatCondition::Saddr(net("10.1.0.0/16"), false),
-                NatCondition::Daddr(net("fd00::/8"), true),
                 NatCondition::Iifname("eth1".into(), true),
                 NatCondition::Oifname("eth2".into(), false),
             ],
-        )
-        .expect("forwards with conditions");
+            v6: vec![
+                NatCondition::Daddr(net("fd00::/8"), true),
+                NatCondition::Iifname("eth1".into(), true),
+                NatCondition::Oifname("eth3".into(), false),
+            ],
+        };
+        nat.port_forward_if(&a, &forwards, &Hairpin::Off, &conditions)
+            .expect("forwards with conditions");
         nft_accepts_what_it_prints();
         let chain = chains()
             .into_iter()
@@ -576,15 +584,15 @@ fn conditions_are_matches_on_each_forward() {
             .expect("the forward chain");
         let rules = rules_of(&chain);
         let iif = serde_json::json!({"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth1"}});
-        let oif = serde_json::json!({"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "eth2"}});
+        let oif = |n: &str| serde_json::json!({"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": n}});
         let dport = serde_json::json!({"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}});
+        // nft leaves out the nfproto match an address match implies.
         assert_eq!(
             rules[0],
-            // nft leaves out the nfproto match an address match implies.
             serde_json::json!([
                 {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
                            "right": {"prefix": {"addr": "10.1.0.0", "len": 16}}}},
-                iif, oif, dport,
+                iif, oif("eth2"), dport,
                 {"dnat": {"family": "ip", "addr": "10.0.0.2", "port": 80}}
             ]),
             "{rules:#?}"
@@ -594,7 +602,7 @@ fn conditions_are_matches_on_each_forward() {
             serde_json::json!([
                 {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}},
                            "right": {"prefix": {"addr": "fd00::", "len": 8}}}},
-                iif, oif, dport,
+                iif, oif("eth3"), dport,
                 {"dnat": {"family": "ip6", "addr": "fd00::2", "port": 80}}
             ]),
             "{rules:#?}"

@@ -22,6 +22,34 @@ pub const GATEWAY: &str = "10.88.0.1";
 /// The host's address towards `outside`, and outside's own.
 pub const HOST_IP: &str = "192.168.99.1";
 pub const OUTSIDE_IP: &str = "192.168.99.2";
+/// The same in IPv6, and the pods' IPv6 subnet and gateway (dual stack).
+pub const HOST_IP6: &str = "fd99::1";
+pub const OUTSIDE_IP6: &str = "fd99::2";
+pub const SUBNET6: &str = "fd88::/64";
+pub const GATEWAY6: &str = "fd88::1";
+
+/// [`conflist`] with dual-stack IPAM (an IPv4 and an IPv6 range set).
+pub fn conflist_dual(
+    version: &str,
+    bridge: &str,
+    portmap: &str,
+    data: &TempDir,
+    extra: Value,
+) -> Value {
+    let mut c = conflist(version, bridge, portmap, data, extra);
+    let ipam = &mut c["plugins"][0]["ipam"];
+    let obj = ipam.as_object_mut().expect("ipam");
+    obj.remove("subnet");
+    obj.insert(
+        "ranges".into(),
+        json!([[{"subnet": SUBNET}], [{"subnet": SUBNET6}]]),
+    );
+    obj.insert(
+        "routes".into(),
+        json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]),
+    );
+    c
+}
 
 /// A conflist `[bridge (type `bridge`), portmap (type `portmap`)]` on
 /// `data`, the portmap plugin's own keys `extra` merged in.
@@ -77,6 +105,11 @@ pub fn outside() -> (TempNetnsDir, NetNs) {
         format!("{OUTSIDE_IP}/24").parse().expect("addr"),
     ))
     .expect("address");
+    // IPv6 too, without duplicate address detection (usable at once).
+    h.addr_add(&AddrSpec::new(me, format!("{HOST_IP6}/64").parse().expect("addr")).nodad())
+        .expect("address");
+    o.addr_add(&AddrSpec::new(t, format!("{OUTSIDE_IP6}/64").parse().expect("addr")).nodad())
+        .expect("address");
     o.link_set_up(t).expect("up");
     let lo = o.link_get("lo").expect("lo").index;
     o.link_set_up(lo).expect("lo up");
@@ -198,6 +231,56 @@ pub fn connectivity(outside: &NetNs, pod1: &Pod, ip: &str, pod2: &Pod) -> Value 
         "pod2 hairpin tcp": show(tcp_peer(Some(&p2), &web, sa(HOST_IP, 8080))),
         "pod2 hairpin udp": show(udp_peer(Some(&p2), &dns, sa(HOST_IP, 8053))),
         "pod1 own port tcp": show(tcp_peer(Some(&p1), &web, sa(HOST_IP, 8080))),
+    })
+}
+
+/// The pod's first IPv6 address in an ADD result.
+pub fn pod_ip6(result: &Value) -> String {
+    result["ips"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .filter_map(|i| i["address"].as_str())
+                .find(|a| a.contains(':'))
+        })
+        .and_then(|a| a.split('/').next())
+        .expect("an IPv6 address in the result")
+        .to_string()
+}
+
+/// [`connectivity`] in IPv6 (`ip` the pod's IPv6 address): outside ->
+/// [HOST_IP6]:8080 (TCP) and :8053 (UDP), `pod2` -> [HOST_IP6]:8080
+/// (hairpin). (Loopback is not forwarded in IPv6: the kernel never routes
+/// ::1 out of the host.)
+pub fn connectivity6(outside: &NetNs, pod1: &Pod, ip: &str, pod2: &Pod) -> Value {
+    let p1 = NetNs::open(pod1.path()).expect("pod1");
+    let p2 = NetNs::open(pod2.path()).expect("pod2");
+    let (a80, a53) = (sa(ip, 80), sa(ip, 53));
+    let web = p1
+        .run(move || TcpListener::bind(a80))
+        .expect("run")
+        .expect("listen");
+    let dns = p1
+        .run(move || UdpSocket::bind(a53))
+        .expect("run")
+        .expect("bind");
+    let show = |r: Result<IpAddr, String>| match r {
+        Ok(a) => json!(a.to_string()),
+        Err(e) => json!({"error": e.split(':').next().unwrap_or_default()}),
+    };
+    json!({
+        "outside tcp6": show(tcp_peer(Some(outside), &web, sa(HOST_IP6, 8080))),
+        "outside udp6": show(udp_peer(Some(outside), &dns, sa(HOST_IP6, 8053))),
+        "pod2 hairpin tcp6": show(tcp_peer(Some(&p2), &web, sa(HOST_IP6, 8080))),
+    })
+}
+
+/// What [`connectivity6`]'s clients must be seen as.
+pub fn expected_connectivity6() -> Value {
+    json!({
+        "outside tcp6": OUTSIDE_IP6,
+        "outside udp6": OUTSIDE_IP6,
+        "pod2 hairpin tcp6": GATEWAY6,
     })
 }
 
