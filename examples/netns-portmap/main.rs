@@ -49,14 +49,21 @@
 //!   999, naming the port) instead of last-write-wins;
 //! - `conditionsV4`/`conditionsV6` take the subset `[!] -s/--source CIDR`,
 //!   `[!] -d/--destination CIDR`, `[!] -i/--in-interface NAME`,
-//!   `[!] -o/--out-interface NAME` (exact names), turned into nftables
-//!   matches on each forward; anything else is refused naming it;
+//!   `[!] -o/--out-interface NAME` (one address or prefix of the list's
+//!   family, exact interface names), turned into nftables matches on each
+//!   forward of that family; anything else is refused, naming it (the
+//!   reference pastes any text into its iptables rule);
+//! - `masqAll` (a key of later reference versions; v1.1.1 ignores it) has
+//!   its later meaning: every forwarded connection is masqueraded;
 //! - `markMasqBit` and `externalSetMarkChain` are checked as the
 //!   reference checks them (0 to 31; not both) but mark nothing: the
 //!   masquerade is done directly by the attachment's hairpin chain;
-//! - IPv6 forwards are hairpinned from `::1` too; DEL also deletes the UDP
-//!   conntrack entries; CHECK compares the map elements and rules;
-//!   GC and STATUS (spec 1.1.0).
+//! - DEL removes everything ADD made, the table with the last attachment
+//!   (the reference leaves its shared chains), and also deletes the UDP
+//!   conntrack entries of the host ports; CHECK compares the map elements
+//!   and rules and passes after a good ADD (the reference's CHECK also
+//!   looks in ip6tables for an IPv4 pod's rules, and fails); GC and STATUS
+//!   (spec 1.1.0).
 //!
 //! Test-only fault hook: with `NETNS_TEST_KILL_AT=<step>` in its
 //! environment the plugin SIGKILLs itself at that step of ADD:

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`Nat::masquerade`]`(owner, [10.0.0.2], [10.0.0.0/24])` | chain `masq-N-O` `{ meta nfproto ipv4 ip daddr != 10.0.0.0/24 ip daddr != 224.0.0.0/4 masquerade }`; element `10.0.0.2 : jump masq-N-O` in map `masq4` |
 //! | [`Nat::port_forward`]`(owner, [tcp 8080 -> 10.0.0.2:80], hairpin)` | chain `fwd-N-O` `{ meta nfproto ipv4 tcp dport 8080 dnat ip to 10.0.0.2:80 }`; element `tcp . 8080 : jump fwd-N-O` in map `hostports` (`hostip4-ports` with a host address); chain `hp-N-O` `{ meta nfproto ipv4 ip saddr 10.0.0.0/24 masquerade }` and element `10.0.0.2 : jump hp-N-O` in `hairpin4` |
+//! | [`Nat::port_forward_if`]`(owner, forwards, hairpin, conditions)` | the same, each forward's rule also matching its family's [`NatConditions`] (`ip saddr != 10.1.0.0/16 iifname "eth0" tcp dport 8080 dnat ...`) |
 //! | [`Nat::remove`]`(owner, kind)` | deletes those elements and chains; the table itself when nothing else is left in it |
 //! | [`Nat::gc`]`(network, valid)` | [`Nat::remove`] of every owner of `network` not in `valid` |
 //!
