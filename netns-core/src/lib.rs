@@ -42,6 +42,7 @@ pub mod fuzzing;
 mod handle;
 pub mod ip;
 pub mod link;
+pub mod macspoof;
 pub mod nat;
 pub mod neigh;
 pub mod nft;
@@ -67,6 +68,7 @@ pub use link::{
     LinkInfo, LinkKind, LinkSpec, MacAddr, MacVlanData, MacVlanMode, MacVlanSpec, MacVtapSpec,
     OperState, VethSpec, VlanData, VlanProtocol, VlanSpec, VrfData, VrfSpec, VxlanData, VxlanSpec,
 };
+pub use macspoof::{MacSpoofCheck, MacSpoofEntry};
 pub use nat::{
     Hairpin, Nat, NatCondition, NatConditions, NatEntry, NatKind, NatOwner, NatProto, PortForward,
 };

@@ -75,6 +75,8 @@ pub enum NftKeySource {
     L4proto,
     /// `th dport`.
     Dport,
+    /// `meta iifname` (16 bytes: four registers).
+    Iifname,
 }
 
 /// Which header a payload load reads (NFT_PAYLOAD_*_HEADER).
@@ -507,6 +509,23 @@ impl NftRule {
         }
     }
 
+    /// `ether saddr MAC` (`matches`) or `ether saddr != MAC`: the frame's
+    /// source MAC address (link-layer header, bytes 6 to 11), in a
+    /// `bridge` or `netdev` table.
+    pub fn ether_saddr(self, mac: [u8; 6], matches: bool) -> NftRule {
+        self.expr(NftExpr::Payload {
+            base: PayloadBase::Link,
+            offset: 6,
+            len: 6,
+            dreg: NftReg::R1,
+        })
+        .expr(NftExpr::Cmp {
+            sreg: NftReg::R1,
+            op: if matches { CmpOp::Eq } else { CmpOp::Neq },
+            data: mac.to_vec(),
+        })
+    }
+
     /// `meta l4proto PROTO th dport PORT` (`tcp dport 8080` for proto 6):
     /// packets of transport protocol `proto` (IPPROTO_*: 6 TCP, 17 UDP, 132
     /// SCTP) to port `port`.
@@ -636,6 +655,13 @@ impl NftRule {
                         dreg: NftReg::r32(reg),
                     },
                     1,
+                ),
+                NftKeySource::Iifname => (
+                    NftExpr::Meta {
+                        key: MetaKey::Iifname,
+                        dreg: NftReg::r32(reg),
+                    },
+                    4,
                 ),
             };
             self = self.expr(e);

@@ -28,6 +28,11 @@ const SET_KEY_TYPE: u16 = 4;
 const SET_KEY_LEN: u16 = 5;
 const SET_DATA_TYPE: u16 = 6;
 const SET_ID: u16 = 10;
+const SET_USERDATA: u16 = 13;
+/// NFTNL_UDATA_SET_KEYBYTEORDER, and nft's BYTEORDER_HOST_ENDIAN: how nft
+/// reads a key of a host-order type (`ifname`) back.
+const UDATA_SET_KEYBYTEORDER: u8 = 0;
+const BYTEORDER_HOST_ENDIAN: u32 = 1;
 /// NFT_SET_MAP.
 const SET_F_MAP: u32 = 0x8;
 /// NFT_DATA_VERDICT, the data type of a verdict map.
@@ -60,6 +65,9 @@ pub enum NftKeyField {
     InetProto,
     /// A port (`inet_service`, 2 bytes in a 4-byte register).
     InetService,
+    /// An interface name (`ifname`, 16 bytes, NUL-padded), as `meta
+    /// iifname` loads it.
+    Ifname,
 }
 
 impl NftKeyField {
@@ -70,13 +78,14 @@ impl NftKeyField {
             NftKeyField::Ipv6Addr => 8,
             NftKeyField::InetProto => 12,
             NftKeyField::InetService => 13,
+            NftKeyField::Ifname => 41,
         }
     }
 
     /// The bytes it takes in a key (whole 4-byte registers).
     pub fn key_len(self) -> usize {
         match self {
-            NftKeyField::Ipv6Addr => 16,
+            NftKeyField::Ipv6Addr | NftKeyField::Ifname => 16,
             _ => 4,
         }
     }
@@ -91,6 +100,23 @@ pub enum NftKeyValue {
     Proto(u8),
     /// A port.
     Port(u16),
+    /// An interface name, NUL-padded to 16 bytes (see
+    /// [`NftKeyValue::ifname`]).
+    Ifname([u8; 16]),
+}
+
+impl NftKeyValue {
+    /// The interface name `name` as a key value: `None` unless it is 1 to
+    /// 15 bytes without NUL (what the kernel takes as a name).
+    pub fn ifname(name: &str) -> Option<NftKeyValue> {
+        let b = name.as_bytes();
+        if b.is_empty() || b.len() > 15 || b.contains(&0) {
+            return None;
+        }
+        let mut v = [0u8; 16];
+        v[..b.len()].copy_from_slice(b);
+        Some(NftKeyValue::Ifname(v))
+    }
 }
 
 /// A key as nft prints it (`10.0.0.2 . tcp . 8080`).
@@ -109,6 +135,10 @@ impl std::fmt::Display for KeyText<'_> {
                 NftKeyValue::Proto(132) => f.write_str("sctp")?,
                 NftKeyValue::Proto(p) => write!(f, "{p}")?,
                 NftKeyValue::Port(p) => write!(f, "{p}")?,
+                NftKeyValue::Ifname(n) => {
+                    let end = n.iter().position(|b| *b == 0).unwrap_or(n.len());
+                    write!(f, "{:?}", String::from_utf8_lossy(&n[..end]))?
+                }
             }
         }
         Ok(())
@@ -127,6 +157,7 @@ pub(crate) fn key_bytes(values: &[NftKeyValue]) -> Vec<u8> {
                 b.extend_from_slice(&p.to_be_bytes());
                 b.extend_from_slice(&[0, 0]);
             }
+            NftKeyValue::Ifname(n) => b.extend_from_slice(n),
         }
     }
     b
@@ -196,6 +227,13 @@ impl NftTransaction<'_> {
         // The kernel requires an ID naming the set within the transaction
         // (rules may refer to a new set by it); the name is used here.
         nla::put(&mut attrs, SET_ID, &next_set_id().to_be_bytes());
+        if fields == [NftKeyField::Ifname] {
+            // nft prints a key as big-endian unless the set says otherwise
+            // (an interface name would come out reversed, as "").
+            let mut udata = vec![UDATA_SET_KEYBYTEORDER, 4];
+            udata.extend_from_slice(&BYTEORDER_HOST_ENDIAN.to_ne_bytes());
+            nla::put(&mut attrs, SET_USERDATA, &udata);
+        }
         let valid = check_name(table)
             .and_then(|()| check_name(name))
             .and_then(|()| {
@@ -403,6 +441,16 @@ mod tests {
         .iter()
         .fold(0u32, |t, f| (t << TYPE_BITS) | f.type_id());
         assert_eq!(id, (((7 << 6) | 12) << 6) | 13);
+        let k = key_bytes(&[NftKeyValue::ifname("veth0").unwrap()]);
+        assert_eq!(k, *b"veth0\0\0\0\0\0\0\0\0\0\0\0");
+        assert_eq!(NftKeyField::Ifname.key_len(), 16);
+        for bad in ["", "0123456789abcdef", "a\0b"] {
+            assert_eq!(NftKeyValue::ifname(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            NftKeyValue::ifname("0123456789abcde").map(|v| KeyText(&[v]).to_string()),
+            Some("\"0123456789abcde\"".to_string())
+        );
     }
 
     #[test]
