@@ -13,8 +13,8 @@ use std::time::Duration;
 use netns_cni::{CmdArgs, CniResult, Error, Interface, Route};
 use netns_core::{
     AddrFilter, AddrSpec, BridgePortChanges, BridgeVlan, ControllerChange, Handle, IpFamily, IpNet,
-    LinkChanges, LinkInfo, LinkSpec, MacAddr, NetNs, RouteProtocol, RouteSpec, Scope, Sysctl,
-    SysctlConf,
+    LinkChanges, LinkInfo, LinkSpec, MacAddr, MacSpoofCheck, Nat, NatKind, NatOwner, NetNs,
+    RouteProtocol, RouteSpec, Scope, Sysctl, SysctlConf,
 };
 
 use crate::conf::{self, Net};
@@ -26,20 +26,38 @@ const PORT_UP_TIMEOUT: Duration = Duration::from_millis(2550);
 /// SettleAddresses timeout).
 const DAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Test-only fault hook: with `NETNS_TEST_FAIL_AT=end` in its
+/// environment, ADD fails after it made everything (and undoes it).
+const FAIL_AT: &str = "NETNS_TEST_FAIL_AT";
+
 fn fail(msg: impl std::fmt::Display) -> Error {
     Error::internal(msg)
 }
 
 /// What an ADD made, removed if it fails half-way (the reference leaves
-/// the veth pair behind: plugins#29).
+/// the veth pair behind: plugins#29, and the masquerade).
 struct Undo<'a> {
     container: &'a Handle,
     veth: Option<u32>,
     ipam: Option<&'a CmdArgs>,
+    /// The owner of a MAC spoof check made.
+    spoof: Option<NatOwner>,
+    /// The owner of a masquerade made.
+    masq: Option<NatOwner>,
 }
 
 impl Undo<'_> {
     fn run(self) {
+        if let Some(o) = &self.masq {
+            if let Err(e) = Nat::new().and_then(|nat| nat.remove(o, NatKind::Masquerade)) {
+                eprintln!("netns-bridge: removing the masquerade of {o}: {e}");
+            }
+        }
+        if let Some(o) = &self.spoof {
+            if let Err(e) = MacSpoofCheck::new().and_then(|sc| sc.remove(o)) {
+                eprintln!("netns-bridge: removing the MAC spoof check of {o}: {e}");
+            }
+        }
         if let Some(index) = self.veth {
             // Deleting the container end deletes the pair.
             let _ = self.container.link_del(index);
@@ -57,7 +75,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
             "cannot use IPAM when DisableContainerInterface flag is set",
         ));
     }
-    n.refuse_unsupported()?;
+    n.check_backend()?;
     if n.conf.hairpin && n.conf.promisc {
         return Err(fail(
             "cannot set hairpin mode and promiscuous mode at the same time.",
@@ -87,6 +105,8 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         container: &container,
         veth: None,
         ipam: None,
+        spoof: None,
+        masq: None,
     };
     let env = Env {
         args,
@@ -167,6 +187,20 @@ fn configure<'a>(
         preserve_default_vlan: n.conf.preserve_default_vlan,
     };
     attach_port(host, here, br, &cont.host_name, &port)?;
+    let owner = NatOwner::new(&args.conf.name, &args.container_id, &args.ifname);
+    if n.conf.macspoofchk {
+        // The container end's MAC as it was made (the reference's).
+        let Some(m) = cont.veth.mac else {
+            return Err(fail(format!(
+                "failed to setup spoof-check: {} has no MAC address",
+                args.ifname
+            )));
+        };
+        MacSpoofCheck::new()
+            .and_then(|sc| sc.add(&owner, &cont.host_name, m))
+            .map_err(|e| fail(format!("failed to setup spoof-check: {e}")))?;
+        undo.spoof = Some(owner.clone());
+    }
     result.interfaces = vec![
         Interface {
             name: br.name.clone(),
@@ -212,6 +246,13 @@ fn configure<'a>(
     if n.layer3 && n.is_gw {
         gateways(host, here, br, n, &gws, &mut result)?;
     }
+    if n.layer3 && n.conf.ip_masq {
+        let (sources, subnets) = masquerade_args(&result);
+        Nat::new()
+            .and_then(|nat| nat.masquerade(&owner, &sources, &subnets))
+            .map_err(|e| fail(format!("failed to set up IP masquerade: {e}")))?;
+        undo.masq = Some(owner);
+    }
     // The bridge's MAC changes when its first port joins or its address is
     // set: read it again.
     let now = host.link_get(br.index)?;
@@ -221,7 +262,27 @@ fn configure<'a>(
     if !args.conf.dns.is_empty() {
         result.dns = args.conf.dns.clone();
     }
+    // Tests only: fail here, with everything made (as the reference's
+    // debugPostIPAMError).
+    if std::env::var_os(FAIL_AT).is_some_and(|v| v == "end") {
+        return Err(fail(format!("{FAIL_AT}=end: failing as asked")));
+    }
     Ok(result)
+}
+
+/// What `ipMasq` masquerades: the pod's addresses, except to their
+/// subnets (and, in [`Nat::masquerade`], multicast), as the reference's
+/// `SetupIPMasq` for each address.
+pub fn masquerade_args(result: &CniResult) -> (Vec<IpAddr>, Vec<IpNet>) {
+    let sources = result.ips.iter().map(|i| i.address.addr()).collect();
+    let mut subnets: Vec<IpNet> = Vec::new();
+    for i in &result.ips {
+        let s = i.address.trunc();
+        if !subnets.contains(&s) {
+            subnets.push(s);
+        }
+    }
+    (sources, subnets)
 }
 
 /// `ensureBridge`: create the bridge (an existing one is fine), check it is

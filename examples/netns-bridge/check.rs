@@ -8,13 +8,18 @@
 //! takes its lowest port's MAC, so any later pod can change it, and the
 //! reference's CHECK then fails: plugins#704), and a route without a
 //! gateway is looked for via the gateway ADD installed it with (the
-//! reference looks for it without one and never finds it).
+//! reference looks for it without one and never finds it). CHECK also
+//! verifies the MAC spoof check and the masquerade ADD made (the
+//! reference's looks at neither).
 
 use std::net::IpAddr;
 
 use netns_cni::error::gone_is_ok;
 use netns_cni::{CmdArgs, CniResult, Error, Interface};
-use netns_core::{AddrFilter, Handle, IpFamily, LinkFlags, LinkInfo, RouteFilter};
+use netns_core::{
+    AddrFilter, Handle, IpFamily, LinkFlags, LinkInfo, MacAddr, MacSpoofCheck, Nat, NatKind,
+    NatOwner, RouteFilter,
+};
 
 use crate::conf;
 
@@ -57,24 +62,47 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
         )));
     }
     let cont = check_container_iface(&container, cont_want)?;
-    let mut veth_found = false;
+    let mut host_veth = None;
     for intf in &result.interfaces {
         if intf.name == br_want.name || intf.name == cont_want.name {
             continue;
         }
         if check_host_veth(&host, intf, &br, &cont)? {
-            veth_found = true;
+            host_veth = Some(intf.name.clone());
             break;
         }
     }
-    if !veth_found {
+    let Some(host_veth) = host_veth else {
         return Err(fail(format!(
             "CNI veth created for bridge {} was not found",
             n.conf.bridge
         )));
-    }
+    };
     check_ips(&container, &args.ifname, cont.index, &result)?;
-    check_routes(&container, &result)
+    check_routes(&container, &result)?;
+    let owner = NatOwner::new(&args.conf.name, &args.container_id, &args.ifname);
+    if n.conf.macspoofchk {
+        // The MAC ADD checked against: the result's, else the interface's.
+        let mac = match cont_want.mac.as_deref().map(str::parse::<MacAddr>) {
+            Some(Ok(m)) => Some(m),
+            _ => cont.mac,
+        };
+        let Some(mac) = mac else {
+            return Err(fail(format!("{} has no MAC address", args.ifname)));
+        };
+        let wrong = MacSpoofCheck::new()?.mismatches(&owner, &host_veth, mac)?;
+        if !wrong.is_empty() {
+            return Err(fail(format!("macspoofchk: {}", wrong.join("; "))));
+        }
+    }
+    if n.layer3 && n.conf.ip_masq {
+        let (sources, _) = crate::add::masquerade_args(&result);
+        let wrong = Nat::new()?.masquerade_mismatches(&owner, &sources)?;
+        if !wrong.is_empty() {
+            return Err(fail(format!("ipMasq: {}", wrong.join("; "))));
+        }
+    }
+    Ok(())
 }
 
 fn lookup(h: &Handle, intf: &Interface, in_sandbox: bool) -> Result<LinkInfo, Error> {
@@ -264,25 +292,32 @@ fn check_routes(container: &Handle, result: &CniResult) -> Result<(), Error> {
 }
 
 /// DEL: the container interface (gone is fine; a missing namespace or an
-/// empty CNI_NETNS is fine), then the IPAM reservation. The bridge stays,
-/// as the reference leaves it (others may use it; removing it races with
-/// their ADDs: plugins#283).
+/// empty CNI_NETNS is fine), then the IPAM reservation, then the MAC spoof
+/// check and the masquerade, by their owner (so whatever the state of the
+/// namespace: the reference finds its masquerade from the addresses of
+/// the interface it deletes, and leaks it when there is none,
+/// plugins#810). The bridge stays, as the reference leaves it (others may
+/// use it; removing it races with their ADDs: plugins#283).
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let n = conf::load(args)?;
-    let ipam_del = || {
-        if n.layer3 {
-            netns_cni::ipam::del(args)
-        } else {
-            Ok(())
+    if let Some(cns) = args.open_netns_if_present()? {
+        let container = cns.handle()?;
+        if let Some(l) = gone_is_ok(container.link_get(args.ifname.as_str()))? {
+            gone_is_ok(container.link_del(l.index))
+                .map_err(|e| fail(format!("failed to delete {:?}: {e}", args.ifname)))?;
         }
-    };
-    let Some(cns) = args.open_netns_if_present()? else {
-        return ipam_del();
-    };
-    let container = cns.handle()?;
-    if let Some(l) = gone_is_ok(container.link_get(args.ifname.as_str()))? {
-        gone_is_ok(container.link_del(l.index))
-            .map_err(|e| fail(format!("failed to delete {:?}: {e}", args.ifname)))?;
     }
-    ipam_del()
+    if n.layer3 {
+        netns_cni::ipam::del(args)?;
+    }
+    let owner = NatOwner::new(&args.conf.name, &args.container_id, &args.ifname);
+    if n.conf.macspoofchk {
+        MacSpoofCheck::new()?.remove(&owner)?;
+    }
+    // ADD masquerades only with IPAM; a config without it has nothing to
+    // remove.
+    if n.layer3 && n.conf.ip_masq {
+        Nat::new()?.remove(&owner, NatKind::Masquerade)?;
+    }
+    Ok(())
 }

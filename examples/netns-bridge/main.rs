@@ -6,10 +6,22 @@
 //! `bridge` (default `cni0`), `isGateway`, `isDefaultGateway`,
 //! `forceAddress`, `hairpinMode`, `promiscMode`, `mtu`, `vlan`,
 //! `vlanTrunk`, `preserveDefaultVlan`, `enabledad`,
-//! `disableContainerInterface`, `portIsolation`, `ipam`, `dns`, and the MAC
-//! from CNI_ARGS `MAC`, `args.cni.mac` or `runtimeConfig.mac`. `ipMasq` and
-//! `macspoofchk` need nftables, which netns-core does not speak yet: set
-//! true they are refused (code 2, naming the key), never ignored.
+//! `disableContainerInterface`, `portIsolation`, `ipMasq`, `ipMasqBackend`,
+//! `macspoofchk`, `ipam`, `dns`, and the MAC from CNI_ARGS `MAC`,
+//! `args.cni.mac` or `runtimeConfig.mac`.
+//!
+//! `ipMasq` masquerades what the pod's addresses send, except to their
+//! subnets and to multicast (the reference's rules), with netns-core's
+//! [`Nat`](netns_core::Nat) in table `inet netns-nat` of the plugin's
+//! namespace, owned by (network, container ID, interface). `ipMasqBackend`
+//! (`iptables` or `nftables`, as the reference v1.5+ accepts) changes
+//! nothing: netns-bridge speaks nftables netlink whichever is named, and
+//! never execs iptables or nft; another value is the reference's error.
+//! `macspoofchk` drops the frames the pod's port receives with a source MAC
+//! other than the pod interface's, with netns-core's
+//! [`MacSpoofCheck`](netns_core::MacSpoofCheck) in table `bridge
+//! netns-macspoof` (the reference: rules in `bridge nat`, priority -300,
+//! the same).
 //!
 //! ADD creates the bridge if needed (in the plugin's namespace), the veth
 //! pair in one request on a netlink socket opened inside the container's
@@ -39,8 +51,20 @@
 //! - CHECK without IPAM does not fail for want of an IPAM plugin; it does
 //!   not compare the bridge's MAC (a port can change it); it finds routes
 //!   that IPAM gave without a gateway (see `check.rs`);
-//! - spec 1.1.0 configs, GC (IPAM's reservations of attachments not in
-//!   `cni.dev/valid-attachments` are released) and STATUS.
+//! - spec 1.1.0 configs, GC (IPAM's reservations, masquerades and MAC
+//!   spoof checks of attachments not in `cni.dev/valid-attachments` are
+//!   removed) and STATUS;
+//! - DEL removes the masquerade and the MAC spoof check by their owner, so
+//!   also when the netns is gone, CNI_NETNS is empty or the interface lost
+//!   its addresses (the reference finds its rules from the addresses on
+//!   the interface it deletes, and leaks them otherwise: plugins#810); an
+//!   ADD that fails after either removes it (the reference leaks the
+//!   masquerade of a failed ADD);
+//! - CHECK also verifies the masquerade and the MAC spoof check (the
+//!   reference's CHECK looks at neither);
+//! - one masquerade chain per attachment excludes all of the pod's
+//!   subnets (the reference's shared chain, with two addresses of one
+//!   family, excludes only the first one's subnet).
 //!
 //! ```text
 //! cargo build --release --examples   # target/release/examples/netns-bridge
@@ -56,6 +80,7 @@ mod check;
 mod conf;
 
 use netns_cni::{CmdArgs, CniResult, Error, Plugin};
+use netns_core::{MacSpoofCheck, Nat, NatOwner};
 
 struct Bridge;
 
@@ -77,7 +102,21 @@ impl Plugin for Bridge {
     }
 
     fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        if conf::load(args)?.layer3 {
+        let n = conf::load(args)?;
+        if n.conf.ip_masq || n.conf.macspoofchk {
+            let valid: Vec<NatOwner> = args
+                .valid_attachments()?
+                .iter()
+                .map(|a| NatOwner::new(&args.conf.name, &a.container_id, &a.ifname))
+                .collect();
+            if n.conf.ip_masq {
+                Nat::new()?.gc(&args.conf.name, &valid)?;
+            }
+            if n.conf.macspoofchk {
+                MacSpoofCheck::new()?.gc(&args.conf.name, &valid)?;
+            }
+        }
+        if n.layer3 {
             netns_cni::ipam::gc(args)
         } else {
             Ok(())

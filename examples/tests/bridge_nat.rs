@@ -1,0 +1,376 @@
+//! netns-bridge's `ipMasq` and `macspoofchk`, driven by libcni 1.1.2
+//! through the project's driver (the plugins' host side in a private
+//! namespace): a masqueraded pod reaches an `outside` namespace that has no
+//! route back to the pod subnet, and is seen there as the host; forged
+//! source MACs never reach a neighbour pod, genuine frames do; DEL (twice,
+//! without a netns, with a gone one), a failed ADD (IPAM exhausted, a
+//! fault after everything was made) and GC leave the nftables ruleset as
+//! it was, compared whole (`nft -j list ruleset`); CHECK finds a missing
+//! masquerade or spoof check; a bad `ipMasqBackend` is the reference's
+//! error with nothing written. Runs on the host and in the VM tier (the
+//! comparison with the reference plugin is in bridge_nat_diff.rs).
+
+mod cni_common;
+mod frames_common;
+
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use cni_common::*;
+use frames_common::*;
+use netns_core::{AddrSpec, Handle, LinkSpec, MacSpoofCheck, Nat, NatKind, NatOwner, NetNs};
+use netns_testutil::{in_private_netns, ip};
+use serde_json::{json, Value};
+
+/// `nft -j list ruleset` without its metainfo.
+fn ruleset() -> Vec<Value> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "ruleset"])
+        .output()
+        .expect("run nft");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    v["nftables"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o.get("metainfo").is_none())
+        .collect()
+}
+
+fn conflist(data: &TempDir, extra: Value, version: &str) -> Value {
+    let mut p = json!({"type": "netns-bridge", "bridge": "cni-t0", "isDefaultGateway": true,
+        "ipam": {"type": "host-local", "subnet": "10.77.0.0/24", "dataDir": data.s()}});
+    if let (Some(p), Some(e)) = (p.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    json!({"cniVersion": version, "name": "t", "plugins": [p]})
+}
+
+/// An `outside` namespace (192.168.99.2/24) wired to this one (`r-out`,
+/// 192.168.99.1/24), with no route to the pods' subnet.
+fn outside() -> Pod {
+    let out = Pod::new("outside");
+    let ns = NetNs::open(out.path()).expect("outside");
+    let h = Handle::new().expect("a handle");
+    h.link_add(&LinkSpec::veth("r-out", "eth0").peer_netns(&ns))
+        .expect("veth");
+    let me = h.link_get("r-out").expect("r-out").index;
+    h.addr_add(&AddrSpec::new(me, "192.168.99.1/24".parse().expect("addr")))
+        .expect("addr");
+    h.link_set_up(me).expect("up");
+    let o = ns.handle().expect("a handle there");
+    let e = o.link_get("eth0").expect("eth0").index;
+    o.addr_add(&AddrSpec::new(e, "192.168.99.2/24".parse().expect("addr")))
+        .expect("addr");
+    o.link_set_up(e).expect("up");
+    out
+}
+
+/// Connect from `pod` to a server in `out` and return the address the
+/// server saw.
+fn seen_from_outside(pod: &Pod, out: &Pod) -> IpAddr {
+    let listener = NetNs::open(out.path())
+        .expect("outside")
+        .run(|| TcpListener::bind("192.168.99.2:0"))
+        .expect("run")
+        .expect("listen");
+    let to: SocketAddr = listener.local_addr().expect("addr");
+    let client = NetNs::open(pod.path())
+        .expect("pod")
+        .run(move || TcpStream::connect_timeout(&to, Duration::from_secs(10)))
+        .expect("run")
+        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
+    let (_c, peer) = listener.accept().expect("accept");
+    drop(client);
+    peer.ip()
+}
+
+#[test]
+fn ip_masq_pod_reaches_outside_as_the_host_and_del_restores_the_ruleset() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let out = outside();
+        let data = TempDir::new("ipam");
+        let net = Network::new(
+            conflist(&data, json!({"ipMasq": true}), "1.0.0"),
+            our_path(),
+        );
+        let pod = Pod::new("p1");
+        net.add(&pod, "c1", "eth0").expect_ok();
+        net.check(&pod, "c1", "eth0").expect_ok();
+        assert_eq!(
+            seen_from_outside(&pod, &out),
+            "192.168.99.1".parse::<IpAddr>().expect("ip")
+        );
+        let entries = Nat::new().expect("nat").list().expect("list");
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].owner, "t c1 eth0");
+        assert_eq!(entries[0].keys, ["masq4 10.77.0.2"]);
+        net.del(&pod, "c1", "eth0").expect_ok();
+        assert_eq!(
+            ruleset(),
+            before,
+            "DEL removes the masquerade and its table"
+        );
+        net.del(&pod, "c1", "eth0").expect_ok();
+        assert_eq!(ruleset(), before, "DEL twice");
+    });
+}
+
+#[test]
+fn both_backends_are_accepted_and_a_bad_one_is_the_references_error_with_nothing_written() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let data = TempDir::new("ipam");
+        let extra = json!({"ipMasq": true, "ipMasqBackend": "bogus"});
+        let net = Network::new(conflist(&data, extra, "1.0.0"), our_path());
+        let pod = Pod::new("p1");
+        let host = Snapshot::here().as_value();
+        let o = net.add(&pod, "c1", "eth0");
+        assert_eq!(o.expect_code(), 999);
+        assert_eq!(o.msg(), "unknown ipmasq backend \"bogus\"");
+        assert_eq!(ruleset(), before);
+        assert_eq!(Snapshot::here().as_value(), host, "no bridge, no veth");
+        assert_eq!(pod.ifnames(), ["lo"]);
+        assert!(
+            ipam_files(&data, "t").is_empty(),
+            "{:?}",
+            ipam_files(&data, "t")
+        );
+        for backend in ["iptables", "nftables"] {
+            let data = TempDir::new("ipam");
+            let extra = json!({"ipMasq": true, "ipMasqBackend": backend});
+            let net = Network::new(conflist(&data, extra, "1.0.0"), our_path());
+            let pod = Pod::new("p1");
+            net.add(&pod, "c1", "eth0").expect_ok();
+            assert_eq!(Nat::new().expect("nat").list().expect("list").len(), 1);
+            net.del(&pod, "c1", "eth0").expect_ok();
+            assert_eq!(ruleset(), before, "{backend}");
+        }
+        // As the reference, the backend is looked at only with ipMasq.
+        let extra = json!({"ipMasqBackend": "bogus"});
+        let net = Network::new(conflist(&data, extra, "1.0.0"), our_path());
+        net.add(&pod, "c1", "eth0").expect_ok();
+        assert_eq!(ruleset(), before);
+        net.del(&pod, "c1", "eth0").expect_ok();
+    });
+}
+
+#[test]
+fn del_without_a_netns_or_with_a_gone_one_removes_everything() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let data = TempDir::new("ipam");
+        let extra = json!({"ipMasq": true, "macspoofchk": true});
+        let net = Network::new(conflist(&data, extra, "1.0.0"), our_path());
+        let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
+        net.add(&p1, "c1", "eth0").expect_ok();
+        net.add(&p2, "c2", "eth0").expect_ok();
+        assert_eq!(
+            MacSpoofCheck::new()
+                .expect("sc")
+                .list()
+                .expect("list")
+                .len(),
+            2
+        );
+        // An empty CNI_NETNS.
+        net.run(&Call::on("del", &p1, "c1", "eth0").no_netns())
+            .expect_ok();
+        // A netns that is gone (the reference leaks its masquerade here:
+        // containernetworking/plugins#810).
+        net.run(&Call::on("del", &p2, "c2", "eth0").netns(p2.path().with_file_name("gone")))
+            .expect_ok();
+        let left_sc = MacSpoofCheck::new().expect("sc").list().expect("list");
+        let left_nat = Nat::new().expect("nat").list().expect("list");
+        assert!(
+            left_sc.is_empty() && left_nat.is_empty(),
+            "{left_sc:?} {left_nat:?}"
+        );
+        assert_eq!(ruleset(), before);
+        assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
+    });
+}
+
+/// A plugin directory holding a `netns-bridge` that runs ours with
+/// `NETNS_TEST_FAIL_AT=end` (ADD fails after it made everything).
+fn failing_wrapper() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("br-fail");
+    let script = dir.path().join("netns-bridge");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nNETNS_TEST_FAIL_AT=end exec '{}' \"$@\"\n",
+            our_plugin("netns-bridge").display()
+        ),
+    )
+    .expect("write the wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+#[test]
+fn failed_adds_leave_nothing() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let data = TempDir::new("ipam");
+        // One address for pods: 10.77.0.2 (.1 is the gateway, .3 broadcast).
+        let mut conf = conflist(&data, json!({"ipMasq": true, "macspoofchk": true}), "1.0.0");
+        conf["plugins"][0]["ipam"]["subnet"] = json!("10.77.0.0/30");
+        let net = Network::new(&conf, our_path());
+        let (p1, p2, p3) = (Pod::new("p1"), Pod::new("p2"), Pod::new("p3"));
+        net.add(&p1, "c1", "eth0").expect_ok();
+        let with_p1 = ruleset();
+        assert_ne!(with_p1, before);
+        // IPAM exhausted.
+        let o = net.add(&p2, "c2", "eth0");
+        assert!(!o.ok(), "{o:?}");
+        assert_eq!(ruleset(), with_p1, "{}", o.msg());
+        assert_eq!(p2.ifnames(), ["lo"]);
+        // A failure after the masquerade and the spoof check were made.
+        net.del(&p1, "c1", "eth0").expect_ok();
+        assert_eq!(ruleset(), before);
+        let wrapper = failing_wrapper();
+        let mut paths = vec![wrapper.path().to_path_buf()];
+        paths.extend(our_path());
+        let failing = Network::new(&conf, paths);
+        let o = failing.add(&p3, "c3", "eth0");
+        assert_eq!(o.expect_code(), 999);
+        assert!(o.msg().contains("failing as asked"), "{}", o.msg());
+        assert_eq!(ruleset(), before, "a failed ADD removes what it made");
+        assert_eq!(p3.ifnames(), ["lo"]);
+        assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
+    });
+}
+
+#[test]
+fn check_finds_a_missing_masquerade_or_spoof_check() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let data = TempDir::new("ipam");
+        let extra = json!({"ipMasq": true, "macspoofchk": true});
+        let net = Network::new(conflist(&data, extra, "1.0.0"), our_path());
+        let pod = Pod::new("p1");
+        net.add(&pod, "c1", "eth0").expect_ok();
+        net.check(&pod, "c1", "eth0").expect_ok();
+        let owner = NatOwner::new("t", "c1", "eth0");
+        assert!(MacSpoofCheck::new()
+            .expect("sc")
+            .remove(&owner)
+            .expect("remove"));
+        let o = net.check(&pod, "c1", "eth0");
+        assert_eq!(o.expect_code(), 999);
+        assert!(o.msg().starts_with("macspoofchk: "), "{}", o.msg());
+        net.del(&pod, "c1", "eth0").expect_ok();
+        net.add(&pod, "c1", "eth0").expect_ok();
+        assert!(Nat::new()
+            .expect("nat")
+            .remove(&owner, NatKind::Masquerade)
+            .expect("remove"));
+        let o = net.check(&pod, "c1", "eth0");
+        assert_eq!(o.expect_code(), 999);
+        assert!(o.msg().starts_with("ipMasq: "), "{}", o.msg());
+        net.del(&pod, "c1", "eth0").expect_ok();
+        assert_eq!(ruleset(), before);
+    });
+}
+
+#[test]
+fn gc_removes_the_masquerade_and_spoof_check_of_attachments_not_valid() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let data = TempDir::new("ipam");
+        let extra = json!({"ipMasq": true, "macspoofchk": true});
+        let net = Network::new(conflist(&data, extra.clone(), "1.0.0"), our_path());
+        let net11 =
+            Network::with_cache_dir(conflist(&data, extra, "1.1.0"), our_path(), net.cache_dir());
+        let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
+        net.add(&p1, "c1", "eth0").expect_ok();
+        net.add(&p2, "c2", "eth0").expect_ok();
+        std::fs::remove_file(net.cache_dir().join("results").join("t-c2-eth0"))
+            .expect("drop c2 from libcni's cache");
+        net11.gc(&[("c1", "eth0")]).expect_ok();
+        let owners = |v: Vec<String>| v;
+        let nat = owners(
+            Nat::new()
+                .expect("nat")
+                .list()
+                .expect("list")
+                .into_iter()
+                .map(|e| e.owner)
+                .collect(),
+        );
+        let sc = owners(
+            MacSpoofCheck::new()
+                .expect("sc")
+                .list()
+                .expect("list")
+                .into_iter()
+                .map(|e| e.owner)
+                .collect(),
+        );
+        assert_eq!(nat, ["t c1 eth0"]);
+        assert_eq!(sc, ["t c1 eth0"]);
+        net.del(&p1, "c1", "eth0").expect_ok();
+        assert_eq!(ruleset(), before);
+    });
+}
+
+#[test]
+fn macspoofchk_drops_forged_source_macs_and_passes_genuine_frames() {
+    in_private_netns(|| {
+        ip(["link", "set", "lo", "up"]);
+        let before = ruleset();
+        let data = TempDir::new("ipam");
+        let net = Network::new(
+            conflist(&data, json!({"macspoofchk": true}), "1.0.0"),
+            our_path(),
+        );
+        let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
+        let add = net.add(&p1, "c1", "eth0").expect_ok().result().clone();
+        net.add(&p2, "c2", "eth0").expect_ok();
+        net.check(&p1, "c1", "eth0").expect_ok();
+        let genuine = mac_of(p1.path(), "eth0");
+        let pod_mac = add["interfaces"][2]["mac"].as_str().expect("the pod's MAC");
+        assert_eq!(
+            pod_mac.parse::<netns_core::MacAddr>().expect("MAC").0,
+            genuine
+        );
+        let forged = [0x02, 0xde, 0xad, 0xbe, 0xef, 0x01];
+        let at_p2 = packet_socket(p2.path(), "eth0");
+        send_frames(
+            p1.path(),
+            "eth0",
+            &[(forged, 1), (genuine, 2), (forged, 3), (genuine, 4)],
+        );
+        assert_eq!(receive_until(&at_p2, 4), [(genuine, 2), (genuine, 4)]);
+        // The pod changes its MAC (`ip link set address` inside it): what
+        // it sends is dropped.
+        let changed = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+        NetNs::open(p1.path())
+            .expect("p1")
+            .handle()
+            .expect("handle")
+            .link_set_mac("eth0", netns_core::MacAddr(changed))
+            .expect("new MAC");
+        send_frames(p1.path(), "eth0", &[(changed, 5), (genuine, 6)]);
+        assert_eq!(receive_until(&at_p2, 6), [(genuine, 6)]);
+        net.del(&p1, "c1", "eth0").expect_ok();
+        net.del(&p2, "c2", "eth0").expect_ok();
+        assert_eq!(ruleset(), before);
+    });
+}
