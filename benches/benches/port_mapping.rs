@@ -72,7 +72,12 @@ fn ms(s: (f64, f64)) -> String {
 
 /// The address of container `i` (10.88.0.0/16 and up).
 fn pod_ip(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(10, 88 + (i / 65_000) as u8, ((i / 250) % 256) as u8, (i % 250 + 2) as u8)
+    Ipv4Addr::new(
+        10,
+        88 + (i / 65_000) as u8,
+        ((i / 250) % 256) as u8,
+        (i % 250 + 2) as u8,
+    )
 }
 
 fn forward(i: usize) -> PortForward {
@@ -98,22 +103,24 @@ fn library(samples: usize) {
                     .expect("forward");
                 have += 1;
             }
-            let (mut add, mut del) = (Vec::new(), Vec::new());
-            for s in 0..samples {
-                let o = NatOwner::new("bench", &format!("extra{s}"), "eth0");
-                let f = forward(60_000 - 20_000 + s % 1000);
-                let t = Instant::now();
-                nat.port_forward(&o, &[f], &hairpin).expect("forward");
-                add.push(t.elapsed().as_secs_f64());
-                let t = Instant::now();
-                assert!(nat.remove(&o, NatKind::PortForward).expect("remove"));
-                del.push(t.elapsed().as_secs_f64());
+            for (what, hp) in [("hairpin", &hairpin), ("no hairpin", &Hairpin::Off)] {
+                let (mut add, mut del) = (Vec::new(), Vec::new());
+                for s in 0..samples {
+                    let o = NatOwner::new("bench", &format!("extra{s}"), "eth0");
+                    let f = forward(60_000 - 20_000 + s % 1000);
+                    let t = Instant::now();
+                    nat.port_forward(&o, &[f], hp).expect("forward");
+                    add.push(t.elapsed().as_secs_f64());
+                    let t = Instant::now();
+                    assert!(nat.remove(&o, NatKind::PortForward).expect("remove"));
+                    del.push(t.elapsed().as_secs_f64());
+                }
+                println!(
+                    "   {level:>5} existing, {what:<10}: add {}   remove {}",
+                    ms(summary(add)),
+                    ms(summary(del))
+                );
             }
-            println!(
-                "   {level:>5} existing: add {}   remove {}",
-                ms(summary(add)),
-                ms(summary(del))
-            );
         }
     });
 }
@@ -179,7 +186,10 @@ fn plugins(samples: usize) {
     println!("2. the plugin adding one mapping (ADD, then its DEL), called directly");
     let ours = cni_common::our_plugin("netns-portmap");
     let theirs = PathBuf::from(cni_common::REFERENCE_PLUGINS).join("portmap");
-    for (p, what) in [(&ours, "cargo build --release --examples"), (&theirs, "Debian's containernetworking-plugins")] {
+    for (p, what) in [
+        (&ours, "cargo build --release --examples"),
+        (&theirs, "Debian's containernetworking-plugins"),
+    ] {
         if !p.exists() {
             println!("   SKIP: {} is missing ({what})", p.display());
             return;

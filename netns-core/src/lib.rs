@@ -74,9 +74,9 @@ pub use nat::{
 };
 pub use neigh::{NeighFilter, NeighFlags, NeighSpec, NeighState, Neighbour};
 pub use nft::{
-    Nft, NftBaseChain, NftChain, NftChainType, NftExpr, NftFamily, NftHook, NftKeyField,
-    NftKeySource, NftKeyValue, NftMapElement, NftReg, NftRule, NftRuleInfo, NftTable,
-    NftTransaction, NftVerdict,
+    Nft, NftBaseChain, NftChain, NftChainType, NftElement, NftExpr, NftFamily, NftHook,
+    NftKeyField, NftKeySource, NftKeyValue, NftMapElement, NftReg, NftRule, NftRuleInfo,
+    NftSetData, NftTable, NftTransaction, NftVerdict,
 };
 pub use ns::{NetNs, NetnsDir};
 pub use route::{

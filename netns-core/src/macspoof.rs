@@ -400,7 +400,7 @@ impl MacSpoofCheck {
                 for e in self.elements()? {
                     if matches!(&e.verdict, Some(NftVerdict::Jump(c)) if doomed_chains.contains(c))
                     {
-                        t = t.map_element_del(FAMILY, MACSPOOF_TABLE, MAP_PORTS, &e.key);
+                        t = t.element_del(FAMILY, MACSPOOF_TABLE, MAP_PORTS, &e);
                     }
                 }
                 for c in &doomed_chains {

@@ -6,54 +6,65 @@
 //! | call | what it adds (nft) |
 //! |---|---|
 //! | [`Nat::masquerade`]`(owner, [10.0.0.2], [10.0.0.0/24])` | chain `masq-N-O` `{ meta nfproto ipv4 ip daddr != 10.0.0.0/24 ip daddr != 224.0.0.0/4 masquerade }`; element `10.0.0.2 : jump masq-N-O` in map `masq4` |
-//! | [`Nat::port_forward`]`(owner, [tcp 8080 -> 10.0.0.2:80], hairpin)` | chain `fwd-N-O` `{ meta nfproto ipv4 tcp dport 8080 dnat ip to 10.0.0.2:80 }`; element `tcp . 8080 : jump fwd-N-O` in map `hostports` (`hostip4-ports` with a host address); chain `hp-N-O` `{ meta nfproto ipv4 ip saddr 10.0.0.0/24 masquerade }` and element `10.0.0.2 : jump hp-N-O` in `hairpin4` |
-//! | [`Nat::port_forward_if`]`(owner, forwards, hairpin, conditions)` | the same, each forward's rule also matching its family's [`NatConditions`] (`ip saddr != 10.1.0.0/16 iifname "eth0" tcp dport 8080 dnat ...`) |
-//! | [`Nat::remove`]`(owner, kind)` | deletes those elements and chains; the table itself when nothing else is left in it |
+//! | [`Nat::port_forward`]`(owner, [tcp 8080 -> 10.0.0.2:80], hairpin)` | element `tcp . 8080 : 10.0.0.2 . 80` in map `ports4` (`hostip4-ports` with a host address); with hairpin from 10.0.0.0/24, element `10.0.0.2 . 10.0.0.0/24` in set `hairpin4`; the owner's marker in set `owners` |
+//! | [`Nat::port_forward_if`]`(owner, forwards, hairpin, conditions)` | chain `fwd-N-O` `{ meta nfproto ipv4 ip saddr != 10.1.0.0/16 iifname "eth0" tcp dport 8080 dnat ip to 10.0.0.2:80 }` (each forward's rule matching its family's [`NatConditions`]), element `tcp . 8080 : jump fwd-N-O` in map `cond-ports`; hairpin and marker as above |
+//! | [`Nat::remove`]`(owner, kind)` | deletes those elements (and the owner's chains); the table itself when nothing else is left in it |
 //! | [`Nat::gc`]`(network, valid)` | [`Nat::remove`] of every owner of `network` not in `valid` |
 //!
 //! The table's fixed part, made by the first call (one transaction):
 //! ```text
 //! table inet netns-nat {
-//!   map hostports     { type inet_proto . inet_service : verdict }
-//!   map hostip4-ports { type ipv4_addr . inet_proto . inet_service : verdict }
-//!   map hostip6-ports { type ipv6_addr . inet_proto . inet_service : verdict }
-//!   map masq4 { type ipv4_addr : verdict }      map masq6 { type ipv6_addr : verdict }
-//!   map hairpin4 { type ipv4_addr : verdict }   map hairpin6 { type ipv6_addr : verdict }
+//!   set owners { type ipv6_addr }     # one marker per owner and kind
+//!   map ports4        { type inet_proto . inet_service : ipv4_addr . inet_service }
+//!   map ports6        { type inet_proto . inet_service : ipv6_addr . inet_service }
+//!   map hostip4-ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
+//!   map hostip6-ports { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service }
+//!   set hairpin4 { type ipv4_addr . ipv4_addr; flags interval }   # pod . sources
+//!   set hairpin6 { type ipv6_addr . ipv6_addr; flags interval }
+//!   map masq4 { type ipv4_addr : verdict }    map masq6 { type ipv6_addr : verdict }
+//!   map cond-ports { type inet_proto . inet_service : verdict }  # forwards with conditions
 //!   chain prerouting { type nat hook prerouting priority dstnat;
-//!     fib daddr type local meta nfproto ipv4 ip daddr . meta l4proto . th dport vmap @hostip4-ports
-//!     fib daddr type local meta nfproto ipv6 ip6 daddr . meta l4proto . th dport vmap @hostip6-ports
-//!     fib daddr type local meta l4proto . th dport vmap @hostports }
-//!   chain output { type nat hook output priority dstnat; (the same three rules) }
+//!     fib daddr type local meta l4proto . th dport vmap @cond-ports
+//!     fib daddr type local meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @hostip4-ports
+//!     fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4
+//!     (the same two for ipv6) }
+//!   chain output { type nat hook output priority dstnat; (the same five rules) }
 //!   chain postrouting { type nat hook postrouting priority srcnat;
+//!     ct status dnat ip daddr . ip saddr @hairpin4 masquerade
+//!     ct status dnat ip6 daddr . ip6 saddr @hairpin6 masquerade
 //!     meta nfproto ipv4 ip saddr vmap @masq4
-//!     meta nfproto ipv6 ip6 saddr vmap @masq6
-//!     ct status dnat meta nfproto ipv4 ip daddr vmap @hairpin4
-//!     ct status dnat meta nfproto ipv6 ip6 daddr vmap @hairpin6 }
+//!     meta nfproto ipv6 ip6 saddr vmap @masq6 }
 //! }
 //! ```
 //!
-//! - **Owners.** Everything an attachment adds hangs off chains named from
-//!   its [`NatOwner`] (network, container ID, interface): `KIND-N-O`, N and
-//!   O 64-bit FNV-1a hashes (hex) of the network and of the whole owner;
-//!   the chain's comment spells the owner out. Map elements are the only
-//!   references to those chains, so removing an owner is deleting its
-//!   elements and chains; no rule handle is involved, and nothing of
-//!   another owner is touched.
+//! - **Owners.** Everything an attachment adds is tagged with its
+//!   [`NatOwner`] (network, container ID, interface): `KIND-N-O`, N and O
+//!   64-bit FNV-1a hashes (hex) of the network and of the whole owner. A
+//!   port forward's elements carry it as their comment (followed by the
+//!   owner spelled out); a masquerade is a chain of that name, reached only
+//!   from its map elements. Removing an owner is deleting what carries its
+//!   tag; no rule handle is involved, and nothing of another owner is
+//!   touched.
 //! - **Atomic.** Each call is one nfnetlink transaction: an attachment's
 //!   objects exist all together or not at all, also when the process is
-//!   killed half-way. Removal reads the maps and deletes at the ruleset
+//!   killed half-way. Removal reads the sets and deletes at the ruleset
 //!   generation it read (NFNL_BATCH_GENID), so a concurrent change makes it
 //!   read again instead of deleting a table another process just used.
-//! - **Cost.** Adding an owner is one transaction whatever the number of
-//!   other owners (map elements are hashed by the kernel); removing one
-//!   reads the maps' elements.
-//! - **Conflicts.** A host port (protocol, port, host address) forwards to
-//!   one owner: a second one is refused with EEXIST, instead of the first
-//!   rule silently winning as with iptables.
+//! - **Cost.** A port forward is data: map and set elements, no jump. A
+//!   transaction that adds a jump makes the kernel validate the table's
+//!   whole jump graph, every element of every verdict map (O(owners));
+//!   one that adds only data elements does not, so adding a port forward
+//!   costs the same with 1 or 1,000 others (benches/port_mapping.rs).
+//!   A masquerade, a jump, costs O(owners) in the kernel's validation
+//!   (microseconds each). Removing reads the sets' elements.
+//! - **Conflicts.** A host port (protocol, port, host address, family)
+//!   forwards to one owner: a second one is refused with EEXIST, instead
+//!   of the first rule silently winning as with iptables.
 //! - **What it does not do.** IP forwarding, `route_localnet` (needed for
 //!   DNAT of 127.0.0.1, see [`Sysctl`](crate::Sysctl)) and hairpin mode on
-//!   bridge ports are the caller's; so is deleting stale conntrack entries
-//!   (see [`conntrack`](crate::conntrack)).
+//!   bridge ports (a pod reaching its own host port through a bridge needs
+//!   it) are the caller's; so is deleting stale conntrack entries (see
+//!   [`conntrack`](crate::conntrack)).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -63,8 +74,8 @@ use ipnet::IpNet;
 
 use crate::error::{Error, Result};
 use crate::nft::{
-    Nft, NftBaseChain, NftFamily, NftHook, NftKeyField, NftKeySource, NftKeyValue, NftMapElement,
-    NftRule, NftTransaction, NftVerdict,
+    Nft, NftBaseChain, NftElement, NftFamily, NftHook, NftKeyField, NftKeySource, NftKeyValue,
+    NftMapElement, NftRule, NftSetData, NftTransaction, NftVerdict,
 };
 use crate::ns::NetNs;
 
@@ -72,22 +83,48 @@ use crate::ns::NetNs;
 pub const NAT_TABLE: &str = "netns-nat";
 const FAMILY: NftFamily = NftFamily::Inet;
 
-const MAP_PORTS: &str = "hostports";
-const MAP_HOSTIP4: &str = "hostip4-ports";
-const MAP_HOSTIP6: &str = "hostip6-ports";
-const MAP_MASQ4: &str = "masq4";
-const MAP_MASQ6: &str = "masq6";
-const MAP_HAIRPIN4: &str = "hairpin4";
-const MAP_HAIRPIN6: &str = "hairpin6";
-const MAPS: [&str; 7] = [
-    MAP_PORTS,
-    MAP_HOSTIP4,
-    MAP_HOSTIP6,
-    MAP_MASQ4,
-    MAP_MASQ6,
-    MAP_HAIRPIN4,
-    MAP_HAIRPIN6,
+const SET_OWNERS: &str = "owners";
+const SET_COND_PORTS: &str = "cond-ports";
+const SET_PORTS4: &str = "ports4";
+const SET_PORTS6: &str = "ports6";
+const SET_HOSTIP4: &str = "hostip4-ports";
+const SET_HOSTIP6: &str = "hostip6-ports";
+const SET_HAIRPIN4: &str = "hairpin4";
+const SET_HAIRPIN6: &str = "hairpin6";
+const SET_MASQ4: &str = "masq4";
+const SET_MASQ6: &str = "masq6";
+/// Every set of the table (what a removal reads).
+const SETS: [&str; 10] = [
+    SET_OWNERS,
+    SET_COND_PORTS,
+    SET_PORTS4,
+    SET_PORTS6,
+    SET_HOSTIP4,
+    SET_HOSTIP6,
+    SET_HAIRPIN4,
+    SET_HAIRPIN6,
+    SET_MASQ4,
+    SET_MASQ6,
 ];
+/// The sets a port forward adds to (its marker aside).
+const FORWARD_SETS: [&str; 7] = [
+    SET_COND_PORTS,
+    SET_PORTS4,
+    SET_PORTS6,
+    SET_HOSTIP4,
+    SET_HOSTIP6,
+    SET_HAIRPIN4,
+    SET_HAIRPIN6,
+];
+/// Every source, as a hairpin range (portmap's masqAll).
+const ANY4: IpNet = IpNet::V4(ipnet::Ipv4Net::new_assert(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
+const ANY6: IpNet = IpNet::V6(ipnet::Ipv6Net::new_assert(
+    std::net::Ipv6Addr::UNSPECIFIED,
+    0,
+));
 
 /// Multicast destinations are never masqueraded.
 const MULTICAST4: IpNet = IpNet::V4(ipnet::Ipv4Net::new_assert(
@@ -142,16 +179,26 @@ impl NatOwner {
         )
     }
 
+    /// An element's comment: `token` (what removal matches), then the
+    /// owner, cut to what nft keeps.
+    fn tagged(&self, token: &str) -> String {
+        cut(format!("{token} {}", self.comment()))
+    }
+
+    /// The owner's marker of `kind` in the `owners` set: its network's and
+    /// its own hash, as the 16 bytes of an IPv6 address.
+    fn marker(&self, kind: ChainKind) -> IpAddr {
+        let owner = fnv(self.hash(), kind.prefix().as_bytes());
+        let bits = (u128::from(network_hash(&self.network)) << 64) | u128::from(owner);
+        IpAddr::V6(std::net::Ipv6Addr::from(bits))
+    }
+
     /// The chains' comment: the owner, cut to what nft keeps.
     fn comment(&self) -> String {
-        let mut c = format!("{} {} {}", self.network, self.container_id, self.ifname);
-        let mut end = c.len().min(127);
-        while !c.is_char_boundary(end) {
-            end -= 1;
-        }
-        c.truncate(end);
-        c.retain(|ch| ch != '\0');
-        c
+        cut(format!(
+            "{} {} {}",
+            self.network, self.container_id, self.ifname
+        ))
     }
 }
 
@@ -163,6 +210,17 @@ impl fmt::Display for NatOwner {
             self.network, self.container_id, self.ifname
         )
     }
+}
+
+/// `c` without NULs, cut to the 127 bytes nft keeps of a comment.
+fn cut(mut c: String) -> String {
+    c.retain(|ch| ch != '\0');
+    let mut end = c.len().min(127);
+    while !c.is_char_boundary(end) {
+        end -= 1;
+    }
+    c.truncate(end);
+    c
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -467,6 +525,7 @@ impl Nat {
             return Err(Error::invalid(OP, owner.to_string(), "no source address"));
         }
         let chain = owner.chain(ChainKind::Masq);
+        let comment = owner.tagged(&chain);
         self.add_owned(owner, NatKind::Masquerade, |mut t| {
             t = t.chain_create(FAMILY, NAT_TABLE, &chain, Some(&owner.comment()));
             for v6 in [false, true] {
@@ -483,15 +542,11 @@ impl Nat {
             }
             let mut seen = HashSet::new();
             for s in sources.iter().filter(|s| seen.insert(**s)) {
-                let map = if s.is_ipv6() { MAP_MASQ6 } else { MAP_MASQ4 };
-                t = t.map_element_add(
-                    FAMILY,
-                    NAT_TABLE,
-                    map,
-                    &[NftKeyValue::Addr(*s)],
-                    &NftVerdict::Jump(chain.clone()),
-                    true,
-                );
+                let set = if s.is_ipv6() { SET_MASQ6 } else { SET_MASQ4 };
+                let e = NftElement::new(&[NftKeyValue::Addr(*s)])
+                    .verdict(NftVerdict::Jump(chain.clone()))
+                    .comment(comment.clone());
+                t = t.element_add(FAMILY, NAT_TABLE, set, &e, true);
             }
             t
         })
@@ -501,10 +556,11 @@ impl Nat {
     /// `hairpin` names. Replaces what `owner` had of this kind. A host port
     /// another owner forwards is refused (EEXIST), and nothing is added.
     ///
-    /// nft: `add element inet netns-nat hostports { tcp . 8080 : jump
-    /// fwd-N-O }` with chain `fwd-N-O { meta nfproto ipv4 tcp dport 8080
-    /// dnat ip to 10.0.0.2:80 }`, reached from the prerouting and output
-    /// chains for packets to a local address (`fib daddr type local`).
+    /// nft: `add element inet netns-nat ports4 { tcp . 8080 : 10.0.0.2 .
+    /// 80 comment "fwd-N-O ..." }`, looked up by the prerouting and output
+    /// chains for packets to a local address (`fib daddr type local dnat ip
+    /// to meta l4proto . th dport map @ports4`); with hairpin, `add element
+    /// inet netns-nat hairpin4 { 10.0.0.2 . 10.0.0.0-10.0.0.255 }`.
     #[doc(
         alias = "iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80"
     )]
@@ -519,9 +575,14 @@ impl Nat {
 
     /// [`port_forward`](Self::port_forward), each forward limited to the
     /// packets that also match every one of `conditions` of its family
-    /// (portmap's `conditionsV4`/`conditionsV6`). An address condition of
-    /// the other family is refused (nothing written). Packets that fail one are not forwarded (they go on to the next
+    /// (portmap's `conditionsV4`/`conditionsV6`): address conditions apply
+    /// to the forwards of their family, interface conditions to all.
+    /// Packets that fail one are not forwarded (they go on to the next
     /// rule of the base chain, as they return from portmap's chain).
+    ///
+    /// Conditions make the forwards rules of a chain of the owner's
+    /// (`fwd-N-O`), reached from map `cond-ports` by (protocol, port): a
+    /// jump, which costs O(owners) to add (see the module docs).
     ///
     /// nft: `fwd-N-O { meta nfproto ipv4 ip saddr != 10.1.0.0/16 iifname
     /// "eth0" tcp dport 8080 dnat ip to 10.0.0.2:80 }`.
@@ -535,80 +596,40 @@ impl Nat {
         const OP: &str = "nat_port_forward";
         check_forwards(OP, owner, forwards)?;
         check_conditions(OP, owner, conditions)?;
-        let fwd = owner.chain(ChainKind::Fwd);
-        let hp = owner.chain(ChainKind::Hairpin);
+        let token = owner.chain(ChainKind::Fwd);
+        let comment = owner.tagged(&token);
+        let conditional = !conditions.v4.is_empty() || !conditions.v6.is_empty();
+        let chain = conditional.then_some(token.as_str());
+        let elements = forward_elements(forwards, hairpin, chain);
         self.add_owned(owner, NatKind::PortForward, |mut t| {
-            t = t.chain_create(FAMILY, NAT_TABLE, &fwd, Some(&owner.comment()));
-            for f in forwards {
-                let v6 = f.to.is_ipv6();
-                let mut r = NftRule::new().nfproto(v6);
-                if let Some(h) = f.host_ip {
-                    r = r.ip_daddr(IpNet::from(h), true);
+            let marker = NftElement::new(&[NftKeyValue::Addr(owner.marker(ChainKind::Fwd))])
+                .comment(comment.clone());
+            t = t.element_add(FAMILY, NAT_TABLE, SET_OWNERS, &marker, true);
+            if let Some(chain) = chain {
+                t = t.chain_create(FAMILY, NAT_TABLE, chain, Some(&owner.comment()));
+                for f in forwards {
+                    let v6 = f.to.is_ipv6();
+                    let mut r = NftRule::new().nfproto(v6);
+                    if let Some(h) = f.host_ip {
+                        r = r.ip_daddr(IpNet::from(h), true);
+                    }
+                    let list = if v6 { &conditions.v6 } else { &conditions.v4 };
+                    for c in list {
+                        r = c.apply(r);
+                    }
+                    let r = r
+                        .dport(f.proto.number(), f.host_port)
+                        .dnat(f.to, Some(f.to_port))
+                        .comment(f.to_string());
+                    t = t.rule_add(FAMILY, NAT_TABLE, chain, &r);
                 }
-                let list = if v6 { &conditions.v6 } else { &conditions.v4 };
-                for c in list {
-                    r = c.apply(r);
-                }
-                let r = r
-                    .dport(f.proto.number(), f.host_port)
-                    .dnat(f.to, Some(f.to_port))
-                    .comment(f.to_string());
-                t = t.rule_add(FAMILY, NAT_TABLE, &fwd, &r);
             }
-            let mut seen = HashSet::new();
-            for (map, key) in forwards
-                .iter()
-                .map(forward_key)
-                .filter(|k| seen.insert(k.clone()))
-            {
-                t = t.map_element_add(
+            for (set, e) in &elements {
+                t = t.element_add(
                     FAMILY,
                     NAT_TABLE,
-                    map,
-                    &key,
-                    &NftVerdict::Jump(fwd.clone()),
-                    true,
-                );
-            }
-            if *hairpin == Hairpin::Off {
-                return t;
-            }
-            t = t.chain_create(FAMILY, NAT_TABLE, &hp, Some(&owner.comment()));
-            for v6 in [false, true] {
-                if !forwards.iter().any(|f| f.to.is_ipv6() == v6) {
-                    continue;
-                }
-                match hairpin {
-                    Hairpin::All => {
-                        t = t.rule_add(
-                            FAMILY,
-                            NAT_TABLE,
-                            &hp,
-                            &NftRule::new().nfproto(v6).masquerade(),
-                        );
-                    }
-                    Hairpin::From(nets) => {
-                        for n in nets.iter().filter(|n| matches!(n, IpNet::V6(_)) == v6) {
-                            let r = NftRule::new().nfproto(v6).ip_saddr(*n, true).masquerade();
-                            t = t.rule_add(FAMILY, NAT_TABLE, &hp, &r);
-                        }
-                    }
-                    Hairpin::Off => {}
-                }
-            }
-            let mut seen = HashSet::new();
-            for to in forwards.iter().map(|f| f.to).filter(|a| seen.insert(*a)) {
-                let map = if to.is_ipv6() {
-                    MAP_HAIRPIN6
-                } else {
-                    MAP_HAIRPIN4
-                };
-                t = t.map_element_add(
-                    FAMILY,
-                    NAT_TABLE,
-                    map,
-                    &[NftKeyValue::Addr(to)],
-                    &NftVerdict::Jump(hp.clone()),
+                    set,
+                    &e.clone().comment(comment.clone()),
                     true,
                 );
             }
@@ -621,16 +642,16 @@ impl Nat {
     /// left, the table goes too.
     #[doc(alias = "nft delete element")]
     pub fn remove(&self, owner: &NatOwner, kind: NatKind) -> Result<bool> {
-        let chains: Vec<String> = ChainKind::of(kind)
+        let tokens: Vec<String> = ChainKind::of(kind)
             .iter()
             .map(|k| owner.chain(*k))
             .collect();
-        let removed = self.remove_where(|c| chains.iter().any(|o| o == c))?;
+        let removed = self.remove_where(|t| tokens.iter().any(|o| o == t))?;
         Ok(removed > 0)
     }
 
     /// Remove what every owner of `network` not in `valid` added (CNI's
-    /// GC). Returns how many chains went.
+    /// GC). Returns how many owners' entries (of each kind) went.
     pub fn gc(&self, network: &str, valid: &[NatOwner]) -> Result<usize> {
         let net = network_hash(network);
         let keep: HashSet<u64> = valid
@@ -639,7 +660,7 @@ impl Nat {
             .map(NatOwner::hash)
             .collect();
         self.remove_where(
-            |c| matches!(ChainKind::parse(c), Some((_, n, o)) if n == net && !keep.contains(&o)),
+            |t| matches!(ChainKind::parse(t), Some((_, n, o)) if n == net && !keep.contains(&o)),
         )
     }
 
@@ -652,31 +673,20 @@ impl Nat {
         forwards: &[PortForward],
         hairpin: &Hairpin,
     ) -> Result<Vec<String>> {
-        let fwd = owner.chain(ChainKind::Fwd);
-        let hp = owner.chain(ChainKind::Hairpin);
-        let mut want: Vec<(&str, Vec<u8>, &str)> = Vec::new();
-        for (map, key) in forwards.iter().map(forward_key) {
-            want.push((map, crate::nft::key_bytes(&key), &fwd));
-        }
-        if *hairpin != Hairpin::Off {
-            for f in forwards {
-                let map = if f.to.is_ipv6() {
-                    MAP_HAIRPIN6
-                } else {
-                    MAP_HAIRPIN4
-                };
-                want.push((map, crate::nft::key_bytes(&[NftKeyValue::Addr(f.to)]), &hp));
+        let token = owner.chain(ChainKind::Fwd);
+        let want: Vec<(&str, NftMapElement)> = forward_elements(forwards, hairpin, None)
+            .into_iter()
+            .map(|(set, e)| (set, e.listed()))
+            .collect();
+        let mut have = Vec::new();
+        for set in FORWARD_SETS {
+            for e in self.elements(set)? {
+                if owner_of(&e) == Some(token.as_str()) {
+                    have.push((set, e));
+                }
             }
         }
-        let mut out = self.element_mismatches(&want, &[&fwd, &hp])?;
-        let rules = self.rule_count(&fwd)?;
-        if rules != forwards.len() {
-            out.push(format!(
-                "chain {fwd} has {rules} forwards, not {}",
-                forwards.len()
-            ));
-        }
-        Ok(out)
+        Ok(differences(&want, &have))
     }
 
     /// What is wrong with `owner`'s masquerade (see
@@ -687,50 +697,67 @@ impl Nat {
         sources: &[IpAddr],
     ) -> Result<Vec<String>> {
         let chain = owner.chain(ChainKind::Masq);
-        let want: Vec<(&str, Vec<u8>, &str)> = sources
+        let mut seen = HashSet::new();
+        let want: Vec<(&str, NftMapElement)> = sources
             .iter()
+            .filter(|s| seen.insert(**s))
             .map(|s| {
-                let map = if s.is_ipv6() { MAP_MASQ6 } else { MAP_MASQ4 };
-                (
-                    map,
-                    crate::nft::key_bytes(&[NftKeyValue::Addr(*s)]),
-                    chain.as_str(),
-                )
+                let set = if s.is_ipv6() { SET_MASQ6 } else { SET_MASQ4 };
+                let e = NftElement::new(&[NftKeyValue::Addr(*s)])
+                    .verdict(NftVerdict::Jump(chain.clone()));
+                (set, e.listed())
             })
             .collect();
-        let mut out = self.element_mismatches(&want, &[&chain])?;
-        if self.rule_count(&chain)? == 0 {
-            out.push(format!("chain {chain} has no masquerade rule"));
+        let mut have = Vec::new();
+        for set in [SET_MASQ4, SET_MASQ6] {
+            for e in self.elements(set)? {
+                if owner_of(&e) == Some(chain.as_str()) {
+                    have.push((set, e));
+                }
+            }
+        }
+        let mut out = differences(&want, &have);
+        match self.nft.rules(FAMILY, NAT_TABLE, &chain) {
+            Ok(r) if !r.is_empty() => {}
+            Ok(_) => out.push(format!("chain {chain} has no masquerade rule")),
+            Err(e) if e.is_not_found() => out.push(format!("no chain {chain}")),
+            Err(e) => return Err(e),
         }
         Ok(out)
     }
 
-    /// Every owner's entries: each chain netns made, its comment (the
-    /// owner) and the map elements that lead to it.
+    /// Every owner's entries: the elements each owner added (its comment
+    /// names it) and, for a masquerade, its chain.
     pub fn list(&self) -> Result<Vec<NatEntry>> {
         let mut entries: Vec<NatEntry> = Vec::new();
-        for c in self.nft.chains(FAMILY, NAT_TABLE)? {
-            let Some((kind, _, _)) = ChainKind::parse(&c.name) else {
+        for set in SETS {
+            if set == SET_OWNERS {
                 continue;
-            };
-            entries.push(NatEntry {
-                kind: if kind == ChainKind::Masq {
-                    NatKind::Masquerade
-                } else {
-                    NatKind::PortForward
-                },
-                chain: c.name,
-                owner: c.comment.unwrap_or_default(),
-                keys: Vec::new(),
-            });
-        }
-        for map in MAPS {
-            for e in self.elements(map)? {
-                if let Some(NftVerdict::Jump(c)) = &e.verdict {
-                    if let Some(entry) = entries.iter_mut().find(|x| &x.chain == c) {
-                        entry.keys.push(format!("{map} {}", show_key(map, &e.key)));
+            }
+            for e in self.elements(set)? {
+                let Some(token) = owner_of(&e) else { continue };
+                let Some((kind, _, _)) = ChainKind::parse(token) else {
+                    continue;
+                };
+                let i = match entries.iter().position(|x| x.chain == token) {
+                    Some(i) => i,
+                    None => {
+                        entries.push(NatEntry {
+                            kind: if kind == ChainKind::Masq {
+                                NatKind::Masquerade
+                            } else {
+                                NatKind::PortForward
+                            },
+                            chain: token.to_string(),
+                            owner: owner_text(&e).unwrap_or_default(),
+                            keys: Vec::new(),
+                        });
+                        entries.len() - 1
                     }
-                }
+                };
+                entries[i]
+                    .keys
+                    .push(format!("{set} {}", show_element(set, &e)));
             }
         }
         Ok(entries)
@@ -748,8 +775,7 @@ impl Nat {
         let mut made_table = false;
         let mut replaced = false;
         loop {
-            let res = build(self.nft.transaction()).commit();
-            match res {
+            match build(self.nft.transaction()).commit() {
                 Ok(()) => return Ok(()),
                 // No table yet (or not all of it): make it, once.
                 Err(e) if e.is_not_found() && !made_table => {
@@ -761,8 +787,9 @@ impl Nat {
                         Err(e) => return Err(e),
                     }
                 }
-                // The owner's chain is there already: an ADD again.
-                Err(e) if e.is_exists() && e.op() == "nft_chain_create" && !replaced => {
+                // The owner has entries of this kind already (its chain, or
+                // its marker): an ADD again.
+                Err(e) if e.is_exists() && !replaced && is_owner_mark(&e) => {
                     replaced = true;
                     self.remove(owner, kind)?;
                 }
@@ -771,31 +798,83 @@ impl Nat {
         }
     }
 
-    /// The table, its maps, base chains and their rules, in one
+    /// The table, its sets and maps, base chains and their rules, in one
     /// transaction that fails (EEXIST) if the table exists.
     fn fixed_part(&self) -> NftTransaction<'_> {
         use NftKeyField::{InetProto, InetService, Ipv4Addr, Ipv6Addr};
+        use NftSetData::{Values, Verdict};
+        let to4 = &[Ipv4Addr, InetService][..];
+        let to6 = &[Ipv6Addr, InetService][..];
         let mut t = self
             .nft
             .transaction()
             .table_create(FAMILY, NAT_TABLE)
-            .map_add(FAMILY, NAT_TABLE, MAP_PORTS, &[InetProto, InetService])
-            .map_add(
+            .set_add(
                 FAMILY,
                 NAT_TABLE,
-                MAP_HOSTIP4,
+                SET_OWNERS,
+                &[Ipv6Addr],
+                NftSetData::None,
+                false,
+            )
+            .set_add(
+                FAMILY,
+                NAT_TABLE,
+                SET_COND_PORTS,
+                &[InetProto, InetService],
+                Verdict,
+                false,
+            )
+            .set_add(
+                FAMILY,
+                NAT_TABLE,
+                SET_PORTS4,
+                &[InetProto, InetService],
+                Values(to4),
+                false,
+            )
+            .set_add(
+                FAMILY,
+                NAT_TABLE,
+                SET_PORTS6,
+                &[InetProto, InetService],
+                Values(to6),
+                false,
+            )
+            .set_add(
+                FAMILY,
+                NAT_TABLE,
+                SET_HOSTIP4,
                 &[Ipv4Addr, InetProto, InetService],
+                Values(to4),
+                false,
             )
-            .map_add(
+            .set_add(
                 FAMILY,
                 NAT_TABLE,
-                MAP_HOSTIP6,
+                SET_HOSTIP6,
                 &[Ipv6Addr, InetProto, InetService],
+                Values(to6),
+                false,
             )
-            .map_add(FAMILY, NAT_TABLE, MAP_MASQ4, &[Ipv4Addr])
-            .map_add(FAMILY, NAT_TABLE, MAP_MASQ6, &[Ipv6Addr])
-            .map_add(FAMILY, NAT_TABLE, MAP_HAIRPIN4, &[Ipv4Addr])
-            .map_add(FAMILY, NAT_TABLE, MAP_HAIRPIN6, &[Ipv6Addr]);
+            .set_add(
+                FAMILY,
+                NAT_TABLE,
+                SET_HAIRPIN4,
+                &[Ipv4Addr, Ipv4Addr],
+                NftSetData::None,
+                true,
+            )
+            .set_add(
+                FAMILY,
+                NAT_TABLE,
+                SET_HAIRPIN6,
+                &[Ipv6Addr, Ipv6Addr],
+                NftSetData::None,
+                true,
+            )
+            .set_add(FAMILY, NAT_TABLE, SET_MASQ4, &[Ipv4Addr], Verdict, false)
+            .set_add(FAMILY, NAT_TABLE, SET_MASQ6, &[Ipv6Addr], Verdict, false);
         use NftKeySource::{Daddr, Dport, L4proto, Saddr};
         for (chain, hook) in [
             ("prerouting", NftHook::Prerouting),
@@ -809,26 +888,29 @@ impl Nat {
                     chain,
                     &NftRule::new()
                         .daddr_is_local()
-                        .nfproto(false)
-                        .vmap(&[Daddr(false), L4proto, Dport], MAP_HOSTIP4),
-                )
-                .rule_add(
-                    FAMILY,
-                    NAT_TABLE,
-                    chain,
-                    &NftRule::new()
-                        .daddr_is_local()
-                        .nfproto(true)
-                        .vmap(&[Daddr(true), L4proto, Dport], MAP_HOSTIP6),
-                )
-                .rule_add(
-                    FAMILY,
-                    NAT_TABLE,
-                    chain,
-                    &NftRule::new()
-                        .daddr_is_local()
-                        .vmap(&[L4proto, Dport], MAP_PORTS),
+                        .vmap(&[L4proto, Dport], SET_COND_PORTS),
                 );
+            for (v6, hostip, ports) in [
+                (false, SET_HOSTIP4, SET_PORTS4),
+                (true, SET_HOSTIP6, SET_PORTS6),
+            ] {
+                let local = NftRule::new().daddr_is_local().nfproto(v6);
+                t = t
+                    .rule_add(
+                        FAMILY,
+                        NAT_TABLE,
+                        chain,
+                        &local
+                            .clone()
+                            .dnat_map(&[Daddr(v6), L4proto, Dport], hostip, v6),
+                    )
+                    .rule_add(
+                        FAMILY,
+                        NAT_TABLE,
+                        chain,
+                        &local.dnat_map(&[L4proto, Dport], ports, v6),
+                    );
+            }
         }
         let post = "postrouting";
         t = t.chain_add(
@@ -837,111 +919,76 @@ impl Nat {
             post,
             Some(&NftBaseChain::srcnat(NftHook::Postrouting)),
         );
-        for (v6, map) in [(false, MAP_MASQ4), (true, MAP_MASQ6)] {
-            let r = NftRule::new().nfproto(v6).vmap(&[Saddr(v6)], map);
+        for (v6, set) in [(false, SET_HAIRPIN4), (true, SET_HAIRPIN6)] {
+            let r = NftRule::new()
+                .ct_dnat()
+                .nfproto(v6)
+                .lookup(&[Daddr(v6), Saddr(v6)], set)
+                .masquerade();
             t = t.rule_add(FAMILY, NAT_TABLE, post, &r);
         }
-        for (v6, map) in [(false, MAP_HAIRPIN4), (true, MAP_HAIRPIN6)] {
-            let r = NftRule::new().ct_dnat().nfproto(v6).vmap(&[Daddr(v6)], map);
+        for (v6, map) in [(false, SET_MASQ4), (true, SET_MASQ6)] {
+            let r = NftRule::new().nfproto(v6).vmap(&[Saddr(v6)], map);
             t = t.rule_add(FAMILY, NAT_TABLE, post, &r);
         }
         t
     }
 
-    /// The elements of one of the table's maps (none when the table is
+    /// The elements of one of the table's sets (none when the table is
     /// not there).
-    fn elements(&self, map: &str) -> Result<Vec<NftMapElement>> {
-        match self.nft.map_elements(FAMILY, NAT_TABLE, map) {
+    fn elements(&self, set: &str) -> Result<Vec<NftMapElement>> {
+        match self.nft.map_elements(FAMILY, NAT_TABLE, set) {
             Err(e) if e.is_not_found() => Ok(Vec::new()),
             other => other,
         }
     }
 
-    fn rule_count(&self, chain: &str) -> Result<usize> {
-        match self.nft.rules(FAMILY, NAT_TABLE, chain) {
-            Ok(r) => Ok(r.len()),
-            Err(e) if e.is_not_found() => Ok(0),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The differences between the elements `want` (map, key, chain) and
-    /// those that lead to `chains`.
-    fn element_mismatches(
-        &self,
-        want: &[(&str, Vec<u8>, &str)],
-        chains: &[&str],
-    ) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut have: Vec<(String, Vec<u8>, String)> = Vec::new();
-        for map in MAPS {
-            for e in self.elements(map)? {
-                if let Some(NftVerdict::Jump(c)) = e.verdict {
-                    have.push((map.to_string(), e.key, c));
-                }
-            }
-        }
-        for (map, key, chain) in want {
-            match have.iter().find(|(m, k, _)| m == map && k == key) {
-                None => out.push(format!("no element {} in map {map}", show_key(map, key))),
-                Some((_, _, c)) if c != chain => out.push(format!(
-                    "element {} of map {map} leads to {c}, not {chain}",
-                    show_key(map, key)
-                )),
-                Some(_) => {}
-            }
-        }
-        for (map, key, chain) in &have {
-            let ours = chains.contains(&chain.as_str());
-            if ours && !want.iter().any(|(m, k, _)| m == map && k == key) {
-                out.push(format!(
-                    "element {} of map {map} is not expected",
-                    show_key(map, key)
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Delete every element leading to a chain `ours` names, and those
-    /// chains (the whole table when nothing else is in it), at the
-    /// generation the maps were read at. Returns how many chains went.
+    /// Delete every element whose owner token `ours` accepts (and the
+    /// masquerade chains they lead to); the whole table when nothing else
+    /// is in it. At the generation the sets were read at, so a concurrent
+    /// change makes it read again. Returns how many owner tokens went.
     fn remove_where(&self, ours: impl Fn(&str) -> bool) -> Result<usize> {
         let mut last = None;
         for _ in 0..REMOVE_ATTEMPTS {
             let genid = self.nft.generation()?;
-            let mut doomed: Vec<(&str, Vec<u8>)> = Vec::new();
+            let mut doomed: Vec<(&str, NftMapElement)> = Vec::new();
+            let mut tokens: Vec<String> = Vec::new();
             let mut chains: Vec<String> = Vec::new();
             let mut others = 0usize;
-            for map in MAPS {
-                for e in self.elements(map)? {
-                    match &e.verdict {
-                        Some(NftVerdict::Jump(c)) if ours(c) => {
-                            if !chains.contains(c) {
-                                chains.push(c.clone());
+            for set in SETS {
+                for e in self.elements(set)? {
+                    match owner_of(&e) {
+                        Some(t) if ours(t) => {
+                            if !tokens.iter().any(|x| x == t) {
+                                tokens.push(t.to_string());
                             }
-                            doomed.push((map, e.key));
+                            if let Some(NftVerdict::Jump(c)) = &e.verdict {
+                                if !chains.contains(c) {
+                                    chains.push(c.clone());
+                                }
+                            }
+                            doomed.push((set, e));
                         }
                         _ => others += 1,
                     }
                 }
             }
-            if chains.is_empty() {
+            if tokens.is_empty() {
                 return Ok(0);
             }
             let mut t = self.nft.transaction().at_generation(genid);
             if others == 0 {
                 t = t.table_del(FAMILY, NAT_TABLE);
             } else {
-                for (map, key) in &doomed {
-                    t = t.map_element_del(FAMILY, NAT_TABLE, map, key);
+                for (set, e) in &doomed {
+                    t = t.element_del(FAMILY, NAT_TABLE, set, e);
                 }
                 for c in &chains {
                     t = t.chain_del(FAMILY, NAT_TABLE, c);
                 }
             }
             match t.commit() {
-                Ok(()) => return Ok(chains.len()),
+                Ok(()) => return Ok(tokens.len()),
                 // Changed since it was read: read again.
                 Err(e) if e.errno() == Some(libc::ERESTART) => last = Some(e),
                 Err(e) => return Err(e),
@@ -951,49 +998,138 @@ impl Nat {
     }
 }
 
+/// Whether a refused add was refused for an owner mark (its masquerade
+/// chain, or its forwards' marker): the owner is there already.
+fn is_owner_mark(e: &Error) -> bool {
+    e.op() == "nft_chain_create"
+        || (e.op() == "nft_element_add" && e.object().contains(&format!(" {SET_OWNERS} ")))
+}
+
+/// The owner token of an element: the chain a masquerade element jumps
+/// to, or the first word of a forward element's comment.
+fn owner_of(e: &NftMapElement) -> Option<&str> {
+    match (&e.verdict, &e.comment) {
+        (Some(NftVerdict::Jump(c)), _) => Some(c),
+        (_, Some(c)) => c.split(' ').next(),
+        _ => None,
+    }
+}
+
+/// The owner as an element's comment spells it (after its token).
+fn owner_text(e: &NftMapElement) -> Option<String> {
+    let c = e.comment.as_deref()?;
+    c.split_once(' ').map(|(_, rest)| rest.to_string())
+}
+
+/// The elements `want` lacks in `have` and those `have` has beyond
+/// `want`, by set, key, end and data.
+fn differences(want: &[(&str, NftMapElement)], have: &[(&str, NftMapElement)]) -> Vec<String> {
+    let same = |a: &NftMapElement, b: &NftMapElement| {
+        a.key == b.key && a.key_end == b.key_end && a.value == b.value && a.verdict == b.verdict
+    };
+    let mut out = Vec::new();
+    for (set, w) in want {
+        if !have.iter().any(|(s, h)| s == set && same(w, h)) {
+            out.push(format!("no element {} in {set}", show_element(set, w)));
+        }
+    }
+    for (set, h) in have {
+        if !want.iter().any(|(s, w)| s == set && same(w, h)) {
+            out.push(format!(
+                "element {} in {set} is not expected",
+                show_element(set, h)
+            ));
+        }
+    }
+    out
+}
+
 /// One owner's entry of [`Nat::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NatEntry {
     /// What made it.
     pub kind: NatKind,
-    /// The chain.
+    /// The owner's token: its masquerade chain's name, or the tag its
+    /// forward elements' comments start with (`fwd-N-O`).
     pub chain: String,
-    /// Its comment: the owner (network, container ID, interface).
+    /// The owner (network, container ID, interface).
     pub owner: String,
-    /// The map elements leading to it (`hostports tcp . 8080`...).
+    /// Its elements (`ports4 tcp . 8080 : 10.0.0.2 . 80`...).
     pub keys: Vec<String>,
+}
+
+/// The elements (set, element) `port_forward` adds for `forwards` and
+/// `hairpin`, without their comment.
+///
+/// With `chain`, the forwards are that chain's rules, and their elements
+/// jumps to it by (protocol, port) in `cond-ports`.
+fn forward_elements(
+    forwards: &[PortForward],
+    hairpin: &Hairpin,
+    chain: Option<&str>,
+) -> Vec<(&'static str, NftElement)> {
+    let mut out = Vec::new();
+    let mut seen_ports = HashSet::new();
+    for f in forwards {
+        match chain {
+            None => {
+                let (set, key) = forward_key(f);
+                let value = [NftKeyValue::Addr(f.to), NftKeyValue::Port(f.to_port)];
+                out.push((set, NftElement::new(&key).value(&value)));
+            }
+            Some(c) if seen_ports.insert((f.proto, f.host_port)) => {
+                let key = [
+                    NftKeyValue::Proto(f.proto.number()),
+                    NftKeyValue::Port(f.host_port),
+                ];
+                let e = NftElement::new(&key).verdict(NftVerdict::Jump(c.to_string()));
+                out.push((SET_COND_PORTS, e));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut seen = HashSet::new();
+    for to in forwards.iter().map(|f| f.to).filter(|a| seen.insert(*a)) {
+        let set = if to.is_ipv6() {
+            SET_HAIRPIN6
+        } else {
+            SET_HAIRPIN4
+        };
+        let whole: IpNet = if to.is_ipv6() { ANY6 } else { ANY4 };
+        let nets: Vec<IpNet> = match hairpin {
+            Hairpin::Off => Vec::new(),
+            Hairpin::All => vec![whole],
+            Hairpin::From(nets) => nets
+                .iter()
+                .filter(|n| matches!(n, IpNet::V6(_)) == to.is_ipv6())
+                .map(IpNet::trunc)
+                .collect(),
+        };
+        let mut seen_nets = HashSet::new();
+        for n in nets.into_iter().filter(|n| seen_nets.insert(*n)) {
+            let e = NftElement::new(&[NftKeyValue::Addr(to), NftKeyValue::Addr(n.network())])
+                .up_to(&[NftKeyValue::Addr(to), NftKeyValue::Addr(n.broadcast())]);
+            out.push((set, e));
+        }
+    }
+    out
 }
 
 /// The map and key of a forward's element.
 fn forward_key(f: &PortForward) -> (&'static str, Vec<NftKeyValue>) {
     let proto = NftKeyValue::Proto(f.proto.number());
     let port = NftKeyValue::Port(f.host_port);
-    match f.host_ip {
-        None => (MAP_PORTS, vec![proto, port]),
-        Some(h) => (
-            if h.is_ipv6() {
-                MAP_HOSTIP6
-            } else {
-                MAP_HOSTIP4
-            },
-            vec![NftKeyValue::Addr(h), proto, port],
-        ),
+    match (f.host_ip, f.to.is_ipv6()) {
+        (None, false) => (SET_PORTS4, vec![proto, port]),
+        (None, true) => (SET_PORTS6, vec![proto, port]),
+        (Some(h), false) => (SET_HOSTIP4, vec![NftKeyValue::Addr(h), proto, port]),
+        (Some(h), true) => (SET_HOSTIP6, vec![NftKeyValue::Addr(h), proto, port]),
     }
 }
 
-/// A key of one of the table's maps, as nft prints it.
-fn show_key(map: &str, key: &[u8]) -> String {
-    let proto_port = |b: &[u8]| -> Option<String> {
-        let proto = match b.first()? {
-            6 => "tcp".to_string(),
-            17 => "udp".to_string(),
-            132 => "sctp".to_string(),
-            p => p.to_string(),
-        };
-        let port = u16::from_be_bytes([*b.get(4)?, *b.get(5)?]);
-        Some(format!("{proto} . {port}"))
-    };
+/// An element of one of the table's sets, as nft prints it.
+fn show_element(set: &str, e: &NftMapElement) -> String {
     let v4 = |b: &[u8]| -> Option<String> {
         let a: [u8; 4] = b.get(..4)?.try_into().ok()?;
         Some(std::net::Ipv4Addr::from(a).to_string())
@@ -1002,19 +1138,54 @@ fn show_key(map: &str, key: &[u8]) -> String {
         let a: [u8; 16] = b.get(..16)?.try_into().ok()?;
         Some(std::net::Ipv6Addr::from(a).to_string())
     };
-    let shown = match map {
-        MAP_PORTS => proto_port(key),
-        MAP_HOSTIP4 => v4(key)
+    let port = |b: &[u8]| -> Option<String> {
+        Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]).to_string())
+    };
+    let proto_port = |b: &[u8]| -> Option<String> {
+        let proto = match b.first()? {
+            6 => "tcp".to_string(),
+            17 => "udp".to_string(),
+            132 => "sctp".to_string(),
+            p => p.to_string(),
+        };
+        Some(format!("{proto} . {}", port(b.get(4..)?)?))
+    };
+    let key = &e.key;
+    let shown = match set {
+        SET_PORTS4 | SET_PORTS6 | SET_COND_PORTS => proto_port(key),
+        SET_HOSTIP4 => v4(key)
             .zip(key.get(4..).and_then(proto_port))
             .map(|(a, p)| format!("{a} . {p}")),
-        MAP_HOSTIP6 => v6(key)
+        SET_HOSTIP6 => v6(key)
             .zip(key.get(16..).and_then(proto_port))
             .map(|(a, p)| format!("{a} . {p}")),
-        MAP_MASQ4 | MAP_HAIRPIN4 => v4(key),
-        MAP_MASQ6 | MAP_HAIRPIN6 => v6(key),
+        SET_MASQ4 => v4(key),
+        SET_MASQ6 => v6(key),
+        SET_HAIRPIN4 => v4(key).zip(key.get(4..).and_then(v4)).map(|(a, s)| {
+            let end = e.key_end.as_deref().and_then(|k| k.get(4..)).and_then(v4);
+            format!("{a} . {s}-{}", end.unwrap_or_default())
+        }),
+        SET_HAIRPIN6 => v6(key).zip(key.get(16..).and_then(v6)).map(|(a, s)| {
+            let end = e.key_end.as_deref().and_then(|k| k.get(16..)).and_then(v6);
+            format!("{a} . {s}-{}", end.unwrap_or_default())
+        }),
         _ => None,
     };
-    shown.unwrap_or_else(|| format!("{key:02x?}"))
+    let mut text = shown.unwrap_or_else(|| format!("{key:02x?}"));
+    if let Some(v) = &e.value {
+        let to = if v.len() == 8 {
+            v4(v).zip(v.get(4..).and_then(port))
+        } else {
+            v6(v).zip(v.get(16..).and_then(port))
+        };
+        if let Some((a, p)) = to {
+            text = format!("{text} : {a} . {p}");
+        }
+    }
+    if let Some(NftVerdict::Jump(c)) = &e.verdict {
+        text = format!("{text} : jump {c}");
+    }
+    text
 }
 
 /// Forwards as the kernel can take them: ports 1 to 65535, a host address
@@ -1093,10 +1264,27 @@ mod tests {
         assert!(check_forwards("t", &o, &[f, udp]).is_ok());
         assert_eq!("TCP".parse::<NatProto>(), Ok(NatProto::Tcp));
         assert!("icmp".parse::<NatProto>().is_err());
+        let e = NftMapElement {
+            key: vec![6, 0, 0, 0, 0x1f, 0x90, 0, 0],
+            value: Some(vec![10, 0, 0, 2, 0, 80, 0, 0]),
+            ..Default::default()
+        };
+        assert_eq!(show_element(SET_PORTS4, &e), "tcp . 8080 : 10.0.0.2 . 80");
+        let e = NftMapElement {
+            key: vec![10, 0, 0, 2, 10, 0, 0, 0],
+            key_end: Some(vec![10, 0, 0, 2, 10, 0, 0, 255]),
+            ..Default::default()
+        };
         assert_eq!(
-            show_key(MAP_PORTS, &[6, 0, 0, 0, 0x1f, 0x90, 0, 0]),
-            "tcp . 8080"
+            show_element(SET_HAIRPIN4, &e),
+            "10.0.0.2 . 10.0.0.0-10.0.0.255"
         );
-        assert_eq!(show_key(MAP_MASQ4, &[10, 0, 0, 2]), "10.0.0.2");
+        let o = NatOwner::new("n", "c", "eth0");
+        let e = NftMapElement {
+            comment: Some(o.tagged(&o.chain(ChainKind::Fwd))),
+            ..Default::default()
+        };
+        assert_eq!(owner_of(&e), Some(o.chain(ChainKind::Fwd).as_str()));
+        assert_eq!(owner_text(&e).as_deref(), Some("n c eth0"));
     }
 }

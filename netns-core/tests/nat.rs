@@ -65,11 +65,24 @@ fn chains() -> Vec<String> {
         .collect()
 }
 
-/// The elements of one map, as `nft -j` prints them (a protocol number
-/// is given its name: nft prints a number where /etc/protocols is missing,
-/// as in the VM tier).
+/// The elements of one set or map, as `nft -j` prints them, each as
+/// `[key, data, comment]` (data null in a set; a protocol number is given
+/// its name: nft prints a number where /etc/protocols is missing, as in the
+/// VM tier).
 fn elements(map: &str) -> Vec<Value> {
-    let mut elems = raw_elements(map);
+    let mut elems: Vec<Value> = raw_elements(map)
+        .into_iter()
+        .map(|e| {
+            let (k, d) = match e {
+                Value::Array(kd) if kd.len() == 2 => (kd[0].clone(), kd[1].clone()),
+                k => (k, Value::Null),
+            };
+            match k.get("elem") {
+                Some(el) => serde_json::json!([el["val"], d, el["comment"]]),
+                None => serde_json::json!([k, d, null]),
+            }
+        })
+        .collect();
     for e in &mut elems {
         // [..., protocol, port]
         let concat = e.get_mut(0).and_then(|k| k.get_mut("concat"));
@@ -91,11 +104,16 @@ fn elements(map: &str) -> Vec<Value> {
 
 /// The elements of one map, as `nft -j` prints them.
 fn raw_elements(map: &str) -> Vec<Value> {
+    let kind = if map.starts_with("hairpin") || map == "owners" {
+        "set"
+    } else {
+        "map"
+    };
     let v: Value =
-        serde_json::from_str(&nft(&["-j", "list", "map", "inet", "netns-nat", map])).expect("JSON");
+        serde_json::from_str(&nft(&["-j", "list", kind, "inet", "netns-nat", map])).expect("JSON");
     v["nftables"]
         .as_array()
-        .and_then(|a| a.iter().find_map(|o| o.get("map")))
+        .and_then(|a| a.iter().find_map(|o| o.get(kind)))
         .and_then(|m| m.get("elem"))
         .and_then(|e| e.as_array())
         .cloned()
@@ -164,42 +182,50 @@ fn the_layout_is_what_the_docs_say_and_removal_is_exact() {
         .expect("forwards of a");
         nft_accepts_what_it_prints();
 
+        let pre = rules_of("prerouting");
+        assert_eq!(pre.len(), 5, "{pre:#?}");
         assert_eq!(
-            rules_of("prerouting").len(),
-            3,
-            "{:#?}",
-            rules_of("prerouting")
-        );
-        assert_eq!(
-            rules_of("prerouting")[2],
+            pre[2],
             serde_json::json!([
                 {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
-                {"vmap": {"key": {"concat": [{"meta": {"key": "l4proto"}}, {"payload": {"protocol": "th", "field": "dport"}}]}, "data": "@hostports"}}
+                {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
+                {"dnat": {"family": "ip", "addr": {"map": {
+                    "key": {"concat": [{"meta": {"key": "l4proto"}}, {"payload": {"protocol": "th", "field": "dport"}}]},
+                    "data": "@ports4"}}}}
             ])
         );
-        let ports = elements("hostports");
+        assert_eq!(
+            rules_of("postrouting")[0],
+            serde_json::json!([
+                {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}},
+                {"match": {"op": "==", "left": {"concat": [
+                    {"payload": {"protocol": "ip", "field": "daddr"}},
+                    {"payload": {"protocol": "ip", "field": "saddr"}}]}, "right": "@hairpin4"}},
+                {"masquerade": null}
+            ])
+        );
+        let ports = elements("ports4");
         assert_eq!(ports.len(), 1, "{ports:?}");
         assert_eq!(ports[0][0], serde_json::json!({"concat": ["tcp", 8080]}));
+        assert_eq!(ports[0][1], serde_json::json!({"concat": ["10.0.0.2", 80]}));
+        let tag = ports[0][2].as_str().expect("a comment").to_owned();
+        assert!(
+            tag.starts_with("fwd-") && tag.ends_with(" net1 c1 eth0"),
+            "{tag}"
+        );
         let hostip = elements("hostip4-ports");
         assert_eq!(
             hostip[0][0],
             serde_json::json!({"concat": ["192.168.99.1", "udp", 5353]})
         );
-        let fwd_chain = ports[0][1]["jump"]["target"]
-            .as_str()
-            .expect("a jump")
-            .to_owned();
-        assert!(fwd_chain.starts_with("fwd-"), "{fwd_chain}");
-        let rules = rules_of(&fwd_chain);
-        assert_eq!(rules.len(), 2, "{rules:#?}");
         assert_eq!(
-            rules[0],
-            serde_json::json!([
-                {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
-                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
-                {"dnat": {"family": "ip", "addr": "10.0.0.2", "port": 80}}
-            ])
+            hostip[0][1],
+            serde_json::json!({"concat": ["10.0.0.2", 53]})
         );
+        let hairpin = elements("hairpin4");
+        assert_eq!(hairpin.len(), 2, "{hairpin:?}");
+        assert!(hairpin.iter().all(|e| e[2] == tag.as_str()), "{hairpin:?}");
+        assert_eq!(elements("owners").len(), 1);
         let masq = elements("masq4");
         assert_eq!(masq[0][0], "10.0.0.2");
         let masq_chain = masq[0][1]["jump"]["target"]
@@ -215,7 +241,6 @@ fn the_layout_is_what_the_docs_say_and_removal_is_exact() {
                 {"masquerade": null}
             ])
         );
-        assert_eq!(elements("hairpin4")[0][0], "10.0.0.2");
 
         // b's objects are its own; removing a leaves exactly b's.
         nat.port_forward(
@@ -224,7 +249,7 @@ fn the_layout_is_what_the_docs_say_and_removal_is_exact() {
             &Hairpin::Off,
         )
         .expect("forwards of b");
-        assert_eq!(chains().len(), 3 + 4, "{:?}", chains());
+        assert_eq!(chains().len(), 3 + 1, "{:?}", chains());
         assert!(nat
             .remove(&a, NatKind::PortForward)
             .expect("remove a's forwards"));
@@ -234,13 +259,9 @@ fn the_layout_is_what_the_docs_say_and_removal_is_exact() {
         assert!(nat
             .remove(&a, NatKind::Masquerade)
             .expect("remove a's masquerade"));
-        assert_eq!(
-            chains().len(),
-            3 + 1,
-            "only b's chain is left: {:?}",
-            chains()
-        );
-        assert_eq!(elements("hostports").len(), 1);
+        assert_eq!(chains().len(), 3, "b has no chain: {:?}", chains());
+        assert_eq!(elements("ports4").len(), 1);
+        assert_eq!(elements("owners").len(), 1);
         assert!(elements("hostip4-ports").is_empty());
         assert!(elements("masq4").is_empty() && elements("hairpin4").is_empty());
 
@@ -269,7 +290,7 @@ fn adding_again_replaces_and_a_taken_host_port_is_refused_with_nothing_written()
             &Hairpin::Off,
         )
         .expect("a again");
-        let ports = elements("hostports");
+        let ports = elements("ports4");
         assert_eq!(ports.len(), 1, "{ports:?}");
         assert_eq!(ports[0][0], serde_json::json!({"concat": ["tcp", 8081]}));
         assert!(nat
@@ -356,25 +377,26 @@ fn gc_removes_the_owners_not_valid_in_that_network_only() {
             )
             .expect("forward");
         }
-        assert_eq!(nat.list().expect("list").len(), 12);
-        // net1 keeps c1 only: c0 and c2 go (3 chains each), net2's c3 stays.
+        assert_eq!(nat.list().expect("list").len(), 8);
+        // net1 keeps c1 only: c0 and c2 go (masquerade and forwards each),
+        // net2's c3 stays.
         let gone = nat.gc("net1", &[owners[1].clone()]).expect("gc");
-        assert_eq!(gone, 6);
+        assert_eq!(gone, 4);
         let left: Vec<String> = nat
             .list()
             .expect("list")
             .into_iter()
             .map(|e| e.owner)
             .collect();
-        assert_eq!(left.len(), 6, "{left:?}");
+        assert_eq!(left.len(), 4, "{left:?}");
         assert!(
             left.iter()
                 .all(|o| o == "net1 c1 eth0" || o == "net2 c3 eth0"),
             "{left:?}"
         );
         assert_eq!(nat.gc("net1", &[owners[1].clone()]).expect("again"), 0);
-        assert_eq!(nat.gc("net2", &[]).expect("net2"), 3);
-        assert_eq!(nat.gc("net1", &[]).expect("net1"), 3);
+        assert_eq!(nat.gc("net2", &[]).expect("net2"), 2);
+        assert_eq!(nat.gc("net1", &[]).expect("net1"), 2);
         assert!(ruleset().is_empty());
     });
 }

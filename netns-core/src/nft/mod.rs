@@ -46,7 +46,7 @@ pub use rule::{
     CmpOp, MetaKey, NftExpr, NftKeySource, NftReg, NftRule, NftRuleInfo, NftVerdict, PayloadBase,
 };
 pub(crate) use set::key_bytes;
-pub use set::{NftKeyField, NftKeyValue, NftMapElement};
+pub use set::{NftElement, NftKeyField, NftKeyValue, NftMapElement, NftSetData};
 
 /// NFNL_SUBSYS_NFTABLES.
 const SUBSYS_NFTABLES: u16 = 10;

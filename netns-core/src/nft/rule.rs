@@ -199,14 +199,18 @@ pub enum NftExpr {
         /// The destination register.
         dreg: NftReg,
     },
-    /// Look the key in `sreg` (and the registers after it) up in verdict
-    /// map `set` and take the verdict found (nft's `vmap @set`); no element:
-    /// the rule goes on.
+    /// Look the key in `sreg` (and the registers after it) up in set
+    /// `set`; no element: the rule stops here. With `dreg`, what the
+    /// element maps to is loaded there: [`NftReg::VERDICT`] takes a verdict
+    /// map's verdict (nft's `vmap @set`), a data register a data map's
+    /// value (`... map @set`).
     Lookup {
-        /// The map's name.
+        /// The set's name.
         set: String,
         /// The first register of the key.
         sreg: NftReg,
+        /// Where the element's data goes (`None`: a set, only membership).
+        dreg: Option<NftReg>,
     },
     /// Source or destination NAT to the address in `addr` (and the port in
     /// `proto`, when given): nft's `snat to` / `dnat to`.
@@ -302,10 +306,12 @@ impl NftExpr {
                 put_verdict(&mut data, v);
                 nla::put(b, 2 | NLA_F_NESTED, &data);
             }
-            NftExpr::Lookup { set, sreg } => {
+            NftExpr::Lookup { set, sreg, dreg } => {
                 nla::put_str(b, 1, set); // NFTA_LOOKUP_SET
                 be(b, 2, sreg.0); // NFTA_LOOKUP_SREG
-                be(b, 3, NftReg::VERDICT.0); // NFTA_LOOKUP_DREG: a vmap
+                if let Some(d) = dreg {
+                    be(b, 3, d.0); // NFTA_LOOKUP_DREG
+                }
             }
             NftExpr::Nat {
                 dnat,
@@ -617,7 +623,48 @@ impl NftRule {
     /// `KEY vmap @map`: the fields of the key loaded into consecutive
     /// 4-byte registers from NFT_REG32_00, then looked up in verdict map
     /// `map` (e.g. `ip daddr . meta l4proto . th dport vmap @m`).
-    pub fn vmap(mut self, key: &[NftKeySource], map: &str) -> NftRule {
+    pub fn vmap(self, key: &[NftKeySource], map: &str) -> NftRule {
+        self.load_key(key).expr(NftExpr::Lookup {
+            set: map.to_string(),
+            sreg: NftReg::r32(0),
+            dreg: Some(NftReg::VERDICT),
+        })
+    }
+
+    /// `KEY @set`: the rule goes on only if the key is in set `set` (e.g.
+    /// `ip daddr . ip saddr @hairpin`).
+    pub fn lookup(self, key: &[NftKeySource], set: &str) -> NftRule {
+        self.load_key(key).expr(NftExpr::Lookup {
+            set: set.to_string(),
+            sreg: NftReg::r32(0),
+            dreg: None,
+        })
+    }
+
+    /// `dnat ip to KEY map @map` (`ip6` when `v6`): the key looked up in
+    /// data map `map`, whose values are an address and a port, and the
+    /// packet DNATed to them (no element: the rule stops).
+    pub fn dnat_map(self, key: &[NftKeySource], map: &str, v6: bool) -> NftRule {
+        // The value lands in NFT_REG_1 onwards: the address, then the port
+        // in the next 4-byte register.
+        let port = NftReg::r32(if v6 { 4 } else { 1 });
+        self.load_key(key)
+            .expr(NftExpr::Lookup {
+                set: map.to_string(),
+                sreg: NftReg::r32(0),
+                dreg: Some(NftReg::R1),
+            })
+            .expr(NftExpr::Nat {
+                dnat: true,
+                v6,
+                addr: NftReg::R1,
+                proto: Some(port),
+            })
+    }
+
+    /// Load the fields of `key` into consecutive 4-byte registers from
+    /// NFT_REG32_00 (a concatenation, as nft lays it out).
+    fn load_key(mut self, key: &[NftKeySource]) -> NftRule {
         let mut reg = 0u8;
         for k in key {
             let (e, regs) = match *k {
@@ -667,10 +714,7 @@ impl NftRule {
             self = self.expr(e);
             reg += regs as u8;
         }
-        self.expr(NftExpr::Lookup {
-            set: map.to_string(),
-            sreg: NftReg::r32(0),
-        })
+        self
     }
 
     /// `counter`.

@@ -27,12 +27,20 @@ const SET_FLAGS: u16 = 3;
 const SET_KEY_TYPE: u16 = 4;
 const SET_KEY_LEN: u16 = 5;
 const SET_DATA_TYPE: u16 = 6;
+const SET_DATA_LEN: u16 = 7;
+const SET_DESC: u16 = 9;
 const SET_ID: u16 = 10;
 const SET_USERDATA: u16 = 13;
 /// NFTNL_UDATA_SET_KEYBYTEORDER, and nft's BYTEORDER_HOST_ENDIAN: how nft
 /// reads a key of a host-order type (`ifname`) back.
 const UDATA_SET_KEYBYTEORDER: u8 = 0;
 const BYTEORDER_HOST_ENDIAN: u32 = 1;
+/// NFTA_SET_DESC_CONCAT, NFTA_LIST_ELEM, NFTA_SET_FIELD_LEN.
+const DESC_CONCAT: u16 = 2;
+const FIELD_LEN: u16 = 1;
+/// NFT_SET_INTERVAL, NFT_SET_CONCAT.
+const SET_F_INTERVAL: u32 = 0x4;
+const SET_F_CONCAT: u32 = 0x80;
 /// NFT_SET_MAP.
 const SET_F_MAP: u32 = 0x8;
 /// NFT_DATA_VERDICT, the data type of a verdict map.
@@ -45,6 +53,8 @@ const ELEM_LIST_ELEMENTS: u16 = 3;
 const LIST_ELEM: u16 = 1;
 const ELEM_KEY: u16 = 1;
 const ELEM_DATA: u16 = 2;
+const ELEM_USERDATA: u16 = 6;
+const ELEM_KEY_END: u16 = 10;
 /// NFTA_DATA_VALUE, NFTA_DATA_VERDICT.
 const DATA_VALUE: u16 = 1;
 const DATA_VERDICT: u16 = 2;
@@ -79,6 +89,17 @@ impl NftKeyField {
             NftKeyField::InetProto => 12,
             NftKeyField::InetService => 13,
             NftKeyField::Ifname => 41,
+        }
+    }
+
+    /// Its length in bytes, unpadded (a concatenation's field length).
+    fn len(self) -> usize {
+        match self {
+            NftKeyField::Ipv4Addr => 4,
+            NftKeyField::Ipv6Addr => 16,
+            NftKeyField::InetProto => 1,
+            NftKeyField::InetService => 2,
+            NftKeyField::Ifname => 16,
         }
     }
 
@@ -163,14 +184,128 @@ pub(crate) fn key_bytes(values: &[NftKeyValue]) -> Vec<u8> {
     b
 }
 
-/// An element of a verdict map as the kernel lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An element of a set or map as the kernel lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct NftMapElement {
-    /// The key bytes (fields padded to 4-byte registers).
+    /// The key bytes (fields padded to 4-byte registers); an interval's
+    /// start.
     pub key: Vec<u8>,
-    /// The verdict (`jump CHAIN`...).
+    /// An interval's end (inclusive), in a set with intervals.
+    pub key_end: Option<Vec<u8>>,
+    /// The verdict (`jump CHAIN`...), in a verdict map.
     pub verdict: Option<NftVerdict>,
+    /// The data bytes, in a data map.
+    pub value: Option<Vec<u8>>,
+    /// Its comment.
+    pub comment: Option<String>,
+}
+
+/// An element to add: a key (or a range of keys, in a set with
+/// intervals), what it maps to in a map, and a comment.
+///
+/// ```
+/// use netns_core::{NftElement, NftKeyValue};
+/// // tcp . 8080 : 10.0.0.2 . 80 comment "pod c1"
+/// let e = NftElement::new(&[NftKeyValue::Proto(6), NftKeyValue::Port(8080)])
+///     .value(&[NftKeyValue::Addr("10.0.0.2".parse()?), NftKeyValue::Port(80)])
+///     .comment("pod c1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftElement {
+    key: Vec<NftKeyValue>,
+    key_end: Option<Vec<NftKeyValue>>,
+    verdict: Option<NftVerdict>,
+    value: Option<Vec<NftKeyValue>>,
+    comment: Option<String>,
+}
+
+impl NftElement {
+    /// The element with `key`.
+    pub fn new(key: &[NftKeyValue]) -> NftElement {
+        NftElement {
+            key: key.to_vec(),
+            key_end: None,
+            verdict: None,
+            value: None,
+            comment: None,
+        }
+    }
+
+    /// The keys from the element's key to `end`, both included (a set with
+    /// intervals).
+    pub fn up_to(mut self, end: &[NftKeyValue]) -> NftElement {
+        self.key_end = Some(end.to_vec());
+        self
+    }
+
+    /// What it maps to, in a verdict map.
+    pub fn verdict(mut self, v: NftVerdict) -> NftElement {
+        self.verdict = Some(v);
+        self
+    }
+
+    /// What it maps to, in a data map.
+    pub fn value(mut self, data: &[NftKeyValue]) -> NftElement {
+        self.value = Some(data.to_vec());
+        self
+    }
+
+    /// Its comment (at most 127 bytes).
+    pub fn comment(mut self, c: impl Into<String>) -> NftElement {
+        self.comment = Some(c.into());
+        self
+    }
+
+    /// The element as the kernel lists it once added.
+    pub fn listed(&self) -> NftMapElement {
+        NftMapElement {
+            key: key_bytes(&self.key),
+            key_end: self.key_end.as_deref().map(key_bytes),
+            verdict: self.verdict.clone(),
+            value: self.value.as_deref().map(key_bytes),
+            comment: self.comment.clone(),
+        }
+    }
+
+    fn put(&self, elem: &mut Vec<u8>) {
+        put_value(elem, ELEM_KEY, &key_bytes(&self.key));
+        if let Some(end) = &self.key_end {
+            put_value(elem, ELEM_KEY_END, &key_bytes(end));
+        }
+        if let Some(v) = &self.verdict {
+            let mut data = Vec::new();
+            super::rule::put_verdict(&mut data, v);
+            nla::put(elem, ELEM_DATA | NLA_F_NESTED, &data);
+        }
+        if let Some(v) = &self.value {
+            put_value(elem, ELEM_DATA, &key_bytes(v));
+        }
+        if let Some(c) = &self.comment {
+            nla::put(elem, ELEM_USERDATA, &super::rule::comment_tlv(c));
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        if let Some(NftVerdict::Jump(c) | NftVerdict::Goto(c)) = &self.verdict {
+            check_name(c)?;
+        }
+        if let Some(c) = &self.comment {
+            super::rule::check_comment(c)?;
+        }
+        if self.key.is_empty() {
+            return Err("an element needs a key".into());
+        }
+        Ok(())
+    }
+}
+
+/// `kind { NFTA_DATA_VALUE bytes }`.
+fn put_value(b: &mut Vec<u8>, kind: u16, bytes: &[u8]) {
+    let mut value = Vec::new();
+    nla::put(&mut value, DATA_VALUE, bytes);
+    nla::put(b, kind | NLA_F_NESTED, &value);
 }
 
 impl Nft {
@@ -209,21 +344,66 @@ impl NftTransaction<'_> {
     /// Add verdict map `name` with a key of `fields` (nft's
     /// `map NAME { type F1 . F2 : verdict; }`); an existing one is kept.
     pub fn map_add(
-        mut self,
+        self,
         family: NftFamily,
         table: &str,
         name: &str,
         fields: &[NftKeyField],
     ) -> Self {
+        self.set_add(family, table, name, fields, NftSetData::Verdict, false)
+    }
+
+    /// Add set `name` with a key of `fields` (nft's `set NAME { type F1 .
+    /// F2; }`, with `flags interval` when `interval`), mapping each key to
+    /// `data` (a verdict, or values of those fields: a data map); an
+    /// existing one is kept.
+    pub fn set_add(
+        mut self,
+        family: NftFamily,
+        table: &str,
+        name: &str,
+        fields: &[NftKeyField],
+        data: NftSetData<'_>,
+        interval: bool,
+    ) -> Self {
         let mut attrs = set_attrs(table, name);
         let len: usize = fields.iter().map(|f| f.key_len()).sum();
-        let type_id = fields
-            .iter()
-            .fold(0u32, |t, f| (t << TYPE_BITS) | f.type_id());
-        nla::put(&mut attrs, SET_FLAGS, &SET_F_MAP.to_be_bytes());
-        nla::put(&mut attrs, SET_KEY_TYPE, &type_id.to_be_bytes());
+        let mut flags = match data {
+            NftSetData::None => 0,
+            _ => SET_F_MAP,
+        };
+        if interval {
+            flags |= SET_F_INTERVAL;
+            if fields.len() > 1 {
+                flags |= SET_F_CONCAT;
+            }
+        }
+        nla::put(&mut attrs, SET_FLAGS, &flags.to_be_bytes());
+        nla::put(&mut attrs, SET_KEY_TYPE, &type_of(fields).to_be_bytes());
         nla::put(&mut attrs, SET_KEY_LEN, &(len as u32).to_be_bytes());
-        nla::put(&mut attrs, SET_DATA_TYPE, &DATA_TYPE_VERDICT.to_be_bytes());
+        match data {
+            NftSetData::None => {}
+            NftSetData::Verdict => {
+                nla::put(&mut attrs, SET_DATA_TYPE, &DATA_TYPE_VERDICT.to_be_bytes())
+            }
+            NftSetData::Values(d) => {
+                let dlen: usize = d.iter().map(|f| f.key_len()).sum();
+                nla::put(&mut attrs, SET_DATA_TYPE, &type_of(d).to_be_bytes());
+                nla::put(&mut attrs, SET_DATA_LEN, &(dlen as u32).to_be_bytes());
+            }
+        }
+        if interval && fields.len() > 1 {
+            // NFTA_SET_DESC { CONCAT { ELEM { FIELD_LEN bytes } ... } }
+            let mut concat = Vec::new();
+            for f in fields {
+                let mut field = Vec::new();
+                nla::put(&mut field, FIELD_LEN, &(f.len() as u32).to_be_bytes());
+                nla::put(&mut concat, LIST_ELEM | NLA_F_NESTED, &field);
+            }
+            let mut desc = Vec::new();
+            nla::put(&mut desc, DESC_CONCAT | NLA_F_NESTED, &concat);
+            nla::put(&mut attrs, SET_DESC | NLA_F_NESTED, &desc);
+        }
         // The kernel requires an ID naming the set within the transaction
         // (rules may refer to a new set by it); the name is used here.
         nla::put(&mut attrs, SET_ID, &next_set_id().to_be_bytes());
@@ -244,8 +424,8 @@ impl NftTransaction<'_> {
                 }
             });
         self.push(
-            "nft_map_add",
-            format!("map {family} {table} {name}"),
+            "nft_set_add",
+            format!("set {family} {table} {name}"),
             valid,
             (MSG_NEWSET, NLM_F_CREATE),
             family,
@@ -272,7 +452,7 @@ impl NftTransaction<'_> {
     /// with that key already there is an error (EEXIST) instead of being
     /// kept as it is.
     pub fn map_element_add(
-        mut self,
+        self,
         family: NftFamily,
         table: &str,
         map: &str,
@@ -280,27 +460,40 @@ impl NftTransaction<'_> {
         verdict: &NftVerdict,
         exclusive: bool,
     ) -> Self {
-        let mut attrs = elem_list_attrs(table, map);
-        let mut elem = key_attr(key);
-        let mut data = Vec::new();
-        super::rule::put_verdict(&mut data, verdict);
-        nla::put(&mut elem, ELEM_DATA | NLA_F_NESTED, &data);
+        let e = NftElement::new(key).verdict(verdict.clone());
+        self.element_add(family, table, map, &e, exclusive)
+    }
+
+    /// Add `element` to set or map `set` (nft's `add element`, or `create
+    /// element` when `exclusive`: then an element with that key already
+    /// there is an error, EEXIST).
+    pub fn element_add(
+        mut self,
+        family: NftFamily,
+        table: &str,
+        set: &str,
+        element: &NftElement,
+        exclusive: bool,
+    ) -> Self {
+        let mut attrs = elem_list_attrs(table, set);
+        let mut elem = Vec::new();
+        element.put(&mut elem);
         put_elements(&mut attrs, &elem);
-        let valid = check_name(table)
-            .and_then(|()| check_name(map))
-            .and_then(|()| match verdict {
-                NftVerdict::Jump(c) | NftVerdict::Goto(c) => check_name(c),
-                _ => Ok(()),
-            });
         let flags = if exclusive {
             NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL
         } else {
             NLM_F_CREATE
         };
+        let mut what = KeyText(&element.key).to_string();
+        if let Some(end) = &element.key_end {
+            what = format!("{what} - {}", KeyText(end));
+        }
         self.push(
-            "nft_map_element_add",
-            format!("element {family} {table} {map} {{ {} }}", KeyText(key)),
-            valid,
+            "nft_element_add",
+            format!("element {family} {table} {set} {{ {what} }}"),
+            check_name(table)
+                .and_then(|()| check_name(set))
+                .and_then(|()| element.check()),
             (MSG_NEWSETELEM, flags),
             family,
             attrs,
@@ -308,25 +501,27 @@ impl NftTransaction<'_> {
         self
     }
 
-    /// Delete the element with `key` from map `map` (ENOENT when there is
-    /// none). `key` is the raw key, as [`NftMapElement::key`] holds it.
-    pub fn map_element_del(
+    /// Delete `element` (as [`Nft::map_elements`] listed it: its key, and
+    /// its end in a set with intervals) from set or map `set` (ENOENT when
+    /// it is not there).
+    pub fn element_del(
         mut self,
         family: NftFamily,
         table: &str,
-        map: &str,
-        key: &[u8],
+        set: &str,
+        element: &NftMapElement,
     ) -> Self {
-        let mut attrs = elem_list_attrs(table, map);
+        let mut attrs = elem_list_attrs(table, set);
         let mut elem = Vec::new();
-        let mut value = Vec::new();
-        nla::put(&mut value, DATA_VALUE, key);
-        nla::put(&mut elem, ELEM_KEY | NLA_F_NESTED, &value);
+        put_value(&mut elem, ELEM_KEY, &element.key);
+        if let Some(end) = &element.key_end {
+            put_value(&mut elem, ELEM_KEY_END, end);
+        }
         put_elements(&mut attrs, &elem);
         self.push(
-            "nft_map_element_del",
-            format!("element {family} {table} {map}"),
-            check_name(table).and_then(|()| check_name(map)),
+            "nft_element_del",
+            format!("element {family} {table} {set}"),
+            check_name(table).and_then(|()| check_name(set)),
             (MSG_DELSETELEM, 0),
             family,
             attrs,
@@ -359,13 +554,23 @@ fn elem_list_attrs(table: &str, set: &str) -> Vec<u8> {
     attrs
 }
 
-/// NFTA_SET_ELEM_KEY of `key`.
-fn key_attr(key: &[NftKeyValue]) -> Vec<u8> {
-    let mut elem = Vec::new();
-    let mut value = Vec::new();
-    nla::put(&mut value, DATA_VALUE, &key_bytes(key));
-    nla::put(&mut elem, ELEM_KEY | NLA_F_NESTED, &value);
-    elem
+/// nft's type id of a concatenation of `fields`.
+fn type_of(fields: &[NftKeyField]) -> u32 {
+    fields
+        .iter()
+        .fold(0u32, |t, f| (t << TYPE_BITS) | f.type_id())
+}
+
+/// What a set's keys map to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NftSetData<'a> {
+    /// Nothing: a set (keys only).
+    None,
+    /// A verdict: a verdict map.
+    Verdict,
+    /// Values of these fields: a data map.
+    Values(&'a [NftKeyField]),
 }
 
 /// NFTA_SET_ELEM_LIST_ELEMENTS holding the one element `elem`.
@@ -388,26 +593,29 @@ pub(crate) fn parse_elements(attrs: &[u8]) -> std::result::Result<Vec<NftMapElem
             if e.kind != LIST_ELEM {
                 continue;
             }
-            let mut elem = NftMapElement {
-                key: Vec::new(),
-                verdict: None,
+            let mut elem = NftMapElement::default();
+            let value_of = |attrs: &[u8]| -> std::result::Result<Option<Vec<u8>>, String> {
+                for v in Nlas::new(attrs) {
+                    let v = v?;
+                    if v.kind == DATA_VALUE {
+                        return Ok(Some(v.value.to_vec()));
+                    }
+                }
+                Ok(None)
             };
             for f in Nlas::new(e.value) {
                 let f = f?;
                 match f.kind {
-                    ELEM_KEY => {
-                        for v in Nlas::new(f.value) {
-                            let v = v?;
-                            if v.kind == DATA_VALUE {
-                                elem.key = v.value.to_vec();
-                            }
-                        }
-                    }
+                    ELEM_KEY => elem.key = value_of(f.value)?.unwrap_or_default(),
+                    ELEM_KEY_END => elem.key_end = value_of(f.value)?,
+                    ELEM_USERDATA => elem.comment = super::rule::comment_of(f.value),
                     ELEM_DATA => {
                         for v in Nlas::new(f.value) {
                             let v = v?;
-                            if v.kind == DATA_VERDICT {
-                                elem.verdict = super::rule::parse_verdict(v.value)?;
+                            match v.kind {
+                                DATA_VERDICT => elem.verdict = super::rule::parse_verdict(v.value)?,
+                                DATA_VALUE => elem.value = Some(v.value.to_vec()),
+                                _ => {}
                             }
                         }
                     }
@@ -451,14 +659,18 @@ mod tests {
             NftKeyValue::ifname("0123456789abcde").map(|v| KeyText(&[v]).to_string()),
             Some("\"0123456789abcde\"".to_string())
         );
+        assert_eq!(
+            type_of(&[NftKeyField::Ipv4Addr, NftKeyField::InetService]),
+            (7 << 6) | 13
+        );
     }
 
     #[test]
     fn elements_parse_and_garbage_does_not_panic() {
-        let mut elem = key_attr(&[NftKeyValue::Proto(17), NftKeyValue::Port(53)]);
-        let mut data = Vec::new();
-        crate::nft::rule::put_verdict(&mut data, &NftVerdict::Jump("fwd-1".into()));
-        nla::put(&mut elem, ELEM_DATA | NLA_F_NESTED, &data);
+        let mut elem = Vec::new();
+        NftElement::new(&[NftKeyValue::Proto(17), NftKeyValue::Port(53)])
+            .verdict(NftVerdict::Jump("fwd-1".into()))
+            .put(&mut elem);
         let mut attrs = elem_list_attrs("t", "m");
         put_elements(&mut attrs, &elem);
         let got = parse_elements(&attrs).unwrap();
@@ -466,7 +678,8 @@ mod tests {
             got,
             [NftMapElement {
                 key: vec![17, 0, 0, 0, 0, 53, 0, 0],
-                verdict: Some(NftVerdict::Jump("fwd-1".into()))
+                verdict: Some(NftVerdict::Jump("fwd-1".into())),
+                ..Default::default()
             }]
         );
         for cut in 0..attrs.len() {
