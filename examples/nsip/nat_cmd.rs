@@ -12,12 +12,18 @@
 //! ```
 //!
 //! OWNER is `NETWORK/CONTAINER/IFNAME`, as a CNI plugin names an attachment.
-//! `list` prints the table as `nft list table inet netns-nat` does (maps
-//! with their elements, base chains, each owner's chain with its comment);
+//! `list` prints the table as `nft list table inet netns-nat` does (sets
+//! and maps with their type line, `flags interval` where the set has it,
+//! their elements with nft's `comment "..."` and `: DATA` or `: jump
+//! CHAIN`, a range as nft prints one; base chains, each owner's chain
+//! with its comment);
 //! a rule is shown as its expressions' kernel names on an nft comment line
 //! (`# meta cmp ... masq`), the library's rule listing giving no more, so
 //! the listing stays one `nft -f` reads. With `-j` it is a JSON object:
-//! `table`, `maps`, `chains` and `owners` (what [`Nat::list`] reports).
+//! `table`, `maps` (every set and map: `name`, `kind` set or map, `type`,
+//! `map` (the data type, or `verdict`), `flags`, `elements` with `key`,
+//! `data` or `verdict`, `comment`), `chains` and `owners` (what
+//! [`Nat::list`] reports).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -31,16 +37,68 @@ use serde_json::{json, Value};
 use crate::args::{usage, Args, Res};
 use crate::Ctx;
 
-/// The maps of the table (netns-core's layout, see `netns_core::nat`) and
-/// their key types as nft names them.
-const MAPS: [(&str, &str); 7] = [
-    ("hostports", "inet_proto . inet_service"),
-    ("hostip4-ports", "ipv4_addr . inet_proto . inet_service"),
-    ("hostip6-ports", "ipv6_addr . inet_proto . inet_service"),
-    ("masq4", "ipv4_addr"),
-    ("masq6", "ipv6_addr"),
-    ("hairpin4", "ipv4_addr"),
-    ("hairpin6", "ipv6_addr"),
+/// What a set of the table holds: nothing but keys, data, or verdicts.
+#[derive(Clone, Copy, PartialEq)]
+enum Holds {
+    Keys,
+    Data(&'static str),
+    Verdicts,
+}
+
+/// A set or map of the table (netns-core's layout, see `netns_core::nat`),
+/// in the order nft lists them (the kernel's, the order they are made in).
+struct SetDef {
+    name: &'static str,
+    key_type: &'static str,
+    holds: Holds,
+    interval: bool,
+}
+
+const fn def(name: &'static str, key_type: &'static str, holds: Holds, interval: bool) -> SetDef {
+    SetDef {
+        name,
+        key_type,
+        holds,
+        interval,
+    }
+}
+
+const SETS: [SetDef; 10] = [
+    def("owners", "ipv6_addr", Holds::Keys, false),
+    def(
+        "cond-ports",
+        "inet_proto . inet_service",
+        Holds::Verdicts,
+        false,
+    ),
+    def(
+        "ports4",
+        "inet_proto . inet_service",
+        Holds::Data("ipv4_addr . inet_service"),
+        false,
+    ),
+    def(
+        "ports6",
+        "inet_proto . inet_service",
+        Holds::Data("ipv6_addr . inet_service"),
+        false,
+    ),
+    def(
+        "hostip4-ports",
+        "ipv4_addr . inet_proto . inet_service",
+        Holds::Data("ipv4_addr . inet_service"),
+        false,
+    ),
+    def(
+        "hostip6-ports",
+        "ipv6_addr . inet_proto . inet_service",
+        Holds::Data("ipv6_addr . inet_service"),
+        false,
+    ),
+    def("hairpin4", "ipv4_addr . ipv4_addr", Holds::Keys, true),
+    def("hairpin6", "ipv6_addr . ipv6_addr", Holds::Keys, true),
+    def("masq4", "ipv4_addr", Holds::Verdicts, false),
+    def("masq6", "ipv6_addr", Holds::Verdicts, false),
 ];
 
 const FAMILY: NftFamily = NftFamily::Inet;
@@ -199,59 +257,162 @@ fn table(nft: &Nft) -> Res<Option<netns_core::NftTable>> {
         .find(|t| t.family == FAMILY && t.name == NAT_TABLE))
 }
 
-/// A map's elements: (key as nft prints it, verdict as nft prints it).
-fn elements(nft: &Nft, map: &str, key_type: &str) -> Res<Vec<(String, String)>> {
-    let elems = match nft.map_elements(FAMILY, NAT_TABLE, map) {
+/// An element as nft prints it: key (a range as nft prints one), data
+/// or verdict, comment.
+struct Elem {
+    key: String,
+    data: Option<String>,
+    verdict: Option<String>,
+    comment: Option<String>,
+}
+
+impl Elem {
+    /// `KEY comment "..." : DATA`, as nft writes an element.
+    fn line(&self) -> String {
+        let mut s = self.key.clone();
+        if let Some(c) = &self.comment {
+            s.push_str(&format!(" comment {}", quoted(c)));
+        }
+        if let Some(v) = self.data.as_ref().or(self.verdict.as_ref()) {
+            s.push_str(&format!(" : {v}"));
+        }
+        s
+    }
+}
+
+/// A set's elements, in nft's order: an interval set's as the kernel
+/// lists them; the others sorted by key, as nft sorts them (measured with
+/// nft 1.0.6: a one-field key as the number its bytes spell, a
+/// concatenation as the host-order (little-endian) number of its bytes).
+fn elements(nft: &Nft, set: &SetDef) -> Res<Vec<Elem>> {
+    let mut elems = match nft.map_elements(FAMILY, NAT_TABLE, set.name) {
         Err(e) if e.is_not_found() => return Ok(Vec::new()),
         other => other?,
     };
-    // In key order, as nft lists them.
-    let mut elems = elems;
-    elems.sort_by(|a, b| a.key.cmp(&b.key));
+    if !set.interval {
+        if set.key_type.contains(" . ") {
+            elems.sort_by(|a, b| a.key.iter().rev().cmp(b.key.iter().rev()));
+        } else {
+            elems.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+    }
     Ok(elems
         .iter()
-        .map(|e| {
-            let verdict = match &e.verdict {
-                Some(NftVerdict::Accept) => "accept".to_string(),
-                Some(NftVerdict::Drop) => "drop".to_string(),
-                Some(NftVerdict::Return) => "return".to_string(),
-                Some(NftVerdict::Jump(c)) => format!("jump {c}"),
-                Some(NftVerdict::Goto(c)) => format!("goto {c}"),
-                Some(_) | None => "?".to_string(),
-            };
-            (show_key(key_type, &e.key), verdict)
+        .map(|e| Elem {
+            key: match &e.key_end {
+                Some(end) => show_range(set.key_type, &e.key, end),
+                None => show_key(set.key_type, &e.key),
+            },
+            data: match (set.holds, &e.value) {
+                (Holds::Data(t), Some(v)) => Some(show_key(t, v)),
+                _ => None,
+            },
+            verdict: match (&set.holds, &e.verdict) {
+                (Holds::Verdicts, Some(v)) => Some(match v {
+                    NftVerdict::Accept => "accept".to_string(),
+                    NftVerdict::Drop => "drop".to_string(),
+                    NftVerdict::Return => "return".to_string(),
+                    NftVerdict::Jump(c) => format!("jump {c}"),
+                    NftVerdict::Goto(c) => format!("goto {c}"),
+                    _ => "?".to_string(),
+                }),
+                _ => None,
+            },
+            comment: e.comment.clone(),
         })
         .collect())
 }
 
-/// Key bytes as nft prints a key of `key_type` (fields in 4-byte
-/// registers; addresses 4 or 16 bytes).
+/// A field's length in a key (4-byte registers; addresses 4 or 16 bytes).
+fn field_len(field: &str) -> usize {
+    if field == "ipv6_addr" {
+        16
+    } else {
+        4
+    }
+}
+
+/// One field's bytes as nft prints a value of type `field`.
+fn show_field(field: &str, b: &[u8]) -> String {
+    match field {
+        "ipv4_addr" => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
+        "ipv6_addr" => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&b[..16]);
+            std::net::Ipv6Addr::from(a).to_string()
+        }
+        "inet_proto" => match b[0] {
+            6 => "tcp".to_string(),
+            17 => "udp".to_string(),
+            132 => "sctp".to_string(),
+            p => p.to_string(),
+        },
+        _ => u16::from_be_bytes([b[0], b[1]]).to_string(),
+    }
+}
+
+/// Key (or data) bytes as nft prints a value of `key_type`.
 fn show_key(key_type: &str, key: &[u8]) -> String {
     let mut out = Vec::new();
     let mut at = 0usize;
     for field in key_type.split(" . ") {
-        let len = if field == "ipv6_addr" { 16 } else { 4 };
+        let len = field_len(field);
         let Some(b) = key.get(at..at + len) else {
             return format!("{key:02x?}");
         };
         at += len;
-        out.push(match field {
-            "ipv4_addr" => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
-            "ipv6_addr" => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(b);
-                std::net::Ipv6Addr::from(a).to_string()
-            }
-            "inet_proto" => match b[0] {
-                6 => "tcp".to_string(),
-                17 => "udp".to_string(),
-                132 => "sctp".to_string(),
-                p => p.to_string(),
-            },
-            _ => u16::from_be_bytes([b[0], b[1]]).to_string(),
+        out.push(show_field(field, b));
+    }
+    out.join(" . ")
+}
+
+/// The range `start`..=`end` of `key_type` as nft prints it: field by
+/// field, a value where both ends are one, an address prefix where the
+/// range is one (`10.0.0.0/24`), else `a-b`.
+fn show_range(key_type: &str, start: &[u8], end: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    for field in key_type.split(" . ") {
+        let len = field_len(field);
+        let (Some(a), Some(b)) = (start.get(at..at + len), end.get(at..at + len)) else {
+            return format!("{start:02x?}-{end:02x?}");
+        };
+        at += len;
+        out.push(if a == b {
+            show_field(field, a)
+        } else if let Some(bits) = prefix_len(field, a, b) {
+            format!("{}/{bits}", show_field(field, a))
+        } else {
+            format!("{}-{}", show_field(field, a), show_field(field, b))
         });
     }
     out.join(" . ")
+}
+
+/// The prefix length of address range `a`..=`b`, when it is a prefix.
+fn prefix_len(field: &str, a: &[u8], b: &[u8]) -> Option<u32> {
+    let (a, b, width) = match field {
+        "ipv4_addr" => (
+            u128::from(u32::from_be_bytes(a.get(..4)?.try_into().ok()?)),
+            u128::from(u32::from_be_bytes(b.get(..4)?.try_into().ok()?)),
+            32,
+        ),
+        "ipv6_addr" => (
+            u128::from_be_bytes(a.get(..16)?.try_into().ok()?),
+            u128::from_be_bytes(b.get(..16)?.try_into().ok()?),
+            128,
+        ),
+        _ => return None,
+    };
+    // The host part: the bits that differ, all ones in b, all zeros in a.
+    let host = a ^ b;
+    let host_bits = 128 - host.leading_zeros();
+    let mask = if host_bits == 0 {
+        0
+    } else {
+        u128::MAX >> (128 - host_bits)
+    };
+    (host == mask && a & mask == 0).then_some(width - host_bits)
 }
 
 /// `type nat hook prerouting priority dstnat; policy accept;`, as nft
@@ -286,9 +447,9 @@ fn list(ctx: &Ctx, nat: &Nat) -> Res<()> {
         }
         return Ok(());
     };
-    let mut maps = Vec::new();
-    for (name, key_type) in MAPS {
-        maps.push((name, key_type, elements(nft, name, key_type)?));
+    let mut sets = Vec::new();
+    for set in &SETS {
+        sets.push((set, elements(nft, set)?));
     }
     let mut chains = Vec::new();
     for c in nft.chains(FAMILY, NAT_TABLE)? {
@@ -299,12 +460,35 @@ fn list(ctx: &Ctx, nat: &Nat) -> Res<()> {
     if ctx.json {
         let v = json!({
             "table": {"family": t.family.name(), "name": t.name, "handle": t.handle},
-            "maps": maps.iter().map(|(name, key_type, elems)| json!({
-                "name": name,
-                "type": key_type,
-                "elements": elems.iter().map(|(k, v)| json!({"key": k, "verdict": v}))
-                    .collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "maps": sets.iter().map(|(set, elems)| {
+                let mut o = serde_json::Map::new();
+                o.insert("name".into(), json!(set.name));
+                o.insert("kind".into(), json!(if set.holds == Holds::Keys { "set" } else { "map" }));
+                o.insert("type".into(), json!(set.key_type));
+                match set.holds {
+                    Holds::Keys => {}
+                    Holds::Data(t) => { o.insert("map".into(), json!(t)); }
+                    Holds::Verdicts => { o.insert("map".into(), json!("verdict")); }
+                }
+                if set.interval {
+                    o.insert("flags".into(), json!(["interval"]));
+                }
+                o.insert("elements".into(), Value::Array(elems.iter().map(|e| {
+                    let mut eo = serde_json::Map::new();
+                    eo.insert("key".into(), json!(e.key));
+                    if let Some(d) = &e.data {
+                        eo.insert("data".into(), json!(d));
+                    }
+                    if let Some(v) = &e.verdict {
+                        eo.insert("verdict".into(), json!(v));
+                    }
+                    if let Some(c) = &e.comment {
+                        eo.insert("comment".into(), json!(c));
+                    }
+                    Value::Object(eo)
+                }).collect()));
+                Value::Object(o)
+            }).collect::<Vec<_>>(),
             "chains": chains.iter().map(|(c, rules)| {
                 let mut o = serde_json::Map::new();
                 o.insert("name".into(), json!(c.name));
@@ -347,12 +531,27 @@ fn list(ctx: &Ctx, nat: &Nat) -> Res<()> {
         }
         *first = false;
     };
-    for (name, key_type, elems) in &maps {
+    for (set, elems) in &sets {
         gap(&mut first);
-        println!("\tmap {name} {{");
-        println!("\t\ttype {key_type} : verdict");
+        match set.holds {
+            Holds::Keys => {
+                println!("\tset {} {{", set.name);
+                println!("\t\ttype {}", set.key_type);
+            }
+            Holds::Data(t) => {
+                println!("\tmap {} {{", set.name);
+                println!("\t\ttype {} : {t}", set.key_type);
+            }
+            Holds::Verdicts => {
+                println!("\tmap {} {{", set.name);
+                println!("\t\ttype {} : verdict", set.key_type);
+            }
+        }
+        if set.interval {
+            println!("\t\tflags interval");
+        }
         if !elems.is_empty() {
-            let e: Vec<String> = elems.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+            let e: Vec<String> = elems.iter().map(Elem::line).collect();
             println!("\t\telements = {{ {} }}", e.join(", "));
         }
         println!("\t}}");

@@ -686,13 +686,35 @@ fn nat_list_reads_like_nft_and_as_json() {
                 "{l:?} is not in nft's listing:\n{theirs}\nours:\n{ours}"
             );
         }
-        // The same number of chains, and each chain's rules counted alike.
+        // The same number of chains, and each chain's rules counted alike:
+        // the three base chains and the masquerade's (a forward is data).
         let chains = |s: &str| s.lines().filter(|l| l.trim().starts_with("chain ")).count();
         assert_eq!(chains(&ours), chains(&theirs));
-        assert_eq!(chains(&ours), 6, "{ours}");
+        assert_eq!(chains(&ours), 4, "{ours}");
         let rules_ours = ours.lines().filter(|l| l.trim().starts_with("# ")).count();
         let rules_nft: usize = ruleset().iter().filter(|o| o.get("rule").is_some()).count();
         assert_eq!(rules_ours, rules_nft, "{ours}");
+        // Every set and map, with its type line, as nft has them.
+        let sets = |s: &str| {
+            s.lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("set ") || l.starts_with("map "))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sets(&ours), sets(&theirs));
+        assert_eq!(sets(&ours).len(), 10, "{ours}");
+        for l in [
+            "type inet_proto . inet_service : ipv4_addr . inet_service",
+            "type ipv4_addr . ipv4_addr",
+            "flags interval",
+            "type ipv6_addr",
+        ] {
+            assert!(
+                ours.lines().any(|o| o.trim() == l),
+                "{l:?} missing:\n{ours}"
+            );
+        }
         // JSON: what nft -j lists.
         let j: serde_json::Value =
             serde_json::from_str(&ok(nsip_here(&["-j", "nat", "list"]))).unwrap();
@@ -710,21 +732,79 @@ fn nat_list_reads_like_nft_and_as_json() {
             .map(|c| c["name"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(json_chains, nft_chains);
-        let hostports = j["maps"]
+        // The sets and maps nft -j lists, with their elements' count.
+        let nft_sets: Vec<(String, usize)> = ruleset()
+            .iter()
+            .filter_map(|o| o.get("set").or_else(|| o.get("map")))
+            .map(|m| {
+                let n = m.get("elem").map_or(0, |e| e.as_array().unwrap().len());
+                (m["name"].as_str().unwrap().to_string(), n)
+            })
+            .collect();
+        let json_sets: Vec<(String, usize)> = j["maps"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|m| m["name"] == "hostports")
-            .unwrap();
-        assert_eq!(hostports["elements"].as_array().unwrap().len(), 1);
-        assert_eq!(hostports["elements"][0]["key"], "tcp . 8080");
-        let owners = j["owners"].as_array().unwrap();
-        assert_eq!(owners.len(), 3, "{j}");
-        assert!(owners.iter().all(|o| o["owner"] == "cni0 c1 eth0"));
-        let fwd = owners
+            .map(|m| {
+                let n = m["elements"].as_array().unwrap().len();
+                (m["name"].as_str().unwrap().to_string(), n)
+            })
+            .collect();
+        assert_eq!(json_sets, nft_sets);
+        let map = |name: &str| {
+            j["maps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        let ports4 = map("ports4");
+        assert_eq!(ports4["kind"], "map");
+        assert_eq!(ports4["map"], "ipv4_addr . inet_service");
+        assert_eq!(ports4["elements"].as_array().unwrap().len(), 1);
+        assert_eq!(ports4["elements"][0]["key"], "tcp . 8080");
+        assert_eq!(ports4["elements"][0]["data"], "10.88.0.2 . 80");
+        let tag = ports4["elements"][0]["comment"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            tag.starts_with("fwd-") && tag.ends_with(" cni0 c1 eth0"),
+            "{tag}"
+        );
+        let hairpin4 = map("hairpin4");
+        assert_eq!(hairpin4["kind"], "set");
+        assert_eq!(hairpin4["flags"], serde_json::json!(["interval"]));
+        let keys: Vec<&str> = hairpin4["elements"]
+            .as_array()
+            .unwrap()
             .iter()
-            .find(|o| o["kind"] == "forward" && o["chain"].as_str().unwrap().starts_with("fwd-"))
-            .unwrap();
+            .map(|e| e["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["10.88.0.2 . 10.88.0.0/16", "10.88.0.2 . 127.0.0.0/8"]
+        );
+        // The owner's marker, tagged as its elements are.
+        let marks = map("owners");
+        assert_eq!(marks["elements"].as_array().unwrap().len(), 1);
+        assert_eq!(marks["elements"][0]["comment"], tag.as_str());
+        let masq4 = map("masq4");
+        assert!(masq4["elements"][0]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("jump masq-"));
+        // Owners, as Nat::list reports them: the masquerade and the forward.
+        let owners = j["owners"].as_array().unwrap();
+        assert_eq!(owners.len(), 2, "{j}");
+        assert!(owners.iter().all(|o| o["owner"] == "cni0 c1 eth0"));
+        let fwd = owners.iter().find(|o| o["kind"] == "forward").unwrap();
+        assert_eq!(
+            tag,
+            format!("{} cni0 c1 eth0", fwd["chain"].as_str().unwrap())
+        );
         let mut keys: Vec<&str> = fwd["elements"]
             .as_array()
             .unwrap()
@@ -735,11 +815,17 @@ fn nat_list_reads_like_nft_and_as_json() {
         assert_eq!(
             keys,
             [
-                "hostip4-ports 10.0.0.1 . udp . 53",
-                "hostip6-ports fd00::1 . tcp . 8443",
-                "hostports tcp . 8080"
+                "hairpin4 10.88.0.2 . 10.88.0.0-10.88.255.255",
+                "hairpin4 10.88.0.2 . 127.0.0.0-127.255.255.255",
+                "hairpin6 fd00::2 . fd00::-fd00::ffff:ffff:ffff:ffff",
+                "hostip4-ports 10.0.0.1 . udp . 53 : 10.88.0.2 . 5353",
+                "hostip6-ports fd00::1 . tcp . 8443 : fd00::2 . 443",
+                "ports4 tcp . 8080 : 10.88.0.2 . 80",
             ]
         );
+        let masq = owners.iter().find(|o| o["kind"] == "masquerade").unwrap();
+        assert!(masq["chain"].as_str().unwrap().starts_with("masq-"));
+        assert_eq!(masq["elements"].as_array().unwrap().len(), 2);
         // The listing is nft syntax: after a flush, nft -c reads it back.
         ok(nsip_here(&["nat", "flush"]));
         let path = std::env::temp_dir().join(format!("nsip-nat-list-{}.nft", std::process::id()));
@@ -803,7 +889,8 @@ fn nat_in_a_named_namespace_with_dash_n() {
         assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
         let listing = ok(nsip(d, &["-n", "t1", "nat", "list"]));
         assert!(
-            listing.contains("elements = { 10.88.0.2 : jump masq-"),
+            listing.contains("elements = { 10.88.0.2 comment \"masq-")
+                && listing.contains(" cni0 c1 eth0\" : jump masq-"),
             "{listing}"
         );
         let in_t1 = ok(nsip(d, &["netns", "exec", "t1", "nft", "list", "ruleset"]));

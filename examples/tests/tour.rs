@@ -72,17 +72,26 @@ fn passes_every_step_and_cleans_up() {
             "192.168.15.5/24",
             // 5: masquerade; the outside server sees the host's address.
             "outside: no route back to blue",
-            "nft add element inet netns-nat masq4 '{ 192.168.15.2 : jump masq-",
+            "nft add element inet netns-nat masq4 '{ 192.168.15.2 comment \"masq-",
             "outside accepted from 10.0.0.1:",
             "outside saw 10.0.0.1 (the host's address)",
             // 6: the forward, from outside and, hairpinned, from red.
-            "nft add element inet netns-nat hostports '{ tcp . 8080 : jump fwd-",
-            "nft add element inet netns-nat hairpin4 '{ 192.168.15.2 : jump hp-",
+            // The forward is data: elements of the table's map and sets.
+            "nft add element inet netns-nat ports4 '{ tcp . 8080 comment \"fwd-",
+            " tour blue veth-blue\" : 192.168.15.2 . 80 }'",
+            "nft add element inet netns-nat hairpin4 '{ 192.168.15.2 . 192.168.15.0/24 comment \"fwd-",
+            "nft add element inet netns-nat hairpin4 '{ 192.168.15.2 . 127.0.0.0/8 comment \"fwd-",
+            "nft add element inet netns-nat owners '{ ",
             "OK: TCP outside -> blue at 10.0.0.1:8080",
             "blue saw 10.0.0.2 (outside itself",
             "OK: TCP red -> blue at 192.168.15.5:8080",
             "blue saw 192.168.15.5 (the host's bridge address",
-            // 7: removed, the table with the last owner.
+            // 7: removed, the forward's elements, then the table with the
+            // last owner.
+            "nft delete element inet netns-nat ports4 '{ tcp . 8080 }'",
+            "nft delete element inet netns-nat hairpin4 '{ 192.168.15.2 . 192.168.15.0/24 }'",
+            "nft delete element inet netns-nat owners '{ ",
+            "nft delete chain inet netns-nat masq-",
             "nft delete table inet netns-nat",
             "host: 0 nftables tables left",
             "All steps passed.",
@@ -265,12 +274,53 @@ fn nsip_lists_the_tours_nat_while_it_is_paused() {
             owners,
             [
                 "tour blue veth-blue \"forward\"",
-                "tour blue veth-blue \"forward\"",
                 "tour blue veth-blue \"masquerade\"",
                 "tour red veth-red \"masquerade\""
             ],
             "{j}"
         );
+        // Each element the tour printed an `nft add element` for is in
+        // nft's own listing of the table, as printed.
+        let listed = Command::new(&nsip)
+            .arg("--netns-dir")
+            .arg(&dir)
+            .args(["netns", "exec", "host", "nft", "list", "table", "inet"])
+            .arg("netns-nat")
+            .output()
+            .unwrap();
+        assert!(listed.status.success(), "{listed:?}");
+        // One line per set (nft's wrapping undone), protocol numbers named
+        // (nft prints numbers where /etc/protocols is missing: the VM tier).
+        let listed = String::from_utf8_lossy(&listed.stdout)
+            .replace(",\n", ", ")
+            .replace("\t\t\t     ", "")
+            .replace("{ 6 . ", "{ tcp . ")
+            .replace(", 6 . ", ", tcp . ");
+        let mut printed = 0;
+        for l in seen.lines() {
+            let Some(rest) = l.trim().strip_prefix("$ nft add element inet netns-nat ") else {
+                continue;
+            };
+            let (set, elem) = rest.split_once(' ').unwrap();
+            let elem = elem.trim_start_matches("'{ ").trim_end_matches(" }'");
+            let mut in_set = false;
+            let found = listed.lines().any(|t| {
+                let t = t.trim();
+                if t.starts_with("set ") || t.starts_with("map ") {
+                    in_set = t == format!("set {set} {{") || t == format!("map {set} {{");
+                }
+                in_set
+                    && t.starts_with("elements = { ")
+                    && (t.contains(&format!("{{ {elem},"))
+                        || t.contains(&format!(" {elem},"))
+                        || t.ends_with(&format!(" {elem} }}")))
+            });
+            assert!(found, "{set} {elem:?} is not in nft's listing:\n{listed}");
+            printed += 1;
+        }
+        // Two masquerades, the forward's map element, its two hairpin
+        // elements and its marker.
+        assert_eq!(printed, 6, "{seen}");
         drop(child.stdin.take());
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut out, &mut rest).unwrap();

@@ -265,35 +265,109 @@ fn owner(pod: &str) -> NatOwner {
     NatOwner::new("tour", pod, &format!("veth-{pod}"))
 }
 
-/// The chain `nat` made for `owner` of `kind` (`masq`, `fwd`, `hp`), and the
-/// map elements leading to it (`masq4 192.168.15.2`...), as `Nat::list`
-/// reports them.
-fn owned(nat: &Nat, owner: &NatOwner, prefix: &str) -> Res<(String, Vec<String>)> {
-    let comment = format!("{} {} {}", owner.network, owner.container_id, owner.ifname);
-    nat.list()?
-        .into_iter()
-        .find(|e| e.owner == comment && e.chain.starts_with(&format!("{prefix}-")))
-        .map(|e| (e.chain, e.keys))
-        .ok_or_else(|| format!("no {prefix} chain of {owner}").into())
+/// What `nat` holds of `owner` of kind `prefix` (`masq`, `fwd`), as
+/// `Nat::list` reports it and the table holds it: its tag (the masquerade
+/// chain's name, or what the forward's element comments start with), its
+/// elements as `SET KEY[ : DATA]` with a range as the prefix it is, the
+/// elements' comment, and the owner's marker in set `owners`, if any.
+struct Owned {
+    tag: String,
+    elements: Vec<String>,
+    comment: String,
+    marker: Option<String>,
 }
 
-/// The nft commands that add what `nat` holds of `owner` in chain `prefix`:
-/// the chain (its comment the owner), `rules` (as `nft list` prints them:
-/// the `meta nfproto` the library writes before an `ip` match is implied),
-/// and the map elements.
-fn print_added(nat: &Nat, owner: &NatOwner, prefix: &str, rules: &[String]) -> Res<()> {
-    let (chain, keys) = owned(nat, owner, prefix)?;
+fn owned(nat: &Nat, owner: &NatOwner, prefix: &str) -> Res<Owned> {
     let comment = format!("{} {} {}", owner.network, owner.container_id, owner.ifname);
-    cmd(&format!(
-        "nft add chain inet {NAT_TABLE} {chain} '{{ comment \"{comment}\"; }}'"
-    ));
-    for r in rules {
-        cmd(&format!("nft add rule inet {NAT_TABLE} {chain} {r}"));
+    let e = nat
+        .list()?
+        .into_iter()
+        .find(|e| e.owner == comment && e.chain.starts_with(&format!("{prefix}-")))
+        .ok_or_else(|| format!("no {prefix} entries of {owner}"))?;
+    let comment = format!("{} {comment}", e.chain);
+    let marker = nat
+        .nft()
+        .map_elements(NftFamily::Inet, NAT_TABLE, "owners")?
+        .into_iter()
+        .find(|m| m.comment.as_deref() == Some(comment.as_str()))
+        .and_then(|m| <[u8; 16]>::try_from(m.key.as_slice()).ok())
+        .map(|b| std::net::Ipv6Addr::from(b).to_string());
+    Ok(Owned {
+        tag: e.chain,
+        elements: e.keys.iter().map(|k| prefixed(k)).collect(),
+        comment,
+        marker,
+    })
+}
+
+/// `SET KEY[ : DATA]` with each address range of KEY (`a-b`) written as
+/// the prefix it is, as nft prints it.
+fn prefixed(element: &str) -> String {
+    let (key, data) = match element.split_once(" : ") {
+        Some((k, d)) => (k, Some(d)),
+        None => (element, None),
+    };
+    let key: Vec<String> = key
+        .split(" . ")
+        .map(|f| {
+            let Some((a, b)) = f.split_once('-') else {
+                return f.to_string();
+            };
+            let (Ok(a), Ok(b)) = (a.parse::<IpAddr>(), b.parse::<IpAddr>()) else {
+                return f.to_string();
+            };
+            let bits = if a.is_ipv4() { 32 } else { 128 };
+            (0..=bits)
+                .filter_map(|len| IpNet::new(a, len).ok())
+                .find(|n| n.network() == a && n.broadcast() == b)
+                .map_or_else(|| f.to_string(), |n| n.to_string())
+        })
+        .collect();
+    let key = key.join(" . ");
+    match data {
+        Some(d) => format!("{key} : {d}"),
+        None => key,
     }
-    for k in keys {
-        let (map, key) = k.split_once(' ').unwrap_or((&k, ""));
+}
+
+/// `SET KEY[ comment "C"][ : DATA]`, as `nft add element` takes it.
+fn element_cmd(verb: &str, element: &str, comment: Option<&str>) -> String {
+    let (set, rest) = element.split_once(' ').unwrap_or((element, ""));
+    let (key, data) = match rest.split_once(" : ") {
+        Some((k, d)) => (k, format!(" : {d}")),
+        None => (rest, String::new()),
+    };
+    let comment = comment
+        .map(|c| format!(" comment \"{c}\""))
+        .unwrap_or_default();
+    format!("nft {verb} element inet {NAT_TABLE} {set} '{{ {key}{comment}{data} }}'")
+}
+
+/// The nft commands that add what `nat` holds of `owner` of kind `prefix`:
+/// a masquerade's chain (its comment the owner) and `rules` (as `nft list`
+/// prints them: the `meta nfproto` the library writes before an `ip` match
+/// is implied), the elements (a forward is nothing else) with their
+/// comment, the owner's marker.
+fn print_added(nat: &Nat, owner: &NatOwner, prefix: &str, rules: &[String]) -> Res<()> {
+    let o = owned(nat, owner, prefix)?;
+    if prefix == "masq" {
+        let comment = format!("{} {} {}", owner.network, owner.container_id, owner.ifname);
         cmd(&format!(
-            "nft add element inet {NAT_TABLE} {map} '{{ {key} : jump {chain} }}'"
+            "nft add chain inet {NAT_TABLE} {} '{{ comment \"{comment}\"; }}'",
+            o.tag
+        ));
+        for r in rules {
+            cmd(&format!("nft add rule inet {NAT_TABLE} {} {r}", o.tag));
+        }
+    }
+    for e in &o.elements {
+        cmd(&element_cmd("add", e, Some(&o.comment)));
+    }
+    if let Some(m) = &o.marker {
+        cmd(&element_cmd(
+            "add",
+            &format!("owners {m}"),
+            Some(&o.comment),
         ));
     }
     Ok(())
@@ -316,27 +390,26 @@ fn remove_nat(
     owner: &NatOwner,
     kind: NatKind,
 ) -> Res<()> {
-    let prefixes: &[&str] = match kind {
-        NatKind::Masquerade => &["masq"],
-        _ => &["fwd", "hp"],
+    let prefix = match kind {
+        NatKind::Masquerade => "masq",
+        _ => "fwd",
     };
-    let mut doomed = Vec::new();
-    for p in prefixes {
-        doomed.push(owned(nat, owner, p)?);
-    }
+    let doomed = owned(nat, owner, prefix)?;
     if !nat.remove(owner, kind)? {
         return Err(format!("nothing of {owner} to remove").into());
     }
     owners.retain(|(o, k)| !(o == owner && *k == kind));
     if has_nat_table(nat)? {
-        for (chain, keys) in &doomed {
-            for k in keys {
-                let (map, key) = k.split_once(' ').unwrap_or((k, ""));
-                cmd(&format!(
-                    "nft delete element inet {NAT_TABLE} {map} '{{ {key} }}'"
-                ));
-            }
-            cmd(&format!("nft delete chain inet {NAT_TABLE} {chain}"));
+        for e in &doomed.elements {
+            // The key alone names an element to delete.
+            let key = e.split_once(" : ").map_or(e.as_str(), |(k, _)| k);
+            cmd(&element_cmd("delete", key, None));
+        }
+        if let Some(m) = &doomed.marker {
+            cmd(&element_cmd("delete", &format!("owners {m}"), None));
+        }
+        if kind == NatKind::Masquerade {
+            cmd(&format!("nft delete chain inet {NAT_TABLE} {}", doomed.tag));
         }
     } else {
         // The last owner gone: the library deletes the whole table.
@@ -526,20 +599,9 @@ fn run(t: &mut Tour) -> Res<()> {
     let o = owner("blue");
     t.nat_owners.push((o.clone(), NatKind::PortForward));
     nat.port_forward(&o, &[fwd], &Hairpin::From(vec![subnet, loopback]))?;
-    print_added(
-        &nat,
-        &o,
-        "fwd",
-        &[format!(
-            "meta nfproto ipv4 tcp dport 8080 dnat ip to 192.168.15.2:80 comment \"{fwd}\""
-        )],
-    )?;
-    print_added(
-        &nat,
-        &o,
-        "hp",
-        &[subnet, loopback].map(|n| format!("ip saddr {n} masquerade")),
-    )?;
+    // Data only: the elements the table's fixed rules look up (map ports4
+    // for the DNAT, set hairpin4 for the masquerade of hairpin traffic).
+    print_added(&nat, &o, "fwd", &[])?;
     let listener = blue.run(|| TcpListener::bind("192.168.15.2:80"))??;
     let peer = tcp(
         ("outside", &outside),
@@ -572,9 +634,9 @@ fn run(t: &mut Tour) -> Res<()> {
 
     step(7, "the NAT removed")?;
     for (pod, kind) in [
+        ("blue", NatKind::PortForward),
         ("red", NatKind::Masquerade),
         ("blue", NatKind::Masquerade),
-        ("blue", NatKind::PortForward),
     ] {
         remove_nat(&nat, &mut t.nat_owners, &owner(pod), kind)?;
     }
