@@ -113,7 +113,10 @@ fn ip_masq_pod_reaches_outside_as_the_host_and_del_restores_the_ruleset() {
         let entries = Nat::new().expect("nat").list().expect("list");
         assert_eq!(entries.len(), 1, "{entries:?}");
         assert_eq!(entries[0].owner, "t c1 eth0");
-        assert_eq!(entries[0].keys, ["masq4 10.77.0.2"]);
+        assert_eq!(
+            entries[0].keys,
+            [format!("masq4 10.77.0.2 : jump {}", entries[0].chain)]
+        );
         net.del(&pod, "c1", "eth0").expect_ok();
         assert_eq!(
             ruleset(),
