@@ -66,63 +66,17 @@ const BASE_CHAIN: &str = "prerouting";
 /// The reference's priority (NF_BR_PRI_NAT_DST_BRIDGED).
 pub const MACSPOOF_PRIORITY: i32 = -300;
 const PREFIX: &str = "mac";
-/// How many times a removal reads again after a concurrent change.
-const REMOVE_ATTEMPTS: usize = 8;
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-fn network_hash(network: &str) -> u64 {
-    fnv(FNV_OFFSET, network.as_bytes())
-}
-
-fn owner_hash(o: &NatOwner) -> u64 {
-    let mut h = fnv(FNV_OFFSET, o.network.as_bytes());
-    h = fnv(h, b"\0");
-    h = fnv(h, o.container_id.as_bytes());
-    h = fnv(h, b"\0");
-    fnv(h, o.ifname.as_bytes())
-}
-
-/// `mac-N-O`.
+/// `mac-N-O` (see [`NatOwner`]'s tags).
 fn chain_of(o: &NatOwner) -> String {
-    format!(
-        "{PREFIX}-{:016x}-{:016x}",
-        network_hash(&o.network),
-        owner_hash(o)
-    )
+    o.tag(PREFIX)
 }
 
 /// The network and owner hashes of a chain name this module made.
 fn parse_chain(name: &str) -> Option<(u64, u64)> {
-    let mut parts = name.split('-');
-    let (prefix, net, owner) = (parts.next()?, parts.next()?, parts.next()?);
-    if prefix != PREFIX || parts.next().is_some() || net.len() != 16 || owner.len() != 16 {
-        return None;
+    match crate::nat::parse_tag(name)? {
+        (PREFIX, net, owner) => Some((net, owner)),
+        _ => None,
     }
-    Some((
-        u64::from_str_radix(net, 16).ok()?,
-        u64::from_str_radix(owner, 16).ok()?,
-    ))
-}
-
-/// The owner's chain comment, cut to what nft keeps.
-fn comment_of(o: &NatOwner) -> String {
-    let mut c = format!("{} {} {}", o.network, o.container_id, o.ifname);
-    c.retain(|ch| ch != '\0');
-    let mut end = c.len().min(127);
-    while !c.is_char_boundary(end) {
-        end -= 1;
-    }
-    c.truncate(end);
-    c
 }
 
 /// The rule's comment: what it allows.
@@ -189,7 +143,7 @@ impl MacSpoofCheck {
         let build = || {
             self.nft
                 .transaction()
-                .chain_create(FAMILY, MACSPOOF_TABLE, &chain, Some(&comment_of(owner)))
+                .chain_create(FAMILY, MACSPOOF_TABLE, &chain, Some(&owner.comment()))
                 .rule_add(
                     FAMILY,
                     MACSPOOF_TABLE,
@@ -243,11 +197,11 @@ impl MacSpoofCheck {
     /// Remove what every owner of `network` not in `valid` added (CNI's
     /// GC). Returns how many owners' chains went.
     pub fn gc(&self, network: &str, valid: &[NatOwner]) -> Result<usize> {
-        let net = network_hash(network);
+        let net = crate::nat::network_hash(network);
         let keep: HashSet<u64> = valid
             .iter()
             .filter(|o| o.network == network)
-            .map(owner_hash)
+            .map(NatOwner::hash)
             .collect();
         self.remove_where(
             |c| matches!(parse_chain(c), Some((n, o)) if n == net && !keep.contains(&o)),
@@ -371,11 +325,9 @@ impl MacSpoofCheck {
     /// (the whole table when no other owner's chain is in it), at the
     /// generation they were read at. Returns how many chains went.
     fn remove_where(&self, ours: impl Fn(&str) -> bool) -> Result<usize> {
-        let mut last = None;
-        for _ in 0..REMOVE_ATTEMPTS {
-            let genid = self.nft.generation()?;
+        let removed = self.nft.at_one_generation(|| {
             let chains = match self.nft.chains(FAMILY, MACSPOOF_TABLE) {
-                Err(e) if e.is_not_found() => return Ok(0),
+                Err(e) if e.is_not_found() => return Ok(None),
                 other => other?,
             };
             let mut doomed_chains = Vec::new();
@@ -391,9 +343,9 @@ impl MacSpoofCheck {
                 }
             }
             if doomed_chains.is_empty() {
-                return Ok(0);
+                return Ok(None);
             }
-            let mut t = self.nft.transaction().at_generation(genid);
+            let mut t = self.nft.transaction();
             if others == 0 {
                 t = t.table_del(FAMILY, MACSPOOF_TABLE);
             } else {
@@ -407,16 +359,9 @@ impl MacSpoofCheck {
                     t = t.chain_del(FAMILY, MACSPOOF_TABLE, c);
                 }
             }
-            match t.commit() {
-                Ok(()) => return Ok(doomed_chains.len()),
-                // Changed since it was read: read again.
-                Err(e) if e.errno() == Some(libc::ERESTART) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            Error::invalid("macspoof_remove", MACSPOOF_TABLE, "no attempt made")
-        }))
+            Ok(Some((t, doomed_chains.len())))
+        })?;
+        Ok(removed.unwrap_or(0))
     }
 }
 
@@ -436,13 +381,13 @@ mod tests {
         let name = chain_of(&o);
         assert_eq!(
             parse_chain(&name),
-            Some((network_hash("net1"), owner_hash(&o)))
+            Some((crate::nat::network_hash("net1"), o.hash()))
         );
         assert_ne!(chain_of(&NatOwner::new("net1", "c1", "eth1")), name);
         assert_ne!(chain_of(&NatOwner::new("net1c", "1", "eth0")), name);
         assert_eq!(parse_chain(BASE_CHAIN), None);
         assert_eq!(parse_chain("masq-0000000000000000-0000000000000000"), None);
-        assert!(comment_of(&NatOwner::new(&"é".repeat(100), "c\0", "e")).len() <= 127);
+        assert!(NatOwner::new(&"é".repeat(100), "c\0", "e").comment().len() <= 127);
         assert_eq!(show_ifname(b"veth0\0\0\0"), "veth0");
         assert_eq!(
             rule_comment(MacAddr([2, 0x42, 10, 0, 0, 2])),

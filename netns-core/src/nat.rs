@@ -136,9 +136,6 @@ const MULTICAST6: IpNet = IpNet::V6(ipnet::Ipv6Net::new_assert(
     8,
 ));
 
-/// How many times a removal reads again after a concurrent change.
-const REMOVE_ATTEMPTS: usize = 8;
-
 /// Who a NAT entry belongs to: an attachment (network name, container ID,
 /// interface name), as CNI names one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -161,7 +158,7 @@ impl NatOwner {
         }
     }
 
-    fn hash(&self) -> u64 {
+    pub(crate) fn hash(&self) -> u64 {
         let mut h = fnv(FNV_OFFSET, self.network.as_bytes());
         h = fnv(h, b"\0");
         h = fnv(h, self.container_id.as_bytes());
@@ -171,9 +168,15 @@ impl NatOwner {
 
     /// The name of this owner's chain of `kind`.
     fn chain(&self, kind: ChainKind) -> String {
+        self.tag(kind.prefix())
+    }
+
+    /// `PREFIX-N-O`: the tag of what this owner adds (a chain name, the
+    /// start of an element's comment), N and O the network's and the
+    /// owner's hashes; [`parse_tag`] reads it back.
+    pub(crate) fn tag(&self, prefix: &str) -> String {
         format!(
-            "{}-{:016x}-{:016x}",
-            kind.prefix(),
+            "{prefix}-{:016x}-{:016x}",
             network_hash(&self.network),
             self.hash()
         )
@@ -194,7 +197,7 @@ impl NatOwner {
     }
 
     /// The chains' comment: the owner, cut to what nft keeps.
-    fn comment(&self) -> String {
+    pub(crate) fn comment(&self) -> String {
         cut(format!(
             "{} {} {}",
             self.network, self.container_id, self.ifname
@@ -210,6 +213,21 @@ impl fmt::Display for NatOwner {
             self.network, self.container_id, self.ifname
         )
     }
+}
+
+/// The prefix, network hash and owner hash of a tag
+/// ([`NatOwner::tag`]).
+pub(crate) fn parse_tag(tag: &str) -> Option<(&str, u64, u64)> {
+    let mut parts = tag.split('-');
+    let (prefix, net, owner) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || net.len() != 16 || owner.len() != 16 {
+        return None;
+    }
+    Some((
+        prefix,
+        u64::from_str_radix(net, 16).ok()?,
+        u64::from_str_radix(owner, 16).ok()?,
+    ))
 }
 
 /// `c` without NULs, cut to the 127 bytes nft keeps of a comment.
@@ -233,7 +251,7 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-fn network_hash(network: &str) -> u64 {
+pub(crate) fn network_hash(network: &str) -> u64 {
     fnv(FNV_OFFSET, network.as_bytes())
 }
 
@@ -274,17 +292,9 @@ impl ChainKind {
 
     /// The kind, network hash and owner hash of a chain name netns made.
     fn parse(chain: &str) -> Option<(ChainKind, u64, u64)> {
-        let mut parts = chain.split('-');
-        let (prefix, net, owner) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || net.len() != 16 || owner.len() != 16 {
-            return None;
-        }
+        let (prefix, net, owner) = parse_tag(chain)?;
         let kind = ChainKind::ALL.into_iter().find(|k| k.prefix() == prefix)?;
-        Some((
-            kind,
-            u64::from_str_radix(net, 16).ok()?,
-            u64::from_str_radix(owner, 16).ok()?,
-        ))
+        Some((kind, net, owner))
     }
 }
 
@@ -948,9 +958,7 @@ impl Nat {
     /// is in it. At the generation the sets were read at, so a concurrent
     /// change makes it read again. Returns how many owner tokens went.
     fn remove_where(&self, ours: impl Fn(&str) -> bool) -> Result<usize> {
-        let mut last = None;
-        for _ in 0..REMOVE_ATTEMPTS {
-            let genid = self.nft.generation()?;
+        let removed = self.nft.at_one_generation(|| {
             let mut doomed: Vec<(&str, NftMapElement)> = Vec::new();
             let mut tokens: Vec<String> = Vec::new();
             let mut chains: Vec<String> = Vec::new();
@@ -974,9 +982,9 @@ impl Nat {
                 }
             }
             if tokens.is_empty() {
-                return Ok(0);
+                return Ok(None);
             }
-            let mut t = self.nft.transaction().at_generation(genid);
+            let mut t = self.nft.transaction();
             if others == 0 {
                 t = t.table_del(FAMILY, NAT_TABLE);
             } else {
@@ -987,14 +995,9 @@ impl Nat {
                     t = t.chain_del(FAMILY, NAT_TABLE, c);
                 }
             }
-            match t.commit() {
-                Ok(()) => return Ok(tokens.len()),
-                // Changed since it was read: read again.
-                Err(e) if e.errno() == Some(libc::ERESTART) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::invalid("nat_remove", NAT_TABLE, "no attempt made")))
+            Ok(Some((t, tokens.len())))
+        })?;
+        Ok(removed.unwrap_or(0))
     }
 }
 

@@ -488,6 +488,31 @@ impl Nft {
         }
     }
 
+    /// Read, decide and change at one ruleset generation: `plan` reads what
+    /// it needs and returns the transaction to apply with its result
+    /// (`None`: nothing to change); the transaction is committed at the
+    /// generation read before `plan` ran, and a concurrent change (ERESTART)
+    /// makes it read and decide again, up to 8 times.
+    pub(crate) fn at_one_generation<'a, T>(
+        &'a self,
+        mut plan: impl FnMut() -> Result<Option<(NftTransaction<'a>, T)>>,
+    ) -> Result<Option<T>> {
+        const ATTEMPTS: usize = 8;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let genid = self.generation()?;
+            let Some((t, out)) = plan()? else {
+                return Ok(None);
+            };
+            match t.at_generation(genid).commit() {
+                Ok(()) => return Ok(Some(out)),
+                Err(e) if e.errno() == Some(libc::ERESTART) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::invalid("nft_transaction", "ruleset", "no attempt")))
+    }
+
     /// The ruleset's generation: a number the kernel changes with every
     /// committed transaction. A transaction made
     /// [`at_generation`](NftTransaction::at_generation) of it is refused
