@@ -14,35 +14,13 @@ netns_testutil::host_only!(
 mod cni_common;
 mod frames_common;
 
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
-use std::time::Duration;
+use std::net::IpAddr;
 
 use cni_common::*;
 use frames_common::*;
-use netns_core::{AddrSpec, Handle, LinkSpec, NetNs};
+use netns_testutil::nft::ruleset;
 use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
-
-fn ruleset() -> Vec<Value> {
-    let out = Command::new("nft")
-        .args(["-j", "list", "ruleset"])
-        .output()
-        .expect("run nft");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["nftables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| o.get("metainfo").is_none())
-        .collect()
-}
 
 fn conflist(ty: &str, data: &TempDir, extra: Value) -> Value {
     let mut p = json!({"type": ty, "bridge": "cni-t0", "isDefaultGateway": true,
@@ -61,48 +39,13 @@ fn paths(ty: &str) -> Vec<std::path::PathBuf> {
     }
 }
 
-fn outside() -> Pod {
-    let out = Pod::new("outside");
-    let ns = NetNs::open(out.path()).expect("outside");
-    let h = Handle::new().expect("a handle");
-    h.link_add(&LinkSpec::veth("r-out", "eth0").peer_netns(&ns))
-        .expect("veth");
-    let me = h.link_get("r-out").expect("r-out").index;
-    h.addr_add(&AddrSpec::new(me, "192.168.99.1/24".parse().expect("addr")))
-        .expect("addr");
-    h.link_set_up(me).expect("up");
-    let o = ns.handle().expect("a handle there");
-    let e = o.link_get("eth0").expect("eth0").index;
-    o.addr_add(&AddrSpec::new(e, "192.168.99.2/24".parse().expect("addr")))
-        .expect("addr");
-    o.link_set_up(e).expect("up");
-    out
-}
-
-fn seen_from_outside(pod: &Pod, out: &Pod) -> IpAddr {
-    let listener = NetNs::open(out.path())
-        .expect("outside")
-        .run(|| TcpListener::bind("192.168.99.2:0"))
-        .expect("run")
-        .expect("listen");
-    let to: SocketAddr = listener.local_addr().expect("addr");
-    let client = NetNs::open(pod.path())
-        .expect("pod")
-        .run(move || TcpStream::connect_timeout(&to, Duration::from_secs(10)))
-        .expect("run")
-        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
-    let (_c, peer) = listener.accept().expect("accept");
-    drop(client);
-    peer.ip()
-}
-
 /// What `ty` does with ipMasq: the address the outside sees, and whether
 /// the ruleset is as before after DEL of a pod whose netns is gone.
 fn masquerade(ty: &str) -> (IpAddr, bool) {
     in_private_netns(|| {
         ip(["link", "set", "lo", "up"]);
         let before = ruleset();
-        let out = outside();
+        let out = outside_pod();
         let data = TempDir::new("ipam");
         let net = Network::new(conflist(ty, &data, json!({"ipMasq": true})), paths(ty));
         let pod = Pod::new("p1");

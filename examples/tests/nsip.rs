@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use netns_testutil::nft::{nft, nft_accepts};
 use netns_testutil::{ifnames, in_private_netns, ip_in_dir, ip_json, TempNetnsDir};
 
 fn nsip_path() -> PathBuf {
@@ -523,20 +524,6 @@ fn snapshot() -> Vec<(&'static str, serde_json::Value)> {
 
 // ---- nsip nat: judged by `nft -j list ruleset` ----
 
-/// `nft ARGS...` in the calling thread's namespace: its stdout.
-fn nft(args: &[&str]) -> String {
-    let out = Command::new("nft")
-        .args(args)
-        .output()
-        .expect("run nft (the Debian package nftables)");
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The ruleset as `nft -j list ruleset` prints it, without the metainfo
 /// and the kernel's handles (which count up per namespace and table), map
 /// elements in key order.
@@ -553,14 +540,7 @@ fn ruleset() -> Vec<serde_json::Value> {
             _ => {}
         }
     }
-    let v: serde_json::Value = serde_json::from_str(&nft(&["-j", "list", "ruleset"])).unwrap();
-    let mut objs: Vec<serde_json::Value> = v["nftables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| o.get("metainfo").is_none())
-        .collect();
+    let mut objs = netns_testutil::nft::ruleset();
     for o in &mut objs {
         scrub(o);
         if let Some(e) = o
@@ -826,13 +806,10 @@ fn nat_list_reads_like_nft_and_as_json() {
         let masq = owners.iter().find(|o| o["kind"] == "masquerade").unwrap();
         assert!(masq["chain"].as_str().unwrap().starts_with("masq-"));
         assert_eq!(masq["elements"].as_array().unwrap().len(), 2);
-        // The listing is nft syntax: after a flush, nft -c reads it back.
+        // The listing is nft syntax: nft -c reads it back on its own (in
+        // an empty namespace, as here after a flush).
         ok(nsip_here(&["nat", "flush"]));
-        let path = std::env::temp_dir().join(format!("nsip-nat-list-{}.nft", std::process::id()));
-        std::fs::write(&path, &ours).unwrap();
-        let check = nft(&["-c", "-f", path.to_str().unwrap()]);
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(check, "");
+        assert_eq!(nft_accepts(&ours), "");
         assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
     });
 }

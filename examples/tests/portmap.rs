@@ -328,22 +328,14 @@ fn check_passes_after_add_and_names_what_someone_deleted() {
         add(&net, &pod, "c1", &mappings()).expect_ok();
         check(&net, &pod, "c1", &mappings()).expect_ok();
         // Numeric protocol: the VM has no /etc/protocols for nft to read.
-        let out = std::process::Command::new("nft")
-            .args([
-                "delete",
-                "element",
-                "inet",
-                "netns-nat",
-                "ports4",
-                "{ 6 . 8080 }",
-            ])
-            .output()
-            .expect("nft");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        netns_testutil::nft::nft(&[
+            "delete",
+            "element",
+            "inet",
+            "netns-nat",
+            "ports4",
+            "{ 6 . 8080 }",
+        ]);
         let o = check(&net, &pod, "c1", &mappings());
         assert_eq!(o.expect_code(), 999);
         assert!(

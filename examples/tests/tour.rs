@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use netns_testutil::in_private_netns;
+use netns_testutil::nft::ruleset;
 
 fn tour() -> Command {
     let exe = std::env::current_exe().unwrap();
@@ -114,30 +115,8 @@ fn passes_every_step_and_cleans_up() {
         assert!(!leftovers(pid));
         // The NAT lived in the tour's host namespace: the caller's own
         // ruleset (this test's namespace) was never touched.
-        assert_eq!(caller_ruleset(), Vec::<serde_json::Value>::new());
+        assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
     });
-}
-
-/// The calling namespace's ruleset (`nft -j list ruleset`), metainfo left
-/// out.
-fn caller_ruleset() -> Vec<serde_json::Value> {
-    let out = Command::new("nft")
-        .args(["-j", "list", "ruleset"])
-        .output()
-        .expect("run nft (the Debian package nftables)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["nftables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| o.get("metainfo").is_none())
-        .collect()
 }
 
 #[test]
@@ -162,7 +141,7 @@ fn a_failing_step_after_the_nat_still_removes_it() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("step 7 failed"));
         assert_eq!(mounts_of(pid), 0, "a mount was left behind");
         assert!(!leftovers(pid));
-        assert_eq!(caller_ruleset(), Vec::<serde_json::Value>::new());
+        assert_eq!(ruleset(), Vec::<serde_json::Value>::new());
     });
 }
 

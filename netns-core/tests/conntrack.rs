@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use netns_core::{Conntrack, CtEntry, CtFilter, IpFamily, NetNs};
+use netns_testutil::nft::nft;
 use netns_testutil::{in_private_netns, in_private_netns_lo_up, kernel_release};
 
 /// `conntrack ARGS...` in the calling thread's namespace, which must
@@ -437,14 +438,6 @@ fn deleting_when_nothing_matches_returns_zero() {
 fn real_udp_traffic_is_tracked_listed_and_deleted() {
     in_private_netns_lo_up(|| {
         // Any ct expression makes the kernel track this namespace's traffic.
-        let nft = |args: &[&str]| {
-            let out = Command::new("nft").args(args).output().expect("run nft");
-            assert!(
-                out.status.success(),
-                "nft {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         nft(&["add", "table", "inet", "ct-test"]);
         nft(&[
             "add",

@@ -5,39 +5,13 @@
 //! was changed is cut off); exact removal (the ruleset compared whole with
 //! what was there before); bad input refused with nothing written.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
+use std::os::fd::OwnedFd;
 
 use netns_core::{Handle, LinkSpec, MacAddr, MacSpoofCheck, NatOwner, NetNs, NetnsDir, NftFamily};
+use netns_testutil::frames::{packet_socket_here, receive_until, send_frames_on};
+use netns_testutil::nft::{nft, nft_accepts, ruleset};
 use netns_testutil::{in_private_netns, TempNetnsDir};
 use serde_json::{json, Value};
-
-/// `nft ARGS...` in the calling thread's namespace: its stdout.
-fn nft(args: &[&str]) -> String {
-    let out = Command::new("nft")
-        .args(args)
-        .output()
-        .expect("run nft (the Debian package nftables; .ci/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The whole ruleset as `nft -j list ruleset` prints it, without the
-/// metainfo.
-fn ruleset() -> Vec<Value> {
-    let v: Value = serde_json::from_str(&nft(&["-j", "list", "ruleset"])).expect("JSON");
-    v["nftables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| o.get("metainfo").is_none())
-        .collect()
-}
 
 /// The objects of table `bridge netns-macspoof` (table, map, chains,
 /// rules) as `nft -j` prints them, without handles.
@@ -69,20 +43,7 @@ fn mac(s: &str) -> MacAddr {
 
 /// The table nft prints back is one nft itself accepts (`nft -c -f`).
 fn nft_accepts_what_it_prints() {
-    let text = nft(&["list", "table", "bridge", "netns-macspoof"]);
-    let dir = netns_testutil::TempDir::new("macspoof-check");
-    let file = dir.path().join("table.nft");
-    std::fs::write(&file, &text).expect("write");
-    let out = Command::new("unshare")
-        .args(["--net", "nft", "-c", "-f"])
-        .arg(&file)
-        .output()
-        .expect("run unshare nft -c");
-    assert!(
-        out.status.success(),
-        "nft -c refused what nft printed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nft_accepts(&nft(&["list", "table", "bridge", "netns-macspoof"]));
 }
 
 #[test]
@@ -254,119 +215,17 @@ fn bad_input_is_refused_with_nothing_written() {
     });
 }
 
-/// An IEEE local experimental EtherType: nothing else on the test's links
-/// sends it.
-const ETHERTYPE: u16 = 0x88b5;
-
-/// A packet socket for [`ETHERTYPE`] bound to `ifname` of `ns` (opened
-/// there; it stays bound to that device). Reads time out after 10 s, so a
-/// frame that never comes fails the test instead of hanging it (no
-/// assertion on time).
+/// A packet socket bound to `ifname` of `ns` (opened there).
 fn packet_socket(ns: &NetNs, ifname: &str) -> OwnedFd {
-    let ifname = std::ffi::CString::new(ifname).expect("name");
-    ns.run(move || {
-        // SAFETY: plain socket(2); the result is checked and owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(ETHERTYPE.to_be()),
-            )
-        };
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        // SAFETY: fd is a new descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: ifname is a NUL-terminated string.
-        let index = unsafe { libc::if_nametoindex(ifname.as_ptr()) };
-        assert!(index > 0, "no {ifname:?}");
-        // SAFETY: sockaddr_ll is plain data; all-zero is valid.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETHERTYPE.to_be();
-        sll.sll_ifindex = index as i32;
-        // SAFETY: sll is a valid sockaddr_ll of the size given.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
-        let tv = libc::timeval {
-            tv_sec: 10,
-            tv_usec: 0,
-        };
-        // SAFETY: tv is a valid timeval of the size given.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            )
-        };
-        assert_eq!(r, 0, "SO_RCVTIMEO");
-        fd
-    })
-    .expect("run in the namespace")
+    let ifname = ifname.to_owned();
+    ns.run(move || packet_socket_here(&ifname))
+        .expect("run in the namespace")
 }
 
 /// Send, from `ns`'s `ifname`, one broadcast frame per `(source MAC, tag)`,
-/// in order, from one CPU (frames sent from one CPU through veth and a
-/// bridge are received in the order they were sent).
+/// in order ([`send_frames_on`]).
 fn send_frames(ns: &NetNs, ifname: &str, frames: &[([u8; 6], u8)]) {
-    let sock = packet_socket(ns, ifname);
-    let frames = frames.to_vec();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: cpu_set_t is plain data; the calls only write it and
-            // set this thread's affinity.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(0, &mut set);
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-            }
-            for (src, tag) in frames {
-                let mut f = vec![0xffu8; 6];
-                f.extend_from_slice(&src);
-                f.extend_from_slice(&ETHERTYPE.to_be_bytes());
-                f.push(tag);
-                f.resize(60, 0);
-                // SAFETY: f is valid for reads of its length.
-                let n = unsafe { libc::send(sock.as_raw_fd(), f.as_ptr().cast(), f.len(), 0) };
-                assert_eq!(
-                    n,
-                    f.len() as isize,
-                    "send: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-        });
-    });
-}
-
-/// The (source MAC, tag) of every frame `sock` receives up to and
-/// including the one tagged `last`.
-fn receive_until(sock: &OwnedFd, last: u8) -> Vec<([u8; 6], u8)> {
-    let mut got = Vec::new();
-    loop {
-        let mut b = [0u8; 1600];
-        // SAFETY: b is valid for writes of its length.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), b.as_mut_ptr().cast(), b.len(), 0) };
-        assert!(
-            n >= 15,
-            "no frame tagged {last} came (got {got:?}): {}",
-            std::io::Error::last_os_error()
-        );
-        let mut src = [0u8; 6];
-        src.copy_from_slice(&b[6..12]);
-        got.push((src, b[14]));
-        if b[14] == last {
-            return got;
-        }
-    }
+    send_frames_on(&packet_socket(ns, ifname), frames);
 }
 
 /// Bridge `br0` up in this namespace with pods `a` and `b`, each an `eth0`

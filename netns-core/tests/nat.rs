@@ -5,48 +5,19 @@
 //! input refused with nothing written.
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::Command;
 use std::time::Duration;
 
 use netns_core::{
     AddrSpec, Hairpin, Handle, IpNet, LinkSpec, Nat, NatKind, NatOwner, NatProto, NetNs, NetnsDir,
     PortForward, RouteSpec, Sysctl,
 };
+use netns_testutil::nft::{nft, nft_accepts, nft_json, ruleset};
 use netns_testutil::{in_private_netns, TempNetnsDir};
 use serde_json::Value;
 
-/// `nft ARGS...` in the calling thread's namespace: its stdout.
-fn nft(args: &[&str]) -> String {
-    let out = Command::new("nft")
-        .args(args)
-        .output()
-        .expect("run nft (the Debian package nftables; .ci/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The whole ruleset as `nft -j list ruleset` prints it, without the
-/// metainfo (which names nft's version).
-fn ruleset() -> Vec<Value> {
-    let v: Value = serde_json::from_str(&nft(&["-j", "list", "ruleset"])).expect("JSON");
-    v["nftables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| o.get("metainfo").is_none())
-        .collect()
-}
-
 /// The rules of one chain of the NAT table, as `nft -j` prints them.
 fn rules_of(chain: &str) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&nft(&["-j", "list", "chain", "inet", "netns-nat", chain]))
-        .expect("JSON");
-    v["nftables"]
+    nft_json(&["list", "chain", "inet", "netns-nat", chain])["nftables"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -109,9 +80,7 @@ fn raw_elements(map: &str) -> Vec<Value> {
     } else {
         "map"
     };
-    let v: Value =
-        serde_json::from_str(&nft(&["-j", "list", kind, "inet", "netns-nat", map])).expect("JSON");
-    v["nftables"]
+    nft_json(&["list", kind, "inet", "netns-nat", map])["nftables"]
         .as_array()
         .and_then(|a| a.iter().find_map(|o| o.get(kind)))
         .and_then(|m| m.get("elem"))
@@ -137,22 +106,7 @@ fn net(s: &str) -> IpNet {
 /// The table nft prints back is one nft itself accepts (`nft -c -f`): the
 /// library writes nothing nft cannot read.
 fn nft_accepts_what_it_prints() {
-    let text = nft(&["list", "table", "inet", "netns-nat"]);
-    let dir = netns_testutil::TempDir::new("nat-check");
-    let file = dir.path().join("table.nft");
-    // Into a fresh namespace so `nft -c` checks the text on its own, not
-    // against the table already here.
-    std::fs::write(&file, &text).expect("write");
-    let out = Command::new("unshare")
-        .args(["--net", "nft", "-c", "-f"])
-        .arg(&file)
-        .output()
-        .expect("run unshare nft -c");
-    assert!(
-        out.status.success(),
-        "nft -c refused what nft printed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nft_accepts(&nft(&["list", "table", "inet", "netns-nat"]));
 }
 
 #[test]

@@ -2,51 +2,21 @@
 //! by `nft -j` (Debian's nftables) in the same private namespace.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use netns_core::{
     NetnsDir, Nft, NftBaseChain, NftChainType, NftFamily, NftHook, NftRule, NftVerdict,
 };
+use netns_testutil::nft::{nft as run_nft, nft_json, nft_json_in};
 use netns_testutil::{in_private_netns, TempNetnsDir};
 use serde_json::Value;
 
-/// `nft -j ARGS...` in the calling thread's namespace (through `nsenter`
-/// into `netns` when given), parsed.
-fn nft_json(netns: Option<&std::path::Path>, args: &[&str]) -> Value {
-    let mut cmd = match netns {
-        Some(p) => {
-            let mut c = Command::new("nsenter");
-            c.arg(format!("--net={}", p.display())).arg("nft");
-            c
-        }
-        None => Command::new("nft"),
-    };
-    let out = cmd
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("run nft (the Debian package nftables; .ci/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("nft -j prints JSON")
-}
-
-/// `nft ARGS...` (text), which must succeed.
-fn run_nft(args: &[&str]) {
-    let out = Command::new("nft").args(args).output().expect("run nft");
-    assert!(
-        out.status.success(),
-        "nft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// (family, name, handle) of every table `nft -j list tables` prints.
 fn nft_tables(netns: Option<&std::path::Path>) -> BTreeSet<(String, String, u64)> {
-    nft_json(netns, &["list", "tables"])["nftables"]
+    let listing = match netns {
+        Some(p) => nft_json_in(p, &["list", "tables"]),
+        None => nft_json(&["list", "tables"]),
+    };
+    listing["nftables"]
         .as_array()
         .into_iter()
         .flatten()
@@ -198,7 +168,7 @@ fn a_handle_opened_in_another_namespace_works_there_only() {
 /// (name, type, hook, prio, policy) of every chain `nft -j list chains`
 /// prints for table `table` (absent keys as empty / 0).
 fn nft_chains(table: &str) -> BTreeSet<(String, String, String, i64, String, u64)> {
-    nft_json(None, &["list", "chains"])["nftables"]
+    nft_json(&["list", "chains"])["nftables"]
         .as_array()
         .into_iter()
         .flatten()
@@ -357,7 +327,7 @@ fn a_chain_the_kernel_refuses_leaves_nothing() {
 
 /// The rules `nft -j list chain FAMILY TABLE CHAIN` prints.
 fn nft_rules(family: &str, table: &str, chain: &str) -> Vec<Value> {
-    nft_json(None, &["list", "chain", family, table, chain])["nftables"]
+    nft_json(&["list", "chain", family, table, chain])["nftables"]
         .as_array()
         .into_iter()
         .flatten()

@@ -9,6 +9,9 @@
 //! - [`ip`], [`ip_json`], [`ip_in_dir`]: iproute2 as the oracle, run inside
 //!   the calling thread's namespace (a child inherits the namespaces of the
 //!   thread that spawns it).
+//! - [`nft`]: nftables' `nft` as the oracle (`nft -j`, the ruleset without
+//!   its metainfo, `nft -c` round trips).
+//! - [`frames`]: raw Ethernet frames through a packet socket.
 //! - [`host_only!`]: a test binary declares that the VM tier leaves it out.
 //!
 //! This crate deliberately does not depend on netns-core: what it checks with
@@ -19,6 +22,9 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub mod frames;
+pub mod nft;
 
 /// Run `body` on a new thread that first moves into a new, empty network
 /// namespace (only `lo`, down). The calling thread is untouched; a panic in

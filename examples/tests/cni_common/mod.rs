@@ -11,6 +11,8 @@
 //!   (target/<profile>/ref-cni) there, and the VM tier runs them, and ours,
 //!   from copies in guest memory;
 //! - [`Pod`]: a container network namespace in a temporary netns directory;
+//!   [`outside_pod`], one wired to the host side with no route to the pods, and
+//!   [`seen_from_outside`], the address a pod's connection there comes from;
 //! - [`Network`]: a conflist, a plugin search path and a libcni cache dir of
 //!   its own, with [`Network::run`] (and `add`, `check`, `del`, `gc`,
 //!   `status`, `validate`) running the driver from the calling thread, so the
@@ -400,6 +402,49 @@ impl Drop for Pod {
     fn drop(&mut self) {
         let _ = NetnsDir::new(self.dir.path()).remove();
     }
+}
+
+/// An `outside` namespace (192.168.99.2/24) wired to the calling thread's
+/// (`r-out`, 192.168.99.1/24), with no route to the pods' subnet: where a
+/// masqueraded pod's traffic must come from the host's address.
+pub fn outside_pod() -> Pod {
+    use netns_core::{AddrSpec, Handle, LinkSpec, NetNs};
+    let out = Pod::new("outside");
+    let ns = NetNs::open(out.path()).expect("outside");
+    let h = Handle::new().expect("a handle");
+    h.link_add(&LinkSpec::veth("r-out", "eth0").peer_netns(&ns))
+        .expect("veth");
+    let me = h.link_get("r-out").expect("r-out").index;
+    h.addr_add(&AddrSpec::new(me, "192.168.99.1/24".parse().expect("addr")))
+        .expect("addr");
+    h.link_set_up(me).expect("up");
+    let o = ns.handle().expect("a handle there");
+    let e = o.link_get("eth0").expect("eth0").index;
+    o.addr_add(&AddrSpec::new(e, "192.168.99.2/24".parse().expect("addr")))
+        .expect("addr");
+    o.link_set_up(e).expect("up");
+    out
+}
+
+/// Connect (TCP) from `pod` to a server in `out` (an [`outside_pod`]) and
+/// return the address the server saw.
+pub fn seen_from_outside(pod: &Pod, out: &Pod) -> std::net::IpAddr {
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+    let listener = netns_core::NetNs::open(out.path())
+        .expect("outside")
+        .run(|| TcpListener::bind("192.168.99.2:0"))
+        .expect("run")
+        .expect("listen");
+    let to: SocketAddr = listener.local_addr().expect("addr");
+    let client = netns_core::NetNs::open(pod.path())
+        .expect("pod")
+        .run(move || TcpStream::connect_timeout(&to, Duration::from_secs(10)))
+        .expect("run")
+        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
+    let (_c, peer) = listener.accept().expect("accept");
+    drop(client);
+    peer.ip()
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use netns_core::{AddrSpec, Handle, LinkSpec, NetNs, NetnsDir};
+pub use netns_testutil::nft::ruleset;
 use netns_testutil::TempNetnsDir;
 use serde_json::{json, Value};
 
@@ -333,27 +334,6 @@ pub fn tcp_refused(from: &NetNs, to: &str) -> bool {
     from.run(move || TcpStream::connect_timeout(&to, Duration::from_secs(5)))
         .expect("run")
         .is_err()
-}
-
-/// `nft -j list ruleset` of this namespace, without the metainfo.
-pub fn ruleset() -> Vec<Value> {
-    let out = Command::new("nft")
-        .args(["-j", "list", "ruleset"])
-        .output()
-        .expect("run nft");
-    assert!(
-        out.status.success(),
-        "nft: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["nftables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| o.get("metainfo").is_none())
-        .collect()
 }
 
 /// `conntrack -L` of this namespace, both families: each TCP, UDP and
