@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use cni_common::*;
 use frames_common::*;
-use netns_core::{MacSpoofCheck, Nat, NatKind, NatOwner, NetNs};
+use netns_core::{MacSpoofCheck, MacSpoofEntry, Nat, NatEntry, NatKind, NatOwner, NetNs};
 use netns_testutil::nft::ruleset;
 use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
@@ -29,6 +29,16 @@ fn conflist(data: &TempDir, extra: Value, version: &str) -> Value {
         p.extend(e.clone());
     }
     json!({"cniVersion": version, "name": "t", "plugins": [p]})
+}
+
+/// The NAT layer's entries in this namespace.
+fn nat_entries() -> Vec<NatEntry> {
+    Nat::new().expect("nat").list().expect("list")
+}
+
+/// The MAC spoof check's entries in this namespace.
+fn spoof_entries() -> Vec<MacSpoofEntry> {
+    MacSpoofCheck::new().expect("sc").list().expect("list")
 }
 
 #[test]
@@ -49,7 +59,7 @@ fn ip_masq_pod_reaches_outside_as_the_host_and_del_restores_the_ruleset() {
             seen_from_outside(&pod, &out),
             "192.168.99.1".parse::<IpAddr>().expect("ip")
         );
-        let entries = Nat::new().expect("nat").list().expect("list");
+        let entries = nat_entries();
         assert_eq!(entries.len(), 1, "{entries:?}");
         assert_eq!(entries[0].owner, "t c1 eth0");
         assert_eq!(
@@ -94,7 +104,7 @@ fn both_backends_are_accepted_and_a_bad_one_is_the_references_error_with_nothing
             let net = Network::new(conflist(&data, extra, "1.0.0"), our_path());
             let pod = Pod::new("p1");
             net.add(&pod, "c1", "eth0").expect_ok();
-            assert_eq!(Nat::new().expect("nat").list().expect("list").len(), 1);
+            assert_eq!(nat_entries().len(), 1);
             net.del(&pod, "c1", "eth0").expect_ok();
             assert_eq!(ruleset(), before, "{backend}");
         }
@@ -118,14 +128,7 @@ fn del_without_a_netns_or_with_a_gone_one_removes_everything() {
         let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
         net.add(&p1, "c1", "eth0").expect_ok();
         net.add(&p2, "c2", "eth0").expect_ok();
-        assert_eq!(
-            MacSpoofCheck::new()
-                .expect("sc")
-                .list()
-                .expect("list")
-                .len(),
-            2
-        );
+        assert_eq!(spoof_entries().len(), 2);
         // An empty CNI_NETNS.
         net.run(&Call::on("del", &p1, "c1", "eth0").no_netns())
             .expect_ok();
@@ -133,8 +136,8 @@ fn del_without_a_netns_or_with_a_gone_one_removes_everything() {
         // containernetworking/plugins#810).
         net.run(&Call::on("del", &p2, "c2", "eth0").netns(p2.path().with_file_name("gone")))
             .expect_ok();
-        let left_sc = MacSpoofCheck::new().expect("sc").list().expect("list");
-        let left_nat = Nat::new().expect("nat").list().expect("list");
+        let left_sc = spoof_entries();
+        let left_nat = nat_entries();
         assert!(
             left_sc.is_empty() && left_nat.is_empty(),
             "{left_sc:?} {left_nat:?}"
@@ -246,25 +249,8 @@ fn gc_removes_the_masquerade_and_spoof_check_of_attachments_not_valid() {
         std::fs::remove_file(net.cache_dir().join("results").join("t-c2-eth0"))
             .expect("drop c2 from libcni's cache");
         net11.gc(&[("c1", "eth0")]).expect_ok();
-        let owners = |v: Vec<String>| v;
-        let nat = owners(
-            Nat::new()
-                .expect("nat")
-                .list()
-                .expect("list")
-                .into_iter()
-                .map(|e| e.owner)
-                .collect(),
-        );
-        let sc = owners(
-            MacSpoofCheck::new()
-                .expect("sc")
-                .list()
-                .expect("list")
-                .into_iter()
-                .map(|e| e.owner)
-                .collect(),
-        );
+        let nat: Vec<String> = nat_entries().into_iter().map(|e| e.owner).collect();
+        let sc: Vec<String> = spoof_entries().into_iter().map(|e| e.owner).collect();
         assert_eq!(nat, ["t c1 eth0"]);
         assert_eq!(sc, ["t c1 eth0"]);
         net.del(&p1, "c1", "eth0").expect_ok();

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use netns_testutil::in_private_netns;
 use netns_testutil::nft::ruleset;
@@ -161,29 +161,38 @@ fn a_failing_step_still_cleans_up() {
     });
 }
 
+/// The tour started with `NETNS_TOUR_PAUSE=step` (stdin and stdout piped)
+/// and read up to its pause: the child (closing its stdin lets it go on),
+/// the rest of its stdout, and what it printed up to the pause.
+fn paused_tour(step: u32) -> (Child, BufReader<ChildStdout>, String) {
+    let mut child = tour()
+        .env("NETNS_TOUR_PAUSE", step.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let pause = format!("(paused before step {step})");
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "tour ended early:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with(&pause) {
+            break;
+        }
+    }
+    (child, out, seen)
+}
+
 #[test]
 fn an_interrupted_tour_cleans_up() {
     in_private_netns(|| {
-        let mut child = tour()
-            .env("NETNS_TOUR_PAUSE", "3")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (mut child, mut out, _) = paused_tour(3);
         let pid = child.id();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "tour ended early:\n{seen}"
-            );
-            seen.push_str(&line);
-            if line.starts_with("(paused before step 3)") {
-                break;
-            }
-        }
         // red and blue exist: their bind mounts are seen (the count works).
         assert!(mounts_of(pid) >= 2, "no mount of red and blue seen");
         // Interrupt while red and blue exist, then let it go on.
@@ -210,26 +219,8 @@ fn an_interrupted_tour_cleans_up() {
 #[test]
 fn nsip_lists_the_tours_nat_while_it_is_paused() {
     in_private_netns(|| {
-        let mut child = tour()
-            .env("NETNS_TOUR_PAUSE", "7")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (mut child, mut out, seen) = paused_tour(7);
         let pid = child.id();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "tour ended early:\n{seen}"
-            );
-            seen.push_str(&line);
-            if line.starts_with("(paused before step 7)") {
-                break;
-            }
-        }
         // What step 5 points to: nsip reads the NAT in the tour's host.
         let dir = std::env::temp_dir().join(format!("netns-tour-{pid}"));
         let nsip = tour().get_program().to_owned();
