@@ -108,3 +108,33 @@ fn macspoofchk_forged_dropped_genuine_passes_as_with_the_reference() {
     assert_eq!(reference, [2, 4]);
     assert_eq!(ours, reference);
 }
+
+/// `strace -f -e trace=execve,execveat` of netns-bridge's ADD and DEL with
+/// `ipMasq` and `macspoofchk`: it executes nothing but itself (the
+/// reference execs iptables for `ipMasq`).
+#[test]
+fn under_strace_ours_execs_nothing_with_ip_masq_and_macspoofchk() {
+    let real = our_plugin("netns-bridge");
+    let logs = TempDir::new("br-strace-logs");
+    let (add_log, del_log) = (logs.path().join("add"), logs.path().join("del"));
+    in_private_netns(|| {
+        let data = TempDir::new("ipam");
+        let pod = Pod::new("p");
+        for (cmd, log) in [("add", &add_log), ("del", &del_log)] {
+            let wrapper = straced("netns-bridge", &real, log);
+            let mut path = vec![wrapper.path().to_path_buf()];
+            path.extend(our_path());
+            let extra = json!({"ipMasq": true, "macspoofchk": true});
+            let net = Network::new(conflist("netns-bridge", &data, extra), path);
+            net.run(&Call::on(cmd, &pod, "c1", "eth0")).expect_ok();
+        }
+    });
+    let me = real.to_string_lossy().into_owned();
+    for (cmd, log) in [("ADD", &add_log), ("DEL", &del_log)] {
+        assert_eq!(
+            execs(log),
+            vec![me.clone()],
+            "netns-bridge {cmd} executed something"
+        );
+    }
+}

@@ -252,34 +252,6 @@ fn bad_input_gets_the_references_codes() {
     }
 }
 
-/// A plugin directory whose `NAME` runs `real` under
-/// `strace -f -e trace=execve,execveat`, logging to `log`.
-fn straced(name: &str, real: &std::path::Path, log: &std::path::Path) -> TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("pm-strace");
-    let script = dir.path().join(name);
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexec strace -f -qq -e trace=execve,execveat -o '{}' '{}' \"$@\"\n",
-            log.display(),
-            real.display()
-        ),
-    )
-    .expect("write the wrapper");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
-}
-
-/// The programs a traced run executed (successful execve/execveat calls).
-fn execs(log: &std::path::Path) -> Vec<String> {
-    let text = std::fs::read_to_string(log).expect("the strace log");
-    text.lines()
-        .filter(|l| l.contains("execve") && !l.contains("= -1"))
-        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
-        .collect()
-}
-
 #[test]
 fn under_strace_ours_execs_nothing_and_the_reference_execs_iptables() {
     let [(ref_ty, ref_path), (our_ty, our_path)] = sides();

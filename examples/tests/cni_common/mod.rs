@@ -1523,3 +1523,34 @@ pub fn assert_same(what: &str, a: &Value, b: &Value) {
         serde_json::to_string_pretty(b).unwrap_or_default()
     );
 }
+
+// ---------------------------------------------------------------------------
+// What a plugin executes
+
+/// A plugin directory whose `NAME` runs `real` under
+/// `strace -f -e trace=execve,execveat`, logging to `log`.
+pub fn straced(name: &str, real: &std::path::Path, log: &std::path::Path) -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("strace");
+    let script = dir.path().join(name);
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec strace -f -qq -e trace=execve,execveat -o '{}' '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .expect("write the wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// The programs a traced run executed (successful execve/execveat calls).
+pub fn execs(log: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).expect("the strace log");
+    text.lines()
+        .filter(|l| l.contains("execve") && !l.contains("= -1"))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect()
+}
