@@ -282,17 +282,65 @@ fn pods(count: usize) {
                 del[side].push(t.elapsed().as_secs_f64());
             }
         }
-        let [ra, oa] = add.map(summary);
-        let [rd, od] = del.map(summary);
-        println!("   reference            ADD {}   DEL {}", ms(ra), ms(rd));
-        println!("   netns                ADD {}   DEL {}", ms(oa), ms(od));
-        println!(
-            "   ratio (median)       ADD {:.2}x   DEL {:.2}x   ADD+DEL {:.2}x",
-            ra.0 / oa.0,
-            rd.0 / od.0,
-            (ra.0 + rd.0) / (oa.0 + od.0)
-        );
+        report("no other pod", add, del);
+
+        // The same with 100 port-mapped pods on each network already (a
+        // node's steady state: the NAT table and the bridge exist).
+        let mut resident = Vec::new();
+        for i in 0..100 {
+            for (side, net) in [(0, &theirs), (1, &ours)] {
+                let pod = Pod::new(&format!("r{i}-{side}"));
+                let id = format!("r{i}-{side}");
+                let cap = json!({"portMappings": [
+                    {"hostPort": 40_000 + i * 2 + side, "containerPort": 80, "protocol": "tcp"}
+                ]});
+                net.run(&Call::on("add", &pod, &id, "eth0").cap(cap.clone()))
+                    .expect_ok();
+                resident.push((side, pod, id, cap));
+            }
+        }
+        let (mut add, mut del) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+        for i in 0..count {
+            for k in 0..2 {
+                let side = (i + k) % 2;
+                let net = if side == 0 { &theirs } else { &ours };
+                let pod = Pod::new(&format!("q{i}-{side}"));
+                let id = format!("q{i}-{side}");
+                let cap = json!({"portMappings": [
+                    {"hostPort": 30_000 + i * 2 + side, "containerPort": 80, "protocol": "tcp"}
+                ]});
+                let t = Instant::now();
+                net.run(&Call::on("add", &pod, &id, "eth0").cap(cap.clone()))
+                    .expect_ok();
+                add[side].push(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                net.run(&Call::on("del", &pod, &id, "eth0").cap(cap))
+                    .expect_ok();
+                del[side].push(t.elapsed().as_secs_f64());
+            }
+        }
+        report("100 other pods", add, del);
+        for (side, pod, id, cap) in resident {
+            let net = if side == 0 { &theirs } else { &ours };
+            net.run(&Call::on("del", &pod, &id, "eth0").cap(cap))
+                .expect_ok();
+        }
     });
+}
+
+/// Medians of both sides and their ratios.
+fn report(what: &str, add: [Vec<f64>; 2], del: [Vec<f64>; 2]) {
+    let [ra, oa] = add.map(summary);
+    let [rd, od] = del.map(summary);
+    println!("   {what}:");
+    println!("   reference            ADD {}   DEL {}", ms(ra), ms(rd));
+    println!("   netns                ADD {}   DEL {}", ms(oa), ms(od));
+    println!(
+        "   ratio (median)       ADD {:.2}x   DEL {:.2}x   ADD+DEL {:.2}x",
+        ra.0 / oa.0,
+        rd.0 / od.0,
+        (ra.0 + rd.0) / (oa.0 + od.0)
+    );
 }
 
 fn main() {
