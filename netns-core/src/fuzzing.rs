@@ -23,6 +23,11 @@ pub fn datagram(data: &[u8]) {
                     drop(crate::nft::parse_rule(family, attrs));
                 }
             }
+            0x0a0c => {
+                if let Some(attrs) = m.payload.get(4..) {
+                    drop(crate::nft::parse_elements(attrs));
+                }
+            }
             crate::conntrack::MSG_TYPE_CT_NEW => {
                 if let (Some(&family), Some(attrs)) = (m.payload.first(), m.payload.get(4..)) {
                     drop(crate::conntrack::parse_ct(family, attrs));
@@ -50,6 +55,7 @@ pub fn payload(data: &[u8]) {
     let _ = crate::nft::parse_table(family, data.get(1..).unwrap_or_default());
     let _ = crate::nft::parse_chain(family, data.get(1..).unwrap_or_default());
     let _ = crate::nft::parse_rule(family, data.get(1..).unwrap_or_default());
+    let _ = crate::nft::parse_elements(data);
     let _ = crate::conntrack::parse_ct(family, data.get(1..).unwrap_or_default());
     for message_type in [16, 17, 20, 21, 24, 25, 28, 29] {
         let _ = crate::events::parse_event(&crate::socket::Reply {

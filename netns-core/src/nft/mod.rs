@@ -45,7 +45,7 @@ pub(crate) use rule::parse_rule;
 pub use rule::{
     CmpOp, MetaKey, NftExpr, NftKeySource, NftReg, NftRule, NftRuleInfo, NftVerdict, PayloadBase,
 };
-pub(crate) use set::key_bytes;
+pub(crate) use set::{key_bytes, parse_elements};
 pub use set::{NftElement, NftKeyField, NftKeyValue, NftMapElement, NftSetData};
 
 /// NFNL_SUBSYS_NFTABLES.
