@@ -187,7 +187,12 @@ pub fn reference_path() -> Vec<PathBuf> {
 }
 
 /// Our CNI plugins (examples of netns-examples).
-pub const OUR_PLUGINS: &[&str] = &["netns-bridge", "netns-host-local", "netns-portmap"];
+pub const OUR_PLUGINS: &[&str] = &[
+    "netns-bridge",
+    "netns-host-local",
+    "netns-portmap",
+    "netns-macvlan",
+];
 
 /// A plugin search path of our plugins first, then the reference ones
 /// (a conflist naming `netns-bridge` finds ours, `host-local` the reference).

@@ -1,0 +1,80 @@
+//! `netns-macvlan`: a drop-in for the CNI reference `macvlan` plugin
+//! (containernetworking/plugins), built on netns-core and netns-cni.
+//!
+//! Same config keys, kernel result and result JSON: `master` (default: the
+//! interface of the default route, the first route of the main table
+//! without a destination), `mode` (`bridge`, the default, `private`,
+//! `vepa`, `passthru`), `mtu` (0 to the master's), `mac` (and CNI_ARGS
+//! `MAC`, `runtimeConfig.mac`), `linkInContainer` (the master is in the
+//! container's namespace, reference v1.2+), `ipam` (may be absent: the
+//! interface is only brought up, layer 2 only), `dns`.
+//!
+//! ADD makes the macvlan directly in the container's namespace under
+//! CNI_IFNAME (see `add.rs`); IPAM `host-local` runs in process (other IPAM
+//! plugins are executed from CNI_PATH). DEL is idempotent (a gone
+//! interface or netns, an empty CNI_NETNS) and releases IPAM; CHECK
+//! verifies against prevResult; GC and STATUS go to IPAM. No thread
+//! switches namespace, nothing execs `ip`.
+//!
+//! Where this differs from the reference (v1.1.1, the one Debian ships),
+//! on purpose:
+//! - a name taken in the container fails before anything is made, with
+//!   the reference's message; the link is never in the plugin's namespace;
+//! - IPAM runs after the link is made (as the reference) and an ADD that
+//!   fails after IPAM releases it and removes the link (as the reference);
+//! - `linkInContainer`, GC and STATUS, spec 1.1.0.
+//!
+//! ```text
+//! cargo build --release --examples   # target/release/examples/netns-macvlan
+//! ```
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod add;
+mod check;
+mod conf;
+
+use netns_cni::{CmdArgs, CniResult, Error, Plugin};
+
+struct MacVlan;
+
+impl Plugin for MacVlan {
+    fn about(&self) -> String {
+        format!("CNI netns-macvlan plugin v{}", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        add::add(args)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        check::del(args)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        check::check(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        if args.conf.ipam.plugin_type.is_empty() {
+            Ok(())
+        } else {
+            netns_cni::ipam::gc(args)
+        }
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        if args.conf.ipam.plugin_type.is_empty() {
+            Ok(())
+        } else {
+            netns_cni::ipam::status(args)
+        }
+    }
+}
+
+fn main() {
+    netns_cni::run(&MacVlan)
+}
