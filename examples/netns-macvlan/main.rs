@@ -19,10 +19,18 @@
 //! Where this differs from the reference (v1.1.1, the one Debian ships),
 //! on purpose:
 //! - a name taken in the container fails before anything is made, with
-//!   the reference's message; the link is never in the plugin's namespace;
-//! - IPAM runs after the link is made (as the reference) and an ADD that
-//!   fails after IPAM releases it and removes the link (as the reference);
-//! - `linkInContainer`, GC and STATUS, spec 1.1.0.
+//!   the reference's message; the link is never in the plugin's namespace
+//!   (the reference makes it under a temporary name in the container and
+//!   renames it);
+//! - an ADD that fails after IPAM releases the address and removes the
+//!   macvlan (the reference's clean-up tests an `err` that a shadowing
+//!   `:=` leaves nil: it leaks the macvlan, and the master stays
+//!   promiscuous);
+//! - the macvlan's txqueuelen is the kernel's default, the master's
+//!   (v1.1.1 sends 0, a zero struct field, fixed upstream in 1.6.0);
+//! - CHECK also checks that the interface is on the configured master
+//!   (the reference only checks that the master exists);
+//! - `linkInContainer` (reference v1.2+), GC and STATUS, spec 1.1.0.
 //!
 //! ```text
 //! cargo build --release --examples   # target/release/examples/netns-macvlan

@@ -141,6 +141,27 @@ fn two_pods_on_one_master_talk_tcp_then_del_is_idempotent() {
 }
 
 #[test]
+fn del_needs_neither_the_master_nor_the_interface() {
+    in_private_netns(|| {
+        master("mst0", 1500);
+        let data = TempDir::new("ipam");
+        let net = Network::new(conf(json!({}), Some(&data)), our_path());
+        let pod = Pod::new("p1");
+        net.add(&pod, "c1", "eth0").expect_ok();
+        // The master goes, and its macvlans with it.
+        ip(["link", "del", "mst0"]);
+        assert_eq!(pod.ifnames(), ["lo"]);
+        assert_eq!(net.check(&pod, "c1", "eth0").expect_code(), 999);
+        net.del(&pod, "c1", "eth0").expect_ok();
+        assert!(
+            ipam_files(&data, "t").iter().all(|f| !f.starts_with("10.")),
+            "{:?}",
+            ipam_files(&data, "t")
+        );
+    });
+}
+
+#[test]
 fn modes_mtu_and_mac_reach_the_kernel() {
     in_private_netns(|| {
         master("mst0", 1500);
