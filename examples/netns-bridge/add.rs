@@ -13,18 +13,16 @@ use std::time::Duration;
 use netns_cni::{CmdArgs, CniResult, Error, Interface, Route};
 use netns_core::{
     AddrFilter, AddrSpec, BridgePortChanges, BridgeVlan, ControllerChange, Handle, IpFamily, IpNet,
-    LinkChanges, LinkInfo, LinkSpec, MacAddr, MacSpoofCheck, Nat, NatKind, NatOwner, NetNs,
-    RouteProtocol, RouteSpec, Scope, Sysctl, SysctlConf,
+    LinkChanges, LinkInfo, LinkSpec, MacAddr, MacSpoofCheck, Nat, NatKind, NatOwner, NetNs, Sysctl,
+    SysctlConf,
 };
+use netns_examples::plugin;
 
 use crate::conf::{self, Net};
 
 /// How long the host veth may take to come up with carrier: the reference
 /// polls 0 + 50 + 500 + 1000 + 1000 ms.
 const PORT_UP_TIMEOUT: Duration = Duration::from_millis(2550);
-/// How long IPv6 duplicate address detection may take (the reference's
-/// SettleAddresses timeout).
-const DAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Test-only fault hook: with `NETNS_TEST_FAIL_AT=end` in its
 /// environment, ADD fails after it made everything (and undoes it).
@@ -88,16 +86,12 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let cns = args.open_netns()?;
     let container = cns.handle()?;
     // ... and the interface name in it.
-    match container.link_get(args.ifname.as_str()) {
-        Ok(_) => {
-            return Err(fail(format!(
-                "container veth name provided ({}) already exists",
-                args.ifname
-            )))
-        }
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
-    }
+    plugin::ensure_absent(&container, args.ifname.as_str(), || {
+        fail(format!(
+            "container veth name provided ({}) already exists",
+            args.ifname
+        ))
+    })?;
     let host = Handle::new()?;
     let here = NetNs::current()?;
     let br = ensure_bridge(&host, &here, &n)?;
@@ -221,7 +215,13 @@ fn configure<'a>(
     ];
     if n.layer3 {
         container_sysctls(cns, &args.ifname, n, &result)?;
-        configure_iface(container, &args.ifname, cont.veth.index, &result)?;
+        plugin::configure_iface(
+            container,
+            &args.ifname,
+            cont.veth.index,
+            &result,
+            "netns-bridge",
+        )?;
     } else if !n.conf.disable_container_interface {
         container
             .link_set_up(cont.veth.index)
@@ -561,85 +561,6 @@ fn container_sysctls(cns: &NetNs, ifname: &str, n: &Net, result: &CniResult) -> 
         }
     }
     Ok(())
-}
-
-/// `ipam.ConfigureIface`: the addresses, the link up, IPv6 settled when
-/// there is an IPv6 gateway, then the routes (via the family's gateway
-/// when a route has none).
-fn configure_iface(
-    container: &Handle,
-    ifname: &str,
-    index: u32,
-    result: &CniResult,
-) -> Result<(), Error> {
-    let (mut gw4, mut gw6) = (None, None);
-    for ip in &result.ips {
-        let Some(i) = ip.interface else {
-            continue;
-        };
-        if result.interfaces.get(i).map(|f| f.name.as_str()) != Some(ifname) {
-            return Err(fail(format!(
-                "failed to add IP addr {} to {ifname:?}: invalid interface index",
-                ip.address
-            )));
-        }
-        let mut spec = AddrSpec::new(index, ip.address);
-        if ip.address.addr().is_ipv4() {
-            spec = spec.broadcast_auto();
-        }
-        container.addr_add(&spec).map_err(|e| {
-            fail(format!(
-                "failed to add IP addr {} to {ifname:?}: {e}",
-                ip.address
-            ))
-        })?;
-        match ip.gateway {
-            Some(g @ IpAddr::V4(_)) if gw4.is_none() => gw4 = Some(g),
-            Some(g @ IpAddr::V6(_)) if gw6.is_none() => gw6 = Some(g),
-            _ => {}
-        }
-    }
-    container
-        .link_set_up(index)
-        .map_err(|e| fail(format!("failed to set {ifname:?} UP: {e}")))?;
-    if gw6.is_some() {
-        // As the reference, a DAD that does not finish is not an error.
-        if let Err(e) = container.wait_addrs_settled(index, DAD_TIMEOUT) {
-            eprintln!("netns-bridge: {e}");
-        }
-    }
-    for r in &result.routes {
-        let gw = r.gw.or(if r.dst.addr().is_ipv4() { gw4 } else { gw6 });
-        let mut spec = route_spec(r, index);
-        spec.gateway = gw;
-        container.route_add(&spec).map_err(|e| {
-            let via = gw.map(|g| g.to_string()).unwrap_or_else(|| "<nil>".into());
-            fail(format!(
-                "failed to add route '{} via {via} dev {ifname}': {e}",
-                r.dst
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-/// A result route as the reference's netlink library adds it: the
-/// interface, scope universe, protocol boot, table main.
-fn route_spec(r: &Route, index: u32) -> RouteSpec {
-    let mut spec = RouteSpec::new(r.dst)
-        .link(index)
-        .scope(Scope::GLOBAL)
-        .protocol(RouteProtocol::BOOT);
-    if let Some(m) = r.priority.and_then(|p| u32::try_from(p).ok()) {
-        spec = spec.metric(m);
-    }
-    if let Some(t) = r.table.and_then(|t| u32::try_from(t).ok()) {
-        spec = spec.table(t);
-    }
-    if let Some(s) = r.scope.and_then(|s| u8::try_from(s).ok()) {
-        spec = spec.scope(Scope(s));
-    }
-    spec
 }
 
 /// `isGateway`: each gateway address on the bridge (or on its VLAN

@@ -12,23 +12,16 @@
 //! verifies the MAC spoof check and the masquerade ADD made (the
 //! reference's looks at neither).
 
-use std::net::IpAddr;
-
 use netns_cni::error::gone_is_ok;
-use netns_cni::{CmdArgs, CniResult, Error, Interface};
-use netns_core::{
-    AddrFilter, Handle, IpFamily, LinkFlags, LinkInfo, MacAddr, MacSpoofCheck, Nat, NatKind,
-    NatOwner, RouteFilter,
-};
+use netns_cni::{CmdArgs, Error, Interface};
+use netns_core::{Handle, LinkFlags, LinkInfo, MacAddr, MacSpoofCheck, Nat, NatKind, NatOwner};
+use netns_examples::plugin;
 
 use crate::conf;
 
 fn fail(msg: impl std::fmt::Display) -> Error {
     Error::internal(msg)
 }
-
-/// The main routing table.
-const TABLE_MAIN: u32 = 254;
 
 pub fn check(args: &CmdArgs) -> Result<(), Error> {
     let n = conf::load(args)?;
@@ -78,8 +71,8 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
             n.conf.bridge
         )));
     };
-    check_ips(&container, &args.ifname, cont.index, &result)?;
-    check_routes(&container, &result)?;
+    plugin::check_ips(&container, &args.ifname, cont.index, &result)?;
+    plugin::check_routes(&container, &result)?;
     let owner = NatOwner::new(&args.conf.name, &args.container_id, &args.ifname);
     if n.conf.macspoofchk {
         // The MAC ADD checked against: the result's, else the interface's.
@@ -203,92 +196,6 @@ fn check_host_veth(
         }
     }
     Ok(true)
-}
-
-fn fam(a: &IpAddr) -> IpFamily {
-    if a.is_ipv4() {
-        IpFamily::V4
-    } else {
-        IpFamily::V6
-    }
-}
-
-/// `ValidateExpectedInterfaceIPs`: each address on the interface, with a
-/// route to its prefix.
-fn check_ips(
-    container: &Handle,
-    ifname: &str,
-    index: u32,
-    result: &CniResult,
-) -> Result<(), Error> {
-    for ip in &result.ips {
-        let f = fam(&ip.address.addr());
-        let addrs = container
-            .addrs(&AddrFilter::new().link(index).family(f))
-            .map_err(|_| fail("Cannot obtain List of IP Addresses"))?;
-        if !addrs.iter().any(|a| a.prefix == ip.address) {
-            return Err(fail(format!(
-                "Failed to match addr {} on interface {ifname}",
-                ip.address
-            )));
-        }
-        let prefix = ip.address.trunc();
-        let routes = container
-            .routes(&RouteFilter::new().family(f).table(TABLE_MAIN))
-            .map_err(|e| {
-                fail(format!(
-                    "Error {e} trying to find Gateway {} for interface {ifname}",
-                    gw_text(ip.gateway)
-                ))
-            })?;
-        if !routes.iter().any(|r| r.dst == prefix) {
-            return Err(fail(format!(
-                "Failed to find Gateway {} for interface {ifname}",
-                gw_text(ip.gateway)
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn gw_text(g: Option<IpAddr>) -> String {
-    g.map(|g| g.to_string()).unwrap_or_else(|| "<nil>".into())
-}
-
-/// `ValidateExpectedRoute`: each route in the main table (a default route
-/// by its destination alone, others by destination and gateway).
-fn check_routes(container: &Handle, result: &CniResult) -> Result<(), Error> {
-    let family_gw = |f: IpFamily| {
-        result
-            .ips
-            .iter()
-            .filter(|i| fam(&i.address.addr()) == f)
-            .find_map(|i| i.gateway)
-    };
-    for r in &result.routes {
-        let f = fam(&r.dst.addr());
-        let routes = container
-            .routes(&RouteFilter::new().family(f).table(TABLE_MAIN))
-            .map_err(|e| {
-                fail(format!(
-                    "Expected Route {} not route table lookup error {e}",
-                    r.dst
-                ))
-            })?;
-        let is_default = r.dst.prefix_len() == 0;
-        let gw = r.gw.or_else(|| family_gw(f));
-        let found = routes
-            .iter()
-            .any(|k| k.dst == r.dst.trunc() && (is_default || k.gateway == gw));
-        if !found {
-            return Err(fail(format!(
-                "Expected Route {{Dst:{} GW:{}}} not found in routing table",
-                r.dst,
-                gw_text(r.gw)
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// DEL: the container interface (gone is fine; a missing namespace or an

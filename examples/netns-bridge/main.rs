@@ -116,19 +116,13 @@ impl Plugin for Bridge {
                 MacSpoofCheck::new()?.gc(&args.conf.name, &valid)?;
             }
         }
-        if n.layer3 {
-            netns_cni::ipam::gc(args)
-        } else {
-            Ok(())
-        }
+        netns_examples::plugin::ipam_gc(args)
     }
 
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        if conf::load(args)?.layer3 {
-            netns_cni::ipam::status(args)
-        } else {
-            Ok(())
-        }
+        // The config is checked first (an invalid one is STATUS's error).
+        conf::load(args)?;
+        netns_examples::plugin::ipam_status(args)
     }
 }
 

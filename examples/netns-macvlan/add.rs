@@ -10,20 +10,11 @@
 //! renamed there. With `linkInContainer` the request goes through the
 //! container's own socket.
 
-use std::net::IpAddr;
-use std::time::Duration;
-
-use netns_cni::{CmdArgs, CniResult, Error, Interface, Route};
-use netns_core::{
-    AddrSpec, Handle, IpFamily, LinkChanges, LinkInfo, LinkSpec, NetNs, RouteProtocol, RouteSpec,
-    Scope, Sysctl, SysctlConf,
-};
+use netns_cni::{CmdArgs, CniResult, Error, Interface};
+use netns_core::{Handle, IpFamily, LinkChanges, LinkInfo, LinkSpec, NetNs, Sysctl, SysctlConf};
+use netns_examples::plugin;
 
 use crate::conf::{self, Net};
-
-/// How long IPv6 duplicate address detection may take (the reference's
-/// SettleAddresses timeout).
-const DAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn fail(msg: impl std::fmt::Display) -> Error {
     Error::internal(msg)
@@ -37,16 +28,12 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let container = cns.handle()?;
     // A taken name fails before anything is made (the reference has made
     // its temporary link by then, and removes it).
-    match container.link_get(args.ifname.as_str()) {
-        Ok(_) => {
-            return Err(fail(format!(
-                "failed to rename macvlan to {:?}: file exists",
-                args.ifname
-            )))
-        }
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
-    }
+    plugin::ensure_absent(&container, args.ifname.as_str(), || {
+        fail(format!(
+            "failed to rename macvlan to {:?}: file exists",
+            args.ifname
+        ))
+    })?;
     let link = make_macvlan(args, &n, mode, mac, &cns, &container)?;
     match configure(args, &n, &cns, &container, &link) {
         Ok(r) => Ok(r),
@@ -178,75 +165,5 @@ fn configure_l3(
         (Sysctl::ArpNotify(l()), "1"),
         (Sysctl::Conf(IpFamily::V6, l(), "ndisc_notify".into()), "1"),
     ]);
-    configure_iface(container, &args.ifname, link.index, result)
-}
-
-/// `ipam.ConfigureIface`: the addresses, the link up, IPv6 settled when
-/// there is an IPv6 gateway, then the routes (via the family's gateway
-/// when a route has none).
-fn configure_iface(
-    container: &Handle,
-    ifname: &str,
-    index: u32,
-    result: &CniResult,
-) -> Result<(), Error> {
-    let (mut gw4, mut gw6) = (None, None);
-    for ip in &result.ips {
-        let mut spec = AddrSpec::new(index, ip.address);
-        if ip.address.addr().is_ipv4() {
-            spec = spec.broadcast_auto();
-        }
-        container.addr_add(&spec).map_err(|e| {
-            fail(format!(
-                "failed to add IP addr {} to {ifname:?}: {e}",
-                ip.address
-            ))
-        })?;
-        match ip.gateway {
-            Some(g @ IpAddr::V4(_)) if gw4.is_none() => gw4 = Some(g),
-            Some(g @ IpAddr::V6(_)) if gw6.is_none() => gw6 = Some(g),
-            _ => {}
-        }
-    }
-    container
-        .link_set_up(index)
-        .map_err(|e| fail(format!("failed to set {ifname:?} UP: {e}")))?;
-    if gw6.is_some() {
-        // As the reference, a DAD that does not finish is not an error.
-        if let Err(e) = container.wait_addrs_settled(index, DAD_TIMEOUT) {
-            eprintln!("netns-macvlan: {e}");
-        }
-    }
-    for r in &result.routes {
-        let gw = r.gw.or(if r.dst.addr().is_ipv4() { gw4 } else { gw6 });
-        let mut spec = route_spec(r, index);
-        spec.gateway = gw;
-        container.route_add(&spec).map_err(|e| {
-            let via = gw.map(|g| g.to_string()).unwrap_or_else(|| "<nil>".into());
-            fail(format!(
-                "failed to add route '{} via {via} dev {ifname}': {e}",
-                r.dst
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-/// A result route as the reference's netlink library adds it: the
-/// interface, scope universe, protocol boot, table main.
-fn route_spec(r: &Route, index: u32) -> RouteSpec {
-    let mut spec = RouteSpec::new(r.dst)
-        .link(index)
-        .scope(Scope::GLOBAL)
-        .protocol(RouteProtocol::BOOT);
-    if let Some(m) = r.priority.and_then(|p| u32::try_from(p).ok()) {
-        spec = spec.metric(m);
-    }
-    if let Some(t) = r.table.and_then(|t| u32::try_from(t).ok()) {
-        spec = spec.table(t);
-    }
-    if let Some(s) = r.scope.and_then(|s| u8::try_from(s).ok()) {
-        spec = spec.scope(Scope(s));
-    }
-    spec
+    plugin::configure_iface(container, &args.ifname, link.index, result, "netns-macvlan")
 }

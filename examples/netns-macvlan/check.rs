@@ -1,19 +1,15 @@
 //! CHECK and DEL (the reference's `cmdCheck`, `cmdDel`).
 
-use std::net::IpAddr;
-
 use netns_cni::error::gone_is_ok;
-use netns_cni::{CmdArgs, CniResult, Error, Interface};
-use netns_core::{AddrFilter, Handle, IpFamily, LinkData, RouteFilter};
+use netns_cni::{CmdArgs, Error, Interface};
+use netns_core::LinkData;
+use netns_examples::plugin;
 
 use crate::conf;
 
 fn fail(msg: impl std::fmt::Display) -> Error {
     Error::internal(msg)
 }
-
-/// The main routing table.
-const TABLE_MAIN: u32 = 254;
 
 /// CHECK: IPAM's, then the container interface of prevResult in
 /// CNI_NETNS (a macvlan of the configured mode and, unlike the reference,
@@ -80,94 +76,8 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
             )));
         }
     }
-    check_ips(&container, &args.ifname, link.index, &result)?;
-    check_routes(&container, &result)
-}
-
-fn fam(a: &IpAddr) -> IpFamily {
-    if a.is_ipv4() {
-        IpFamily::V4
-    } else {
-        IpFamily::V6
-    }
-}
-
-/// `ValidateExpectedInterfaceIPs`: each address on the interface, with a
-/// route to its prefix.
-fn check_ips(
-    container: &Handle,
-    ifname: &str,
-    index: u32,
-    result: &CniResult,
-) -> Result<(), Error> {
-    for ip in &result.ips {
-        let f = fam(&ip.address.addr());
-        let addrs = container
-            .addrs(&AddrFilter::new().link(index).family(f))
-            .map_err(|_| fail("Cannot obtain List of IP Addresses"))?;
-        if !addrs.iter().any(|a| a.prefix == ip.address) {
-            return Err(fail(format!(
-                "Failed to match addr {} on interface {ifname}",
-                ip.address
-            )));
-        }
-        let prefix = ip.address.trunc();
-        let routes = container
-            .routes(&RouteFilter::new().family(f).table(TABLE_MAIN))
-            .map_err(|e| {
-                fail(format!(
-                    "Error {e} trying to find Gateway {} for interface {ifname}",
-                    gw_text(ip.gateway)
-                ))
-            })?;
-        if !routes.iter().any(|r| r.dst == prefix) {
-            return Err(fail(format!(
-                "Failed to find Gateway {} for interface {ifname}",
-                gw_text(ip.gateway)
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn gw_text(g: Option<IpAddr>) -> String {
-    g.map(|g| g.to_string()).unwrap_or_else(|| "<nil>".into())
-}
-
-/// `ValidateExpectedRoute`: each route in the main table (a default route
-/// by its destination alone, others by destination and gateway).
-fn check_routes(container: &Handle, result: &CniResult) -> Result<(), Error> {
-    let family_gw = |f: IpFamily| {
-        result
-            .ips
-            .iter()
-            .filter(|i| fam(&i.address.addr()) == f)
-            .find_map(|i| i.gateway)
-    };
-    for r in &result.routes {
-        let f = fam(&r.dst.addr());
-        let routes = container
-            .routes(&RouteFilter::new().family(f).table(TABLE_MAIN))
-            .map_err(|e| {
-                fail(format!(
-                    "Expected Route {} not route table lookup error {e}",
-                    r.dst
-                ))
-            })?;
-        let is_default = r.dst.prefix_len() == 0;
-        let gw = r.gw.or_else(|| family_gw(f));
-        let found = routes
-            .iter()
-            .any(|k| k.dst == r.dst.trunc() && (is_default || k.gateway == gw));
-        if !found {
-            return Err(fail(format!(
-                "Expected Route {{Dst:{} GW:{}}} not found in routing table",
-                r.dst,
-                gw_text(r.gw)
-            )));
-        }
-    }
-    Ok(())
+    plugin::check_ips(&container, &args.ifname, link.index, &result)?;
+    plugin::check_routes(&container, &result)
 }
 
 /// DEL: IPAM's reservation, then the interface (gone is fine; a missing

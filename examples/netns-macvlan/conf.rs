@@ -4,6 +4,7 @@
 
 use netns_cni::{CmdArgs, Error};
 use netns_core::{Handle, IpFamily, MacAddr, MacVlanMode, RouteFilter};
+use netns_examples::plugin::parse_mac;
 use serde::Deserialize;
 
 #[derive(Deserialize, Debug, Default)]
@@ -147,34 +148,4 @@ impl Net {
             ))
         })
     }
-}
-
-fn parse_mac(s: &str) -> Option<MacAddr> {
-    let hex = |p: &str| -> Option<Vec<u8>> {
-        if p.len() % 2 != 0 {
-            return None;
-        }
-        (0..p.len())
-            .step_by(2)
-            .map(|i| p.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-            .collect()
-    };
-    let bytes: Vec<u8> = if s.len() == 17 && (s.contains(':') || s.contains('-')) {
-        let sep = if s.contains(':') { ':' } else { '-' };
-        let parts: Vec<&str> = s.split(sep).collect();
-        if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
-            return None;
-        }
-        hex(&parts.concat())?
-    } else if s.len() == 14 {
-        let parts: Vec<&str> = s.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.len() != 4) {
-            return None;
-        }
-        hex(&parts.concat())?
-    } else {
-        return None;
-    };
-    let a: [u8; 6] = bytes.try_into().ok()?;
-    Some(MacAddr(a))
 }

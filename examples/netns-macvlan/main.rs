@@ -67,19 +67,11 @@ impl Plugin for MacVlan {
     }
 
     fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        if args.conf.ipam.plugin_type.is_empty() {
-            Ok(())
-        } else {
-            netns_cni::ipam::gc(args)
-        }
+        netns_examples::plugin::ipam_gc(args)
     }
 
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        if args.conf.ipam.plugin_type.is_empty() {
-            Ok(())
-        } else {
-            netns_cni::ipam::status(args)
-        }
+        netns_examples::plugin::ipam_status(args)
     }
 }
 
