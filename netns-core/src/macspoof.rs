@@ -315,10 +315,7 @@ impl MacSpoofCheck {
 
     /// The map's elements (none when the table is not there).
     fn elements(&self) -> Result<Vec<NftMapElement>> {
-        match self.nft.map_elements(FAMILY, MACSPOOF_TABLE, MAP_PORTS) {
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            other => other,
-        }
+        self.nft.elements_if_any(FAMILY, MACSPOOF_TABLE, MAP_PORTS)
     }
 
     /// Delete the chains `ours` names and the elements leading to them

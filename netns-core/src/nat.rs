@@ -947,10 +947,7 @@ impl Nat {
     /// The elements of one of the table's sets (none when the table is
     /// not there).
     fn elements(&self, set: &str) -> Result<Vec<NftMapElement>> {
-        match self.nft.map_elements(FAMILY, NAT_TABLE, set) {
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            other => other,
-        }
+        self.nft.elements_if_any(FAMILY, NAT_TABLE, set)
     }
 
     /// Delete every element whose owner token `ours` accepts (and the

@@ -340,6 +340,22 @@ impl Nft {
     }
 }
 
+impl Nft {
+    /// [`map_elements`](Self::map_elements), none when the table or the set
+    /// is not there (what the layers that own a table read before a change).
+    pub(crate) fn elements_if_any(
+        &self,
+        family: NftFamily,
+        table: &str,
+        set: &str,
+    ) -> Result<Vec<NftMapElement>> {
+        match self.map_elements(family, table, set) {
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            other => other,
+        }
+    }
+}
+
 impl NftTransaction<'_> {
     /// Add verdict map `name` with a key of `fields` (nft's
     /// `map NAME { type F1 . F2 : verdict; }`); an existing one is kept.

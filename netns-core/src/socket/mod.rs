@@ -222,6 +222,40 @@ pub(crate) fn put_nfgenmsg_version(buf: &mut Vec<u8>, family: u8, version: u8) {
     buf.extend_from_slice(&0u16.to_be_bytes());
 }
 
+/// An nfnetlink request of `message_type`: `struct nfgenmsg` (`family`,
+/// `version`, resource id 0), then `attrs`.
+fn nf_request(
+    message_type: u16,
+    family: u8,
+    version: u8,
+    attrs: &[u8],
+) -> Built<impl Fn(&mut Vec<u8>) + '_> {
+    Built {
+        message_type,
+        build: move |tx: &mut Vec<u8>| {
+            put_nfgenmsg_version(tx, family, version);
+            tx.extend_from_slice(attrs);
+        },
+    }
+}
+
+/// The family and the attributes of an nfnetlink message's payload (what
+/// follows `struct nfgenmsg`).
+fn nf_payload<'p>(
+    op: &'static str,
+    object: &dyn fmt::Display,
+    payload: &'p [u8],
+) -> Result<(u8, &'p [u8])> {
+    match (payload.first(), payload.get(4..)) {
+        (Some(&family), Some(rest)) => Ok((family, rest)),
+        _ => Err(Error::protocol(
+            op,
+            object.to_string(),
+            "an nfnetlink message shorter than its nfgenmsg",
+        )),
+    }
+}
+
 /// A netlink socket (NETLINK_ROUTE or NETLINK_NETFILTER) bound in one
 /// network namespace.
 pub(crate) struct NlSocket {
@@ -672,13 +706,7 @@ impl NlSocket {
         };
         let begin = self.push_flags(&delimiter(NFNL_MSG_BATCH_BEGIN, genid), NLM_F_REQUEST);
         for m in msgs {
-            let req = Built {
-                message_type: m.message_type,
-                build: |tx: &mut Vec<u8>| {
-                    put_nfgenmsg(tx, m.family, 0);
-                    tx.extend_from_slice(&m.attrs);
-                },
-            };
+            let req = nf_request(m.message_type, m.family, 0, &m.attrs);
             self.push_flags(&req, NLM_F_REQUEST | NLM_F_ACK | m.flags);
         }
         self.push_flags(&delimiter(NFNL_MSG_BATCH_END, None), NLM_F_REQUEST);
@@ -714,21 +742,9 @@ impl NlSocket {
         attrs: &[u8],
         mut f: impl FnMut(u8, &[u8]) -> Result<Option<T>>,
     ) -> Result<Vec<T>> {
-        let req = Built {
-            message_type,
-            build: |tx: &mut Vec<u8>| {
-                put_nfgenmsg(tx, family, 0);
-                tx.extend_from_slice(attrs);
-            },
-        };
+        let req = nf_request(message_type, family, 0, attrs);
         self.dump(op, object, req, |r| {
-            let (Some(&fam), Some(rest)) = (r.payload.first(), r.payload.get(4..)) else {
-                return Err(Error::protocol(
-                    op,
-                    object.to_string(),
-                    "an nfnetlink message shorter than its nfgenmsg",
-                ));
-            };
+            let (fam, rest) = nf_payload(op, object, r.payload)?;
             f(fam, rest)
         })
     }
@@ -745,21 +761,9 @@ impl NlSocket {
         attrs: &[u8],
         mut f: impl FnMut(u8, &[u8]) -> Result<T>,
     ) -> Result<T> {
-        let req = Built {
-            message_type,
-            build: |tx: &mut Vec<u8>| {
-                put_nfgenmsg(tx, family, 0);
-                tx.extend_from_slice(attrs);
-            },
-        };
+        let req = nf_request(message_type, family, 0, attrs);
         self.get(op, object, req, |r| {
-            let (Some(&fam), Some(rest)) = (r.payload.first(), r.payload.get(4..)) else {
-                return Err(Error::protocol(
-                    op,
-                    object.to_string(),
-                    "an nfnetlink message shorter than its nfgenmsg",
-                ));
-            };
+            let (fam, rest) = nf_payload(op, object, r.payload)?;
             f(fam, rest)
         })
     }
@@ -777,13 +781,7 @@ impl NlSocket {
         version: u8,
         attrs: &[u8],
     ) -> Result<()> {
-        let req = Built {
-            message_type,
-            build: |tx: &mut Vec<u8>| {
-                put_nfgenmsg_version(tx, family, version);
-                tx.extend_from_slice(attrs);
-            },
-        };
+        let req = nf_request(message_type, family, version, attrs);
         self.ack(op, object, req, Verb::Del)
     }
 
