@@ -3,8 +3,9 @@
 //! `MAC`) and its checks (plugins/main/macvlan/macvlan.go `loadConf`).
 
 use netns_cni::{CmdArgs, Error};
-use netns_core::{Handle, IpFamily, MacAddr, MacVlanMode, RouteFilter};
+use netns_core::{MacAddr, MacVlanMode};
 use netns_examples::plugin::parse_mac;
+use netns_examples::sublink;
 use serde::Deserialize;
 
 #[derive(Deserialize, Debug, Default)]
@@ -58,60 +59,23 @@ pub fn mode(s: &str) -> Result<MacVlanMode, Error> {
     }
 }
 
-/// Where the master lives: the plugin's namespace, or the container's
-/// with `linkInContainer`.
-pub fn master_handle(args: &CmdArgs, conf: &Conf) -> Result<Handle, Error> {
-    if conf.link_in_container {
-        Ok(args.open_netns()?.handle()?)
-    } else {
-        Ok(Handle::new()?)
-    }
-}
-
-/// `getDefaultRouteInterfaceName`: the interface of the first route of the
-/// main table without a destination (IPv4 first, then IPv6).
-fn default_route_iface(h: &Handle) -> Result<String, Error> {
-    for f in [IpFamily::V4, IpFamily::V6] {
-        let routes = h.routes(&RouteFilter::new().family(f).table(254))?;
-        for r in routes {
-            if r.dst.prefix_len() == 0 {
-                if let Some(i) = r
-                    .link_index
-                    .or_else(|| r.nexthops.iter().find_map(|n| n.link_index))
-                {
-                    return Ok(h.link_get(i)?.name);
-                }
-            }
-        }
-    }
-    Err(fail("no default route interface found"))
-}
-
-/// `loadConf`: the keys, the master (found from the default route when
-/// not named), the MTU within `[0, master's MTU]`, the MAC from its
-/// sources. Errors are code 999 with the reference's messages.
-pub fn load(args: &CmdArgs) -> Result<Net, Error> {
+/// The config's keys and the checks that need no kernel (the mode, the
+/// MAC's syntax; the MTU's bound is the master's): what the Kubernetes
+/// manifests' test runs. Errors are code 999 with the reference's
+/// messages.
+pub fn parse(args: &CmdArgs) -> Result<Conf, Error> {
     let conf: Conf = args.plugin_conf()?;
-    let h = master_handle(args, &conf)?;
-    let master = if conf.master.is_empty() {
-        default_route_iface(&h)?
-    } else {
-        conf.master.clone()
-    };
-    // The reference's message is netlink's own.
-    let link = h.link_get(master.as_str()).map_err(|e| {
-        if e.is_not_found() {
-            fail("Link not found")
-        } else {
-            Error::from(e)
-        }
-    })?;
-    if conf.mtu < 0 || conf.mtu > i64::from(link.mtu) {
-        return Err(fail(format!(
-            "invalid MTU {}, must be [0, master MTU({})]",
-            conf.mtu, link.mtu
-        )));
-    }
+    mode(&conf.mode)?;
+    mac_of(args, &conf)?
+        .as_deref()
+        .map(container_mac)
+        .transpose()?;
+    Ok(conf)
+}
+
+/// The MAC asked for: CNI_ARGS `MAC`, then `runtimeConfig.mac`, else
+/// `mac`, as given.
+fn mac_of(args: &CmdArgs, conf: &Conf) -> Result<Option<String>, Error> {
     let mut mac = None;
     if !args.args.is_empty() {
         if let Some(m) = args.cni_args(&["MAC"])?.get("MAC") {
@@ -126,26 +90,42 @@ pub fn load(args: &CmdArgs) -> Result<Net, Error> {
     if mac.is_none() && !conf.mac.is_empty() {
         mac = Some(conf.mac.clone());
     }
+    Ok(mac)
+}
+
+/// A MAC parsed as Go's `net.ParseMAC` reads a 6-byte one.
+fn container_mac(text: &str) -> Result<MacAddr, Error> {
+    parse_mac(text).ok_or_else(|| {
+        fail(format!(
+            "invalid args {text} for MAC addr: address {text}: invalid MAC address"
+        ))
+    })
+}
+
+/// `loadConf`: [`parse`], then the master (found from the default route
+/// when not named) and the MTU within `[0, master's MTU]`.
+pub fn load(args: &CmdArgs) -> Result<Net, Error> {
+    let conf = parse(args)?;
+    let h = sublink::master_handle(args, conf.link_in_container)?;
+    let master = if conf.master.is_empty() {
+        sublink::default_route_iface(&h)?
+    } else {
+        conf.master.clone()
+    };
+    let link = sublink::master_link(&h, &master)?;
     Ok(Net {
-        mtu: u32::try_from(conf.mtu).ok().filter(|m| *m != 0),
+        mtu: sublink::mtu_within(conf.mtu, &link)?,
         master,
         master_index: link.index,
         layer3: !args.conf.ipam.plugin_type.is_empty(),
-        mac,
+        mac: mac_of(args, &conf)?,
         conf,
     })
 }
 
 impl Net {
-    /// The MAC asked for, parsed as Go's `net.ParseMAC` reads a 6-byte one.
+    /// The MAC asked for, parsed.
     pub fn container_mac(&self) -> Result<Option<MacAddr>, Error> {
-        let Some(text) = &self.mac else {
-            return Ok(None);
-        };
-        parse_mac(text).map(Some).ok_or_else(|| {
-            fail(format!(
-                "invalid args {text} for MAC addr: address {text}: invalid MAC address"
-            ))
-        })
+        self.mac.as_deref().map(container_mac).transpose()
     }
 }

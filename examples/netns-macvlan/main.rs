@@ -59,7 +59,7 @@ impl Plugin for MacVlan {
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        check::del(args)
+        netns_examples::sublink::del(args)
     }
 
     fn check(&self, args: &CmdArgs) -> Result<(), Error> {
