@@ -91,7 +91,7 @@ pub fn examples_dir() -> PathBuf {
 /// The reference plugins the VM tier's tests use, copied by the host tier
 /// into [`staged_reference_dir`]: the VM image has no /usr/lib/cni (the
 /// guest's /usr is its own), but it shares the cargo target dir.
-pub const STAGED_PLUGINS: &[&str] = &["bridge", "host-local"];
+pub const STAGED_PLUGINS: &[&str] = &["bridge", "host-local", "vlan", "ipvlan"];
 
 /// target/<profile>/ref-cni: where the host tier copies [`STAGED_PLUGINS`]
 /// for the VM tier.
@@ -192,6 +192,8 @@ pub const OUR_PLUGINS: &[&str] = &[
     "netns-host-local",
     "netns-portmap",
     "netns-macvlan",
+    "netns-vlan",
+    "netns-ipvlan",
 ];
 
 /// A plugin search path of our plugins first, then the reference ones

@@ -1,0 +1,128 @@
+//! `netns-ipvlan`: a drop-in for the CNI reference `ipvlan` plugin
+//! (containernetworking/plugins), built on netns-core and netns-cni.
+//!
+//! Same config keys, kernel result and result JSON: `master` (default:
+//! chained after another plugin, the single interface of its result; else
+//! the interface of the default route), `mode` (`l2`, the default, `l3`,
+//! `l3s`), `mtu` (0 to the master's), `linkInContainer` (the master is in
+//! the container's namespace, reference v1.2+), `ipam` (may be absent when
+//! chained: the previous result's addresses are configured), `dns`.
+//!
+//! ADD makes the ipvlan directly in the container's namespace under
+//! CNI_IFNAME (`netns_examples::sublink::create`); IPAM `host-local` runs
+//! in process (other IPAM plugins are executed from CNI_PATH). DEL is
+//! idempotent (a gone interface or netns, an empty CNI_NETNS) and releases
+//! IPAM; CHECK verifies against prevResult; GC and STATUS go to IPAM. No
+//! thread switches namespace, nothing execs `ip`.
+//!
+//! Where this differs from the reference (v1.1.1, the one Debian ships),
+//! on purpose:
+//! - an MTU above the master's fails before anything is made, with
+//!   macvlan's and vlan's message (the reference leaves it to the kernel,
+//!   `invalid argument`, after IPAM ran);
+//! - DEL needs no master: the reference's looks for the default route's
+//!   interface when `master` is absent, and fails without one;
+//! - a name taken in the container fails before anything is made; the link
+//!   is never in the plugin's namespace;
+//! - CHECK also checks that the interface is on the configured master;
+//! - `ndisc_notify` as well as `arp_notify` (reference v1.2+),
+//!   `linkInContainer` (v1.2+), GC and STATUS, spec 1.1.0.
+//!
+//! ```text
+//! cargo build --release --examples   # target/release/examples/netns-ipvlan
+//! ```
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod conf;
+
+use netns_cni::{CmdArgs, CniResult, Error, Plugin};
+use netns_core::{LinkData, LinkSpec};
+use netns_examples::{plugin, sublink};
+
+struct IpVlan;
+
+impl Plugin for IpVlan {
+    fn about(&self) -> String {
+        format!("CNI netns-ipvlan plugin v{}", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        let n = conf::load(args)?;
+        let cns = args.open_netns()?;
+        let container = cns.handle()?;
+        let spec = |name: &str| {
+            let s = LinkSpec::ipvlan(name, n.master_index, n.mode);
+            match n.mtu {
+                Some(m) => s.mtu(m),
+                None => s,
+            }
+        };
+        let link = sublink::create(
+            args,
+            "ipvlan",
+            n.conf.link_in_container,
+            &cns,
+            &container,
+            &spec,
+        )?;
+        // Chained without IPAM: the previous result's addresses, if it has
+        // any; else IPAM's (which fails when none is configured, as the
+        // reference's).
+        let from = match n.prev {
+            Some(p) if args.conf.ipam.plugin_type.is_empty() && !p.ips.is_empty() => {
+                sublink::Addresses::Given(p)
+            }
+            _ => sublink::Addresses::Ipam,
+        };
+        sublink::finish_add(args, &cns, &container, &link, from, "netns-ipvlan")
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::del(args)
+    }
+
+    /// CHECK: IPAM's (if configured), then the container interface of
+    /// prevResult in CNI_NETNS (an ipvlan of the configured mode on the
+    /// configured master), its addresses and routes.
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        let n = conf::load(args)?;
+        let cns = args.open_netns()?;
+        if !args.conf.ipam.plugin_type.is_empty() {
+            netns_cni::ipam::check(args)?;
+        }
+        let (result, want) = sublink::prev_interface(args, "Required prevResult missing")?;
+        let container = cns.handle()?;
+        let link = sublink::check_link(&container, &want, n.master_index, &n.master, "")?;
+        let LinkData::IpVlan(d) = &link.data else {
+            return Err(Error::internal(format!(
+                "Error: Container interface {} not of type ipvlan",
+                link.name
+            )));
+        };
+        if let Some(have) = d.mode {
+            if have != n.mode {
+                return Err(Error::internal(format!(
+                    "Container IPVlan mode {have} does not match expected value: {}",
+                    n.mode
+                )));
+            }
+        }
+        sublink::check_l3(&container, args, &link, &result)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        plugin::ipam_gc(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        plugin::ipam_status(args)
+    }
+}
+
+fn main() {
+    netns_cni::run(&IpVlan)
+}
