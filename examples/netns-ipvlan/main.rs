@@ -78,7 +78,7 @@ impl Plugin for IpVlan {
             }
             _ => sublink::Addresses::Ipam,
         };
-        sublink::finish_add(args, &cns, &container, &link, from, "netns-ipvlan")
+        sublink::finish_add(args, &cns, &container, &link, from, true, "netns-ipvlan")
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {

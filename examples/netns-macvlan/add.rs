@@ -38,5 +38,5 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     } else {
         Addresses::None
     };
-    sublink::finish_add(args, &cns, &container, &link, from, "netns-macvlan")
+    sublink::finish_add(args, &cns, &container, &link, from, true, "netns-macvlan")
 }

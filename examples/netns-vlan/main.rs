@@ -75,7 +75,7 @@ impl Plugin for Vlan {
         } else {
             sublink::Addresses::None
         };
-        sublink::finish_add(args, &cns, &container, &link, from, "netns-vlan")
+        sublink::finish_add(args, &cns, &container, &link, from, false, "netns-vlan")
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {

@@ -107,7 +107,9 @@ pub fn create(
         let host = Handle::new()?;
         match host.link_add(&spec(ifname).netns(cns)) {
             Ok(()) => {}
-            Err(e) if e.is_exists() => {
+            // The name is taken here (not the kernel refusing a second
+            // link of the kind, e.g. a VLAN id the master already has).
+            Err(e) if e.is_exists() && host.link_get(ifname).is_ok() => {
                 let tmp = random_name()?;
                 host.link_add(&spec(&tmp).netns(cns)).map_err(created)?;
                 let rename = LinkChanges {
@@ -152,9 +154,10 @@ pub enum Addresses {
 
 /// The rest of ADD once the link is made: the result (the container
 /// interface with its real MAC and sandbox), the addresses from `from`
-/// configured on it (`ipam.ConfigureIface`, after `arp_notify` and
-/// `ndisc_notify`, best effort), or the link brought up when there are
-/// none. Fails with nothing left behind: the link is removed and IPAM's
+/// configured on it (`ipam.ConfigureIface`; with `notify`, after
+/// `arp_notify` and `ndisc_notify`, best effort, as the reference macvlan
+/// and ipvlan plugins do and vlan does not), or the link brought up when
+/// there are none. Fails with nothing left behind: the link is removed and IPAM's
 /// reservation released. `prog` prefixes the DAD warning.
 pub fn finish_add(
     args: &CmdArgs,
@@ -162,9 +165,10 @@ pub fn finish_add(
     container: &Handle,
     link: &LinkInfo,
     from: Addresses,
+    notify: bool,
     prog: &str,
 ) -> Result<CniResult, Error> {
-    let r = finish(args, cns, container, link, &from, prog);
+    let r = finish(args, cns, container, link, &from, notify, prog);
     if r.is_err() {
         if matches!(from, Addresses::Ipam) {
             let _ = netns_cni::ipam::del(args);
@@ -180,6 +184,7 @@ fn finish(
     container: &Handle,
     link: &LinkInfo,
     from: &Addresses,
+    notify: bool,
     prog: &str,
 ) -> Result<CniResult, Error> {
     let mut result = match from {
@@ -205,12 +210,14 @@ fn finish(
         for ip in &mut result.ips {
             ip.interface = Some(0);
         }
-        // Gratuitous ARP / unsolicited NA on changes, best effort.
-        let l = || SysctlConf::link(args.ifname.as_str());
-        let _ = cns.sysctl_set_many(&[
-            (Sysctl::ArpNotify(l()), "1"),
-            (Sysctl::Conf(IpFamily::V6, l(), "ndisc_notify".into()), "1"),
-        ]);
+        if notify {
+            // Gratuitous ARP / unsolicited NA on changes, best effort.
+            let l = || SysctlConf::link(args.ifname.as_str());
+            let _ = cns.sysctl_set_many(&[
+                (Sysctl::ArpNotify(l()), "1"),
+                (Sysctl::Conf(IpFamily::V6, l(), "ndisc_notify".into()), "1"),
+            ]);
+        }
         plugin::configure_iface(container, &args.ifname, link.index, &result, prog)?;
     }
     result.dns = args.conf.dns.clone();
