@@ -402,11 +402,7 @@ impl Networks {
     }
 
     fn attachment(&self, seg: &Segment, pod: &PodSpec) -> Network {
-        Network::with_cache_dir(
-            self.attachment_conf(seg, pod),
-            our_path(),
-            &self.cache_path,
-        )
+        Network::with_cache_dir(self.attachment_conf(seg, pod), our_path(), &self.cache_path)
     }
 
     /// The IP files of every data dir (reservations), per network.
@@ -416,7 +412,10 @@ impl Networks {
             held(ipam_files(&self.cluster_data, "cluster")),
         )];
         for s in SEGMENTS {
-            v.push((s.name.to_owned(), held(ipam_files(self.data_of(&s), s.name))));
+            v.push((
+                s.name.to_owned(),
+                held(ipam_files(self.data_of(&s), s.name)),
+            ));
         }
         v
     }
@@ -450,7 +449,11 @@ fn call(cmd: &str, pod: &Pod, spec: &PodSpec, ifname: &str) -> Call {
 fn addr_in(o: &Outcome) -> IpAddr {
     let ips = o.ips();
     let a = ips.first().unwrap_or_else(|| panic!("no address: {o}"));
-    a.split('/').next().unwrap_or_default().parse().expect("an address")
+    a.split('/')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .expect("an address")
 }
 
 /// A pod as the test holds it: its namespace and its addresses by
@@ -542,7 +545,10 @@ fn cannot_reach(from: &LivePod, to: &LivePod, to_if: &str) -> Result<(), String>
         ));
     }
     if !nothing_waiting(&listener) {
-        return Err(format!("{}'s listener at {at} had a connection", to.spec.name));
+        return Err(format!(
+            "{}'s listener at {at} had a connection",
+            to.spec.name
+        ));
     }
     Ok(())
 }
@@ -635,9 +641,7 @@ fn scenario(variant: Variant) {
             assert_eq!(pod.ifnames(), want);
             pods.push(LivePod { spec, pod, addrs });
         }
-        let [a, b, c] = &pods[..] else {
-            unreachable!()
-        };
+        let [a, b, c] = &pods[..] else { unreachable!() };
         // Nothing of the attachments on the node (their links are made in
         // the pods): what is new is cni0 and its ports.
         let now = Snapshot::here();
@@ -796,4 +800,70 @@ fn macvlan_variant_two_pods_per_vlan_isolated_vlans_and_del_restores_the_node() 
         }
     );
     scenario(variant);
+}
+
+/// The example `multinet` (the same scenario with its own minimal
+/// runtime) passes every step and leaves nothing behind: no netns
+/// directory, no mount under it. In a private namespace, as its "host".
+#[test]
+fn the_example_passes_every_step_and_cleans_up() {
+    let exe = examples_dir().join("multinet");
+    assert!(
+        exe.is_file(),
+        "{} is missing: `cargo build -p netns-examples --examples` builds it",
+        exe.display()
+    );
+    let tagged = kernel_has_8021q().is_ok();
+    in_private_netns(|| {
+        let child = std::process::Command::new(&exe)
+            .env_remove("CARGO")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the example");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("wait for the example");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let variant = if tagged {
+            "the attachments are netns-vlan"
+        } else {
+            "the attachments are netns-macvlan"
+        };
+        for want in [
+            variant,
+            "CNI_ARGS='IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=a;K8S_POD_UID=",
+            "OK: 7 attachments check out",
+            "OK: TCP pod a net1 (10.10.0.10) -> pod b net1 (10.10.0.11:",
+            "OK: TCP pod b net1 (10.10.0.11) -> 10.10.0.1:8080: \"r10\" answered",
+            "OK: TCP pod a net2 (10.20.0.10) -> 10.20.0.1:8080: \"r20\" answered",
+            "OK: TCP pod c net1 (10.10.0.100) -> 10.10.0.1:8080: \"r20-twin\" answered",
+            "OK: r10 heard nothing",
+            "OK: TCP pod a net1 (10.10.0.10) -> pod c net1 (10.10.0.100:",
+            "OK: TCP pod c net1 (10.10.0.100) -> pod a net1 (10.10.0.10:",
+            "OK: pod a has only lo",
+            "links, addresses and routes as before",
+            "OK: no IPAM reservation left",
+            "All steps passed.",
+            "deleted namespace node",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        let root = std::env::temp_dir().join(format!("netns-multinet-{pid}"));
+        assert!(
+            text.contains(&format!("removed {}", root.display())),
+            "{text}"
+        );
+        assert!(!root.exists(), "{} was left behind", root.display());
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        let dir = format!("/netns-multinet-{pid}/");
+        assert!(
+            !mounts.lines().any(|l| l.contains(&dir)),
+            "a mount under {dir} was left:\n{mounts}"
+        );
+    });
 }
