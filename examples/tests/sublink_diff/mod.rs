@@ -138,17 +138,25 @@ impl Pair {
     /// What a failing ADD of `plugin` (type `ty`) on `ifname` does: its
     /// code and message, whether the host side, the pod and the IPAM
     /// reservations are as they were (Tokens of their own: the same objects
-    /// get the same names), and the pod's interfaces after it.
+    /// get the same names), and the pod's interfaces after it. With
+    /// `first`, another pod (`c0` in `p0`) is added on the same network
+    /// before (it must succeed), so the failing ADD is a second one.
     pub fn attempt(
         &self,
         ty: &str,
         plugin: &Value,
         ifname: &str,
+        first: bool,
     ) -> (Value, [bool; 3], Vec<String>) {
         in_private_netns(|| {
             host_side();
             let data = TempDir::new("ipam");
             let net = Network::new(conflist(plugin, ty, &data), self.paths(ty));
+            let _p0 = first.then(|| {
+                let p0 = Pod::new("p0");
+                net.add(&p0, "c0", ifname).expect_ok();
+                p0
+            });
             let pod = Pod::new("p1");
             let before = (Snapshot::here(), pod.snapshot(), held(&data));
             let o = net.add(&pod, "c1", ifname);
