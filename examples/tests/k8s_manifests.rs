@@ -1396,3 +1396,126 @@ fn yaml_that_kubectl_reads_otherwise_or_not_at_all_fails() {
         assert_eq!(yaml11_differs(s), differs, "{s:?}");
     }
 }
+
+// ---------------------------------------------------------------------
+// examples/k8s/README.md: its YAML and its network-status example.
+
+/// The fenced blocks of a Markdown text: (info string, body, line of the
+/// opening fence, the line before it).
+fn fenced_blocks(text: &str) -> Vec<(String, String, usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i].trim_start();
+        if let Some(info) = l.strip_prefix("```") {
+            let indent = lines[i].len() - l.len();
+            let before = if i > 0 { lines[i - 1] } else { "" }.to_string();
+            let start = i;
+            let mut body = String::new();
+            i += 1;
+            while i < lines.len() && !lines[i].trim_start().starts_with("```") {
+                body.push_str(lines[i].get(indent..).unwrap_or(lines[i].trim_start()));
+                body.push('\n');
+                i += 1;
+            }
+            out.push((info.trim().to_string(), body, start + 1, before));
+        }
+        i += 1;
+    }
+    out
+}
+
+fn readme() -> String {
+    fs::read_to_string(k8s_dir().join("README.md")).expect("read k8s/README.md")
+}
+
+#[test]
+fn the_readmes_manifests_pass_the_same_checks() {
+    let mut m = Manifests::read();
+    let mut n = 0;
+    for (info, body, line, _) in fenced_blocks(&readme()) {
+        if info == "yaml" {
+            m = m.plus(&format!("README.md:{line}"), &body);
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "the README's per-node NAD");
+    let r = check(&m);
+    assert_clean(&r);
+    assert!(r
+        .used
+        .nads
+        .contains(&("vlan-demo".into(), "vlan10-node-b".into())));
+}
+
+fn ipv4(s: &str) -> u32 {
+    u32::from(
+        s.parse::<std::net::Ipv4Addr>()
+            .unwrap_or_else(|e| panic!("{s:?}: {e}")),
+    )
+}
+
+#[test]
+fn the_readmes_network_status_matches_the_manifests() {
+    let blocks = fenced_blocks(&readme());
+    let (_, body, line, _) = blocks
+        .iter()
+        .find(|(info, _, _, before)| {
+            info == "json" && before.contains("tests/k8s_manifests.rs checks this example")
+        })
+        .expect("the network-status example, marked");
+    let status: Vec<Value> =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("README.md:{line}: {e}"));
+    let r = check(&Manifests::read());
+    assert_clean(&r);
+    let pod = r
+        .docs
+        .iter()
+        .find(|d| d.file == "vlan/pod.yaml" && d.kind() == "Pod")
+        .expect("vlan/pod.yaml's pod");
+    let sel = parse_networks(
+        pod.v["metadata"]["annotations"][NETWORKS_ANNOTATION]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status.len(), 1 + sel.len(), "eth0 and one per network");
+    assert_eq!(status[0]["interface"], "eth0");
+    assert_eq!(status[0]["default"], true);
+    let is_mac = |m: &Value| {
+        m.as_str().is_some_and(|m| {
+            m.split(':').count() == 6
+                && m.split(':')
+                    .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()))
+        })
+    };
+    let mut macs = BTreeSet::new();
+    for (s, st) in sel.iter().zip(&status[1..]) {
+        let ns = s.namespace.as_deref().unwrap_or("vlan-demo");
+        assert_eq!(st["name"], format!("{ns}/{}", s.name));
+        assert_eq!(st["interface"].as_str(), s.interface.as_deref());
+        assert!(st.get("default").is_none(), "{st}");
+        let config = &r.used.configs[&(ns.to_string(), s.name.clone())][0];
+        assert_eq!(
+            st["dns"], config["dns"],
+            "the NAD's dns, as the plugin returns it"
+        );
+        // The first address of the node's share (rangeStart).
+        let range = &config["ipam"]["ranges"][0][0];
+        let ips = st["ips"].as_array().expect("ips");
+        assert_eq!(ips.len(), 1);
+        assert_eq!(ips[0], range["rangeStart"]);
+        let ip = ipv4(ips[0].as_str().unwrap());
+        assert!(ipv4(range["rangeStart"].as_str().unwrap()) <= ip);
+        assert!(ip <= ipv4(range["rangeEnd"].as_str().unwrap()));
+        assert!(is_mac(&st["mac"]), "{st}");
+        assert_eq!(config["type"], "netns-vlan");
+        macs.insert((config["master"].to_string(), st["mac"].to_string()));
+    }
+    assert_eq!(
+        macs.len(),
+        1,
+        "802.1Q devices of one trunk have the trunk's MAC: {macs:?}"
+    );
+}
