@@ -127,10 +127,6 @@ fn bad_input_alike_and_nothing_left() {
             json!({"master": "mst0", "vlanId": 10, "mtu": -5, "ipam": ipam4()}),
             "eth0",
         ),
-        (
-            json!({"master": "mst0", "vlanId": "10", "ipam": ipam4()}),
-            "eth0",
-        ),
     ]);
 }
 
