@@ -65,12 +65,18 @@ pub fn mode(s: &str) -> Result<MacVlanMode, Error> {
 /// messages.
 pub fn parse(args: &CmdArgs) -> Result<Conf, Error> {
     let conf: Conf = args.plugin_conf()?;
+    check(args, &conf)?;
+    Ok(conf)
+}
+
+/// The mode and the MAC: checked after the master, as the reference does.
+fn check(args: &CmdArgs, conf: &Conf) -> Result<(), Error> {
     mode(&conf.mode)?;
-    mac_of(args, &conf)?
+    mac_of(args, conf)?
         .as_deref()
         .map(container_mac)
         .transpose()?;
-    Ok(conf)
+    Ok(())
 }
 
 /// The MAC asked for: CNI_ARGS `MAC`, then `runtimeConfig.mac`, else
@@ -102,10 +108,12 @@ fn container_mac(text: &str) -> Result<MacAddr, Error> {
     })
 }
 
-/// `loadConf`: [`parse`], then the master (found from the default route
-/// when not named) and the MTU within `[0, master's MTU]`.
+/// `loadConf`: the keys, the master (found from the default route when
+/// not named), the MTU within `[0, master's MTU]`, then [`parse`]'s
+/// checks, in the reference's order (a config with several faults gets
+/// its message).
 pub fn load(args: &CmdArgs) -> Result<Net, Error> {
-    let conf = parse(args)?;
+    let conf: Conf = args.plugin_conf()?;
     let h = sublink::master_handle(args, conf.link_in_container)?;
     let master = if conf.master.is_empty() {
         sublink::default_route_iface(&h)?
@@ -113,8 +121,10 @@ pub fn load(args: &CmdArgs) -> Result<Net, Error> {
         conf.master.clone()
     };
     let link = sublink::master_link(&h, &master)?;
+    let mtu = sublink::mtu_within(conf.mtu, &link)?;
+    check(args, &conf)?;
     Ok(Net {
-        mtu: sublink::mtu_within(conf.mtu, &link)?,
+        mtu,
         master,
         master_index: link.index,
         layer3: !args.conf.ipam.plugin_type.is_empty(),

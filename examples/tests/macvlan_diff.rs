@@ -56,6 +56,13 @@ fn layer2_only_each_mode_and_a_mac() {
 fn bad_input_alike_and_nothing_left() {
     MACVLAN.bad_input_alike(&[
         (json!({"master": "nope0"}), "eth0"),
+        // Several faults: the master's is reported first, as the reference
+        // does.
+        (json!({"master": "nope0", "mode": "bogus"}), "eth0"),
+        (
+            json!({"master": "mst0", "mtu": 9000, "mode": "bogus"}),
+            "eth0",
+        ),
         (json!({"master": "mst0", "mtu": 9000}), "eth0"),
         (json!({"master": "mst0", "mtu": -5}), "eth0"),
         (json!({"master": "mst0", "mode": "source"}), "eth0"),
