@@ -63,6 +63,9 @@ pub fn mode(s: &str) -> Result<MacVlanMode, Error> {
 /// MAC's syntax; the MTU's bound is the master's): what the Kubernetes
 /// manifests' test runs. Errors are code 999 with the reference's
 /// messages.
+// The plugin runs the same checks from `load`, after the master's;
+// tests/k8s_manifests.rs calls this.
+#[allow(dead_code)]
 pub fn parse(args: &CmdArgs) -> Result<Conf, Error> {
     let conf: Conf = args.plugin_conf()?;
     check(args, &conf)?;
