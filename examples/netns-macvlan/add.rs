@@ -13,8 +13,6 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let n = conf::load(args)?;
     let mode = conf::mode(&n.conf.mode)?;
     let mac = n.container_mac()?;
-    let cns = args.open_netns()?;
-    let container = cns.handle()?;
     let spec = |name: &str| {
         let mut s = LinkSpec::macvlan(name, n.master_index, mode);
         if let Some(m) = n.mtu {
@@ -25,18 +23,6 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         }
         s
     };
-    let link = sublink::create(
-        args,
-        "macvlan",
-        n.conf.link_in_container,
-        &cns,
-        &container,
-        &spec,
-    )?;
-    let from = if n.layer3 {
-        Addresses::Ipam
-    } else {
-        Addresses::None
-    };
-    sublink::finish_add(args, &cns, &container, &link, from, true, "netns-macvlan")
+    let from = Addresses::ipam_if_configured(args);
+    sublink::add(args, "macvlan", n.conf.link_in_container, &spec, from, true)
 }

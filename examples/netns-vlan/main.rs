@@ -53,8 +53,6 @@ impl Plugin for Vlan {
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
         let n = conf::load(args)?;
-        let cns = args.open_netns()?;
-        let container = cns.handle()?;
         let spec = |name: &str| {
             let s = LinkSpec::vlan(name, n.master_index, n.vlan_id);
             match n.mtu {
@@ -62,20 +60,9 @@ impl Plugin for Vlan {
                 None => s,
             }
         };
-        let link = sublink::create(
-            args,
-            "vlan",
-            n.conf.link_in_container,
-            &cns,
-            &container,
-            &spec,
-        )?;
-        let from = if n.layer3 {
-            sublink::Addresses::Ipam
-        } else {
-            sublink::Addresses::None
-        };
-        sublink::finish_add(args, &cns, &container, &link, from, false, "netns-vlan")
+        let from = sublink::Addresses::ipam_if_configured(args);
+        // The reference vlan sets neither arp_notify nor ndisc_notify.
+        sublink::add(args, "vlan", n.conf.link_in_container, &spec, from, false)
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {

@@ -129,6 +129,26 @@ pub fn create(
         .map_err(|e| fail(format!("failed to refetch {kind} {ifname:?}: {e}")))
 }
 
+/// ADD of a sub-interface plugin whose config is loaded: the link
+/// `spec(name)` made in the container under CNI_IFNAME ([`create`]), then
+/// [`finish_add`] with `from` (`notify`: `arp_notify`/`ndisc_notify`).
+/// `kind` names the link in messages; the DAD warning's prefix is
+/// `netns-<kind>`.
+pub fn add(
+    args: &CmdArgs,
+    kind: &str,
+    in_container: bool,
+    spec: &dyn Fn(&str) -> LinkSpec<'static>,
+    from: Addresses,
+    notify: bool,
+) -> Result<CniResult, Error> {
+    let cns = args.open_netns()?;
+    let container = cns.handle()?;
+    let link = create(args, kind, in_container, &cns, &container, spec)?;
+    let prog = format!("netns-{kind}");
+    finish_add(args, &cns, &container, &link, from, notify, &prog)
+}
+
 /// `vethXXXXXXXX`, as the reference's temporary name.
 fn random_name() -> Result<String, Error> {
     use std::io::Read;
@@ -143,6 +163,7 @@ fn random_name() -> Result<String, Error> {
 }
 
 /// Where the container's addresses come from.
+#[derive(Debug)]
 pub enum Addresses {
     /// None: the interface is only brought up (layer 2).
     None,
@@ -150,6 +171,17 @@ pub enum Addresses {
     Ipam,
     /// A previous plugin's result (ipvlan chained after another plugin).
     Given(CniResult),
+}
+
+impl Addresses {
+    /// IPAM's when the config has IPAM (`ipam.type` set), else none.
+    pub fn ipam_if_configured(args: &CmdArgs) -> Addresses {
+        if args.conf.ipam.plugin_type.is_empty() {
+            Addresses::None
+        } else {
+            Addresses::Ipam
+        }
+    }
 }
 
 /// The rest of ADD once the link is made: the result (the container
