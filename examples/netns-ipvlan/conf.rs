@@ -21,10 +21,9 @@ pub struct Conf {
 pub struct Net {
     pub conf: Conf,
     pub mode: IpVlanMode,
-    /// The master: named, the single interface of prevResult when chained,
-    /// or the interface of the default route.
-    pub master: String,
-    /// The master's index where it was looked up.
+    /// The master's index where it was looked up (the master: named, the
+    /// single interface of prevResult when chained, or the interface of
+    /// the default route).
     pub master_index: u32,
     /// The MTU to give the ipvlan (`None`: the kernel's, the master's).
     pub mtu: Option<u32>,
@@ -55,13 +54,16 @@ pub fn parse(args: &CmdArgs) -> Result<Conf, Error> {
     Ok(conf)
 }
 
-/// `loadConf`: [`parse`], prevResult, the master (named; else, chained,
-/// prevResult's single interface; else the interface of the default
-/// route; in the plugin's namespace, or the container's with
-/// `linkInContainer`) and the MTU within `[0, master's MTU]` (the
-/// reference leaves a bad MTU to the kernel: `invalid argument`).
+/// `loadConf` and `createIpvlan`'s checks, in the reference's order: the
+/// keys, prevResult, the master (named; else, chained, prevResult's single
+/// interface; else the interface of the default route; in the plugin's
+/// namespace, or the container's with `linkInContainer`), the mode, the
+/// master's lookup (`failed to lookup master "NAME": Link not found`, the
+/// reference's message) and the MTU within `[0, master's MTU]` (the
+/// reference hands a positive MTU to the kernel, which takes one above
+/// the master's, and drops a negative one).
 pub fn load(args: &CmdArgs) -> Result<Net, Error> {
-    let conf = parse(args)?;
+    let conf: Conf = args.plugin_conf()?;
     let prev = args
         .prev_result()
         .map_err(|e| e.context("could not parse prevResult"))?;
@@ -78,13 +80,43 @@ pub fn load(args: &CmdArgs) -> Result<Net, Error> {
             }
         },
     };
-    let link = sublink::master_link(&h, &master)?;
+    let mode = mode(&conf.mode)?;
+    let link = lookup_master(&h, &master)?;
     Ok(Net {
-        mode: mode(&conf.mode)?,
+        mode,
         mtu: sublink::mtu_within(conf.mtu, &link)?,
-        master,
         master_index: link.index,
         prev,
         conf,
     })
+}
+
+/// The master `name`, or the reference's message for a missing one.
+fn lookup_master(h: &netns_core::Handle, name: &str) -> Result<netns_core::LinkInfo, Error> {
+    sublink::master_link(h, name)
+        .map_err(|e| e.context(format!("failed to lookup master {name:?}")))
+}
+
+/// CHECK's config: [`parse`], and the master (name and index) as ADD
+/// found it, `None` when chained without `master`: that master came from
+/// the previous plugin's result, which CHECK never sees (the runtime hands
+/// every plugin of the list the list's final result, whose interface is
+/// ipvlan's own). The reference's CHECK resolves no master at all and
+/// looks up one named "" when `master` is absent, so it cannot pass with
+/// the default route's master or chained.
+pub fn load_check(args: &CmdArgs) -> Result<(IpVlanMode, Option<(String, u32)>), Error> {
+    let conf = parse(args)?;
+    let chained = args.conf.prev_result.is_some();
+    let mode = mode(&conf.mode)?;
+    if conf.master.is_empty() && chained {
+        return Ok((mode, None));
+    }
+    let h = sublink::master_handle(args, conf.link_in_container)?;
+    let master = if conf.master.is_empty() {
+        sublink::default_route_iface(&h)?
+    } else {
+        conf.master
+    };
+    let link = lookup_master(&h, &master)?;
+    Ok((mode, Some((master, link.index))))
 }

@@ -17,14 +17,21 @@
 //!
 //! Where this differs from the reference (v1.1.1, the one Debian ships),
 //! on purpose:
-//! - an MTU above the master's fails before anything is made, with
-//!   macvlan's and vlan's message (the reference leaves it to the kernel,
-//!   `invalid argument`, after IPAM ran);
+//! - an MTU above the master's, or negative, fails before anything is
+//!   made, with macvlan's and vlan's message (the reference hands a
+//!   positive one to the kernel, which makes the ipvlan with an MTU above
+//!   its master's, and drops a negative one);
 //! - DEL needs no master: the reference's looks for the default route's
-//!   interface when `master` is absent, and fails without one;
+//!   interface when `master` is absent and it has no prevResult (a
+//!   runtime without its cache; a repeated DEL, libcni having dropped the
+//!   cached result with the first), and fails without one;
 //! - a name taken in the container fails before anything is made; the link
 //!   is never in the plugin's namespace;
-//! - CHECK also checks that the interface is on the configured master;
+//! - CHECK also checks that the interface is on the configured master,
+//!   and passes with the default route's master or chained (the
+//!   reference's CHECK looks up a master named "" then, and fails);
+//! - an ADD that fails after IPAM removes the link and releases the
+//!   address (the reference leaks both);
 //! - `ndisc_notify` as well as `arp_notify` (reference v1.2+),
 //!   `linkInContainer` (v1.2+), GC and STATUS, spec 1.1.0.
 //!
@@ -87,16 +94,25 @@ impl Plugin for IpVlan {
 
     /// CHECK: IPAM's (if configured), then the container interface of
     /// prevResult in CNI_NETNS (an ipvlan of the configured mode on the
-    /// configured master), its addresses and routes.
+    /// configured master: any master when chained without `master`), its
+    /// addresses and routes.
     fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        let n = conf::load(args)?;
+        let (mode, master) = conf::load_check(args)?;
         let cns = args.open_netns()?;
         if !args.conf.ipam.plugin_type.is_empty() {
             netns_cni::ipam::check(args)?;
         }
         let (result, want) = sublink::prev_interface(args, "Required prevResult missing")?;
         let container = cns.handle()?;
-        let link = sublink::check_link(&container, &want, n.master_index, &n.master, "")?;
+        // Chained without `master`: the link's own master, whatever it is.
+        let (name, index) = master.unwrap_or_else(|| {
+            let parent = container
+                .link_get(want.name.as_str())
+                .ok()
+                .and_then(|l| l.parent);
+            (String::new(), parent.unwrap_or(0))
+        });
+        let link = sublink::check_link(&container, &want, index, &name, "")?;
         let LinkData::IpVlan(d) = &link.data else {
             return Err(Error::internal(format!(
                 "Error: Container interface {} not of type ipvlan",
@@ -104,10 +120,9 @@ impl Plugin for IpVlan {
             )));
         };
         if let Some(have) = d.mode {
-            if have != n.mode {
+            if have != mode {
                 return Err(Error::internal(format!(
-                    "Container IPVlan mode {have} does not match expected value: {}",
-                    n.mode
+                    "Container IPVlan mode {have} does not match expected value: {mode}"
                 )));
             }
         }
