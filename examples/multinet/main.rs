@@ -344,7 +344,10 @@ struct Router {
     listener: TcpListener,
 }
 
-/// Accept one connection on `l` within `wait`, or none.
+/// Accept one connection on `l` within `wait`, or none. After a client's
+/// connect returned, its connection may not be queued yet (the handshake's
+/// last ACK is on its way): a bounded wait, not a sleep; it only runs out
+/// when the connection went somewhere else.
 fn accept_within(l: &TcpListener, wait: Duration) -> io::Result<Option<(TcpStream, SocketAddr)>> {
     let mut pfd = libc::pollfd {
         fd: l.as_raw_fd(),
@@ -371,7 +374,7 @@ fn ask(from: (&str, &NetNs), src: IpAddr, at: IpAddr, router: &Router) -> Res<()
         .1
         .run(|| TcpStream::connect_timeout(&to, CONNECT_TIMEOUT))?
         .map_err(|e| format!("TCP {} -> {to}: {e}", from.0))?;
-    let Some((mut conn, peer)) = accept_within(&router.listener, Duration::ZERO)? else {
+    let Some((mut conn, peer)) = accept_within(&router.listener, CONNECT_TIMEOUT)? else {
         return Err(format!("{} connected to {to}, but not to {}", from.0, router.name).into());
     };
     conn.write_all(router.name.as_bytes())?;
@@ -430,7 +433,7 @@ fn reaches(from: &LivePod, from_if: &str, to: &LivePod, to_if: &str) -> Res<()> 
         .ns
         .run(|| TcpStream::connect_timeout(&at, CONNECT_TIMEOUT))?
         .map_err(|e| format!("TCP {} -> {at}: {e}", from.who(from_if)))?;
-    let Some((_conn, peer)) = accept_within(&listener, Duration::ZERO)? else {
+    let Some((_conn, peer)) = accept_within(&listener, CONNECT_TIMEOUT)? else {
         return Err(format!(
             "{} connected, but not to {}",
             from.who(from_if),

@@ -265,10 +265,13 @@ impl Router {
         }
     }
 
-    /// Answer the one connection waiting (already accepted by the kernel)
-    /// with the router's name; the peer's address.
+    /// Answer the one connection of a client whose connect returned (the
+    /// handshake's last ACK may still be on its way: a bounded wait, which
+    /// fails when the connection went to someone else) with the router's
+    /// name; the peer's address.
     fn answer(&self) -> IpAddr {
-        let (mut conn, peer) = self.listener.accept().expect("accept");
+        let (mut conn, peer) = accept_within(&self.listener, CONNECT_TIMEOUT)
+            .unwrap_or_else(|| panic!("{} got no connection", self.name));
         conn.write_all(self.name.as_bytes()).expect("write");
         peer.ip()
     }
@@ -277,6 +280,21 @@ impl Router {
     fn had_nothing(&self) -> bool {
         nothing_waiting(&self.listener)
     }
+}
+
+/// The connection waiting on `l`, or that arrives within `wait`.
+fn accept_within(l: &TcpListener, wait: Duration) -> Option<(TcpStream, SocketAddr)> {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: l.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    assert!(n >= 0, "poll: {}", io::Error::last_os_error());
+    (n == 1).then(|| l.accept().expect("accept"))
 }
 
 fn nothing_waiting(l: &TcpListener) -> bool {
@@ -500,7 +518,12 @@ impl LivePod {
         let mut client = self
             .connect(at, CONNECT_TIMEOUT)
             .unwrap_or_else(|e| panic!("{} -> {} {at}: {e}", self.spec.name, to.spec.name));
-        let (mut conn, peer) = listener.accept().expect("accept");
+        let (mut conn, peer) = accept_within(&listener, CONNECT_TIMEOUT).unwrap_or_else(|| {
+            panic!(
+                "{} connected to {at}, not to {}",
+                self.spec.name, to.spec.name
+            )
+        });
         assert_eq!(peer.ip(), self.addr(from_if), "the source address");
         client.write_all(b"ping").expect("write");
         let mut buf = [0u8; 4];
