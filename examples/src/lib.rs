@@ -7,6 +7,7 @@
 )]
 
 pub mod plugin;
+pub mod runtime;
 pub mod sublink;
 
 // No unit tests here: the VM tier leaves the (empty) unit-test binary out.
