@@ -127,17 +127,6 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         Peer::Pod => args.open_netns()?,
     };
     let th = target.handle()?;
-    plugin::ensure_absent(&th, &n.peer_name, || {
-        fail(format!(
-            "an interface named {:?} already exists in the {} namespace",
-            n.peer_name,
-            if n.peer == Peer::Pod {
-                "pod's"
-            } else {
-                "plugin's"
-            }
-        ))
-    })?;
     let records = Records::lock(&n.data_dir)?;
     let dir = NetnsDir::new(&n.ns_dir);
     let path = dir.path_of(&n.netid)?;
@@ -150,7 +139,8 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
                 n.netid, o.container_id, o.ifname
             )))
         }
-        // This attachment's, from an ADD that did not finish: start over.
+        // This attachment's (an ADD repeated, or one that did not
+        // finish): start over.
         Some(o) => teardown(&o),
         None if path.symlink_metadata().is_ok() => {
             return Err(fail(format!(
@@ -160,6 +150,20 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         }
         None => {}
     }
+    // After the owner check: with `peer: host` another attachment's peer
+    // has the derived name, and its owner is the clearer error; this
+    // attachment's own (a repeated ADD) is gone with the teardown above.
+    plugin::ensure_absent(&th, &n.peer_name, || {
+        fail(format!(
+            "an interface named {:?} already exists in the {} namespace",
+            n.peer_name,
+            if n.peer == Peer::Pod {
+                "pod's"
+            } else {
+                "plugin's"
+            }
+        ))
+    })?;
     let owner = Owner {
         container_id: args.container_id.clone(),
         ifname: args.ifname.clone(),
