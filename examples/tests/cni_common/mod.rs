@@ -194,6 +194,7 @@ pub const OUR_PLUGINS: &[&str] = &[
     "netns-macvlan",
     "netns-vlan",
     "netns-ipvlan",
+    "make-net",
 ];
 
 /// A plugin search path of our plugins first, then the reference ones
