@@ -121,12 +121,20 @@ pub fn derived_peer_name(netid: &str) -> String {
 }
 
 /// A namespace name as make-net takes it: what `ip netns add` takes (not
-/// empty, `.` or `..`, no `/` or NUL, at most 255 bytes), and printable
+/// empty, `.` or `..`, no `/` or NUL, at most 255 bytes), printable
 /// ASCII without spaces (it is a path component, a hostPath and an
-/// argument of `ip netns exec`).
+/// argument of `ip netns exec`), and not starting with `.` (the owner
+/// records are named by netid, and `dataDir`'s lock and temporary files
+/// are the names starting with `.`: a netid `.lock` was read as a record).
 fn check_netid(netid: &str) -> Result<(), Error> {
     netns_core::ns::validate_name("make-net", netid)
         .map_err(|e| fail(format!("invalid netid {netid:?}: {e}")))?;
+    if netid.starts_with('.') {
+        return Err(fail(format!(
+            "invalid netid {netid:?}: a name starting with '.' is not taken \
+             (make-net's own files in dataDir are named so)"
+        )));
+    }
     if let Some(c) = netid.chars().find(|c| !c.is_ascii_graphic()) {
         return Err(fail(format!(
             "invalid netid {netid:?}: {c:?} is not a printable ASCII character"
@@ -257,7 +265,17 @@ mod tests {
 
     #[test]
     fn netids_that_are_not_names() {
-        for bad in ["../x", "a/b", "..", ".", "a b", "tab\there", "é"] {
+        for bad in [
+            "../x",
+            "a/b",
+            "..",
+            ".",
+            "a b",
+            "tab\there",
+            "é",
+            ".lock",
+            ".x",
+        ] {
             assert!(check_netid(bad).is_err(), "{bad:?}");
         }
         assert!(check_netid(&"x".repeat(255)).is_ok());

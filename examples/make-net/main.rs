@@ -37,15 +37,18 @@
 //! routes against prevResult. DEL: idempotent, removes only what this
 //! attachment owns (found by its record, so it needs no CNI_ARGS), and
 //! releases IPAM. GC: removes the namespaces (and IPAM reservations) of
-//! attachments not in `cni.dev/valid-attachments`. STATUS: IPAM's.
+//! the network's attachments not in `cni.dev/valid-attachments` (another
+//! network's, sharing `dataDir`, are left alone). STATUS: IPAM's.
 //!
 //! Where this differs from the original (MikeZappa87/blog-examples,
 //! posts/x-netns-blog, main.go), on purpose:
 //! - no thread switches namespace (the original unshares on an unlocked Go
 //!   thread);
 //! - `netid` is checked as a namespace name (the original joins it to
-//!   /run/netns unchecked, `../x` included) and the derived names fit in
-//!   15 bytes (the original's `v<netid>` fails past 14 bytes of netid);
+//!   /run/netns unchecked, `../x` included; a leading `.` is refused too,
+//!   such names being make-net's own files in `dataDir`) and the derived
+//!   names fit in 15 bytes (the original's `v<netid>` fails past 14 bytes
+//!   of netid);
 //! - no hard-coded 1.2.3.4/24: `addresses` or `ipam`, or none;
 //! - the result reports the namespace's interface with its MAC and the
 //!   namespace's path as `sandbox` (the original reports the host peer,
@@ -173,6 +176,7 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         peer: if n.peer == Peer::Pod { "pod" } else { "host" }.into(),
         peer_name: n.peer_name.clone(),
         netns: args.netns.clone(),
+        network: args.conf.name.clone(),
     };
     records.put(&owner)?;
     let made = build(args, &n, &dir, &path, &target, &th, prev);
@@ -357,6 +361,10 @@ fn gc(args: &CmdArgs) -> Result<(), Error> {
     let valid = args.valid_attachments()?;
     let records = Records::lock(&data_dir(args)?)?;
     for o in records.all()? {
+        // Another network's attachments are not in this one's list.
+        if o.network != args.conf.name {
+            continue;
+        }
         if !valid.iter().any(|a| o.is(&a.container_id, &a.ifname)) {
             teardown(&o);
             records.remove(&o.netid)?;

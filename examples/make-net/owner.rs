@@ -37,6 +37,11 @@ pub struct Owner {
     pub peer_name: String,
     /// CNI_NETNS at ADD (the pod, for `peer: pod`).
     pub netns: String,
+    /// The network (the config's `name`) the attachment is of: GC removes
+    /// only its own network's, since `cni.dev/valid-attachments` lists one
+    /// network's attachments and several networks may share `dataDir`.
+    #[serde(default)]
+    pub network: String,
 }
 
 impl Owner {
