@@ -119,9 +119,14 @@ impl State {
     }
 }
 
-/// A conflist of `plugins`.
+/// A conflist `t` of `plugins`.
 fn list(version: &str, plugins: Vec<Value>) -> Value {
     json!({"cniVersion": version, "name": "t", "plugins": plugins})
+}
+
+/// A conflist `name` of `plugins`.
+fn list_named(name: &str, version: &str, plugins: Vec<Value>) -> Value {
+    json!({"cniVersion": version, "name": name, "plugins": plugins})
 }
 
 /// A one-plugin network of ours.
@@ -689,6 +694,17 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 7,
                 "invalid netid \"../x\": ".into(),
             ),
+            // Hidden names: make-net's own files in dataDir (`.lock` was
+            // read as an owner record, `.x`'s record skipped by DEL).
+            (
+                json!({"netid": ".lock"}),
+                "eth0",
+                no_args.clone(),
+                7,
+                "invalid netid \".lock\": a name starting with '.' is not taken (make-net's \
+                 own files in dataDir are named so)"
+                    .into(),
+            ),
             (
                 json!({"netid": "a/b"}),
                 "eth0",
@@ -882,20 +898,37 @@ fn gc_removes_what_is_not_valid_and_status_is_ok() {
             .expect_ok();
         net.run(&Call::on("add", &pb, "cb", "eth0").args(&k8s_args("b")))
             .expect_ok();
-        assert_eq!(d.names(), ["bgp-a", "bgp-b"]);
+        // Another network of make-net with the same directories (as two
+        // NADs with the defaults have): pod a's second attachment.
+        let u = Network::new(
+            list_named(
+                "u",
+                "1.0.0",
+                vec![d.conf(json!({"netid": "u-{K8S_POD_NAME}"}))],
+            ),
+            our_path(),
+        );
+        u.run(&Call::on("add", &pa, "ca", "net2").args(&k8s_args("a")))
+            .expect_ok();
+        assert_eq!(d.names(), ["bgp-a", "bgp-b", "u-a"]);
         assert_eq!(reservations(&ipam), ["10.85.0.2", "10.85.0.3"]);
         // The runtime lost cb (no cached attachment to DEL): only the
         // plugin's GC can remove its namespace.
         let cached = net.cache_dir().join("results").join("t-cb-eth0");
         std::fs::remove_file(&cached).expect("drop cb from libcni's cache");
+        // GC of network t: its valid attachments are t's only; network u's
+        // namespace is not t's to remove.
         net11.gc(&[("ca", "eth0")]).expect_ok();
-        assert_eq!(d.names(), ["bgp-a"]);
-        assert_eq!(d.records(), ["bgp-a"]);
+        assert_eq!(d.names(), ["bgp-a", "u-a"]);
+        assert_eq!(d.records(), ["bgp-a", "u-a"]);
         assert_eq!(reservations(&ipam), ["10.85.0.2"]);
         assert_eq!(
             netns_testutil::ifnames(&ip_json(["link", "show"])),
-            ["lo", "vbgp-a"]
+            ["lo", "vbgp-a", "vu-a"]
         );
+        u.run(&Call::on("check", &pa, "ca", "net2").args(&k8s_args("a")))
+            .expect_ok();
+        u.run(&Call::on("del", &pa, "ca", "net2")).expect_ok();
         net.run(&Call::on("check", &pa, "ca", "eth0").args(&k8s_args("a")))
             .expect_ok();
         net11.status().expect_ok();
