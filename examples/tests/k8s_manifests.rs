@@ -13,7 +13,8 @@
 //!   `cniVersion` as libcni gives them) whose plugins each pass the
 //!   plugin's own config parser, the code the plugin runs on the node
 //!   (compiled in here from the plugin's `conf.rs`, as tests/bridge_conf.rs
-//!   does: `conf::parse` of netns-vlan, netns-ipvlan and netns-macvlan, the
+//!   does: `conf::parse` of netns-vlan, netns-ipvlan, netns-macvlan and
+//!   make-net, the
 //!   checks that need no kernel; `conf::load` of netns-bridge and
 //!   netns-portmap, which need none), with the CNI_ARGS Multus passes; and
 //!   whose `ipam` passes netns-ipam's host-local parser
@@ -25,6 +26,13 @@
 //!   parses it (the JSON list, or the comma-separated short form), names
 //!   NADs that the manifests define, and gives valid, distinct interface
 //!   names (`netns_cni::validate_ifname`, not eth0);
+//! - every Pod selecting a NAD with make-net (issue 14) mounts, as a
+//!   hostPath volume at /run/netns/NAME in a container, exactly the
+//!   namespace make-net makes for that pod (`nsDir`/`netid` from make-net's
+//!   own `conf::parse` with that pod's CNI_ARGS); a netid the pod's UID
+//!   goes into cannot be written in a manifest and is refused; a hostPath
+//!   in such a nsDir that is not the pod's namespace is refused; a
+//!   container's `ip netns exec NAME` names one of its mounts;
 //! - the installer DaemonSet's `NETNS_PLUGINS` holds every plugin and IPAM
 //!   type the NADs use, each an `[[example]]` of examples/Cargo.toml and
 //!   each copied by examples/k8s/Containerfile into the init container's
@@ -48,6 +56,9 @@ mod ipvlan_conf;
 #[allow(dead_code)]
 #[path = "../netns-macvlan/conf.rs"]
 mod macvlan_conf;
+#[allow(dead_code)]
+#[path = "../make-net/conf.rs"]
+mod make_net_conf;
 #[allow(dead_code)]
 #[path = "../netns-portmap/conf.rs"]
 mod portmap_conf;
@@ -427,6 +438,7 @@ fn check_plugin(plugin_type: &str, args: &CmdArgs) -> Result<(), String> {
         "netns-macvlan" => macvlan_conf::parse(args).map(drop),
         "netns-bridge" => bridge_conf::load(args).map(drop),
         "netns-portmap" => portmap_conf::load(args).map(drop),
+        "make-net" => make_net_conf::parse(args).map(drop),
         other => {
             return Err(format!(
                 "no config parser for plugin type {other:?} in tests/k8s_manifests.rs \
@@ -721,6 +733,152 @@ fn check_pods(docs: &[Doc], used: &Used, problems: &mut Vec<String>) -> usize {
 }
 
 // ---------------------------------------------------------------------
+// make-net's namespaces and the pods that enter them.
+
+/// A pod UID other than [`multus_cni_args`]'s, to see whether a netid
+/// depends on it.
+const OTHER_UID: &str = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+
+/// The namespaces (`nsDir`/`netid`) make-net makes for the pod `d` on its
+/// attachments, by make-net's own parser with the pod's CNI_ARGS, and
+/// their `nsDir`s.
+fn make_net_namespaces(
+    d: &Doc,
+    sel: &[Selection],
+    used: &Used,
+    problems: &mut Vec<String>,
+) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+    let what = d.what();
+    let pod_ns = d.namespace().unwrap_or("default");
+    let (mut made, mut dirs) = (BTreeSet::new(), BTreeSet::new());
+    for (i, s) in sel.iter().enumerate() {
+        let ns = s.namespace.clone().unwrap_or_else(|| pod_ns.to_string());
+        let Some(configs) = used.configs.get(&(ns.clone(), s.name.clone())) else {
+            continue; // reported by check_pods
+        };
+        let ifname = s
+            .interface
+            .clone()
+            .unwrap_or_else(|| format!("net{}", i + 1));
+        for c in configs.iter().filter(|c| c["type"] == "make-net") {
+            let bytes = serde_json::to_vec(c).expect("JSON");
+            let args = multus_cni_args(pod_ns, d.name());
+            let parse = |cni_args: &str| {
+                let a = cmd_args(&bytes, &ifname, cni_args)?;
+                make_net_conf::parse(&a).map_err(|e| format!("make-net: {e}"))
+            };
+            let other = args.replace("00000000-0000-0000-0000-000000000000", OTHER_UID);
+            match (parse(&args), parse(&other)) {
+                (Ok(a), Ok(b)) if a.netid != b.netid => problems.push(format!(
+                    "{what}: network {ns}/{}: netid {:?} depends on the pod's UID, which no \
+                     manifest can name in a hostPath",
+                    s.name,
+                    c["netid"].as_str().unwrap_or_default()
+                )),
+                (Ok(a), Ok(_)) => {
+                    made.insert(Path::new(&a.ns_dir).join(&a.netid));
+                    dirs.insert(PathBuf::from(&a.ns_dir));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    problems.push(format!("{what}: network {ns}/{}: {e}", s.name))
+                }
+            }
+        }
+    }
+    (made, dirs)
+}
+
+/// Every pod on a make-net network mounts the namespace make-net makes
+/// for it, and no other namespace of make-net's directories, at
+/// /run/netns/NAME; `ip netns exec NAME` in a container's command names
+/// one of its mounts. Returns the number of such mounts checked.
+fn check_make_net_pods(docs: &[Doc], used: &Used, problems: &mut Vec<String>) -> usize {
+    let mut checked = 0;
+    for d in docs.iter().filter(|d| d.kind() == "Pod") {
+        let what = d.what();
+        let Some(annotation) = d.v["metadata"]["annotations"][NETWORKS_ANNOTATION].as_str() else {
+            continue;
+        };
+        let Ok(sel) = parse_networks(annotation) else {
+            continue; // reported by check_pods
+        };
+        let (made, dirs) = make_net_namespaces(d, &sel, used, problems);
+        if dirs.is_empty() {
+            continue;
+        }
+        let spec = &d.v["spec"];
+        let host_paths: BTreeMap<&str, &str> = spec["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| Some((v["name"].as_str()?, v["hostPath"]["path"].as_str()?)))
+            .collect();
+        let mut mounted = BTreeSet::new();
+        let containers = ["initContainers", "containers"]
+            .iter()
+            .flat_map(|k| spec[*k].as_array().cloned().unwrap_or_default());
+        for c in containers {
+            let cname = c["name"].as_str().unwrap_or("?").to_string();
+            let mut names = BTreeSet::new();
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                let Some(host) = m["name"].as_str().and_then(|n| host_paths.get(n)) else {
+                    continue;
+                };
+                let host = Path::new(host);
+                if !host.parent().is_some_and(|p| dirs.contains(p)) {
+                    continue;
+                }
+                if !made.contains(host) {
+                    problems.push(format!(
+                        "{what}: container {cname} mounts hostPath {}, which is not the \
+                         namespace make-net makes for this pod ({made:?})",
+                        host.display()
+                    ));
+                    continue;
+                }
+                let at = Path::new(m["mountPath"].as_str().unwrap_or_default());
+                if at.parent() != Some(Path::new("/run/netns")) {
+                    problems.push(format!(
+                        "{what}: container {cname} mounts {} at {}, not /run/netns/NAME \
+                         (where ip netns exec looks)",
+                        host.display(),
+                        at.display()
+                    ));
+                } else if let Some(n) = at.file_name() {
+                    names.insert(n.to_string_lossy().into_owned());
+                }
+                mounted.insert(host.to_path_buf());
+                checked += 1;
+            }
+            let command: Vec<&str> = ["command", "args"]
+                .iter()
+                .flat_map(|k| c[*k].as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            if let Some(i) = command
+                .windows(3)
+                .position(|w| w == ["ip", "netns", "exec"])
+            {
+                match command.get(i + 3) {
+                    Some(n) if names.contains(*n) => {}
+                    n => problems.push(format!(
+                        "{what}: container {cname} runs ip netns exec {n:?}, which it does \
+                         not mount at /run/netns ({names:?})"
+                    )),
+                }
+            }
+        }
+        for m in made.difference(&mounted) {
+            problems.push(format!(
+                "{what}: make-net makes {} for this pod, but no container mounts it (hostPath)",
+                m.display()
+            ));
+        }
+    }
+    checked
+}
+
+// ---------------------------------------------------------------------
 // The installer DaemonSet and its image.
 
 /// The installer: the DaemonSet's init container with `NETNS_PLUGINS`.
@@ -885,6 +1043,8 @@ struct Report {
     docs: Vec<Doc>,
     used: Used,
     attachments: usize,
+    /// Pods' mounts of make-net's namespaces, checked.
+    netns_mounts: usize,
     installers: Vec<Installer>,
     problems: Vec<String>,
 }
@@ -894,12 +1054,14 @@ fn check(m: &Manifests) -> Report {
     let docs = docs(m, &mut problems);
     let used = check_nads(&docs, &mut problems);
     let attachments = check_pods(&docs, &used, &mut problems);
+    let netns_mounts = check_make_net_pods(&docs, &used, &mut problems);
     let installers = installers(&docs, &mut problems);
     check_installers(&installers, &used, m, &mut problems);
     Report {
         docs,
         used,
         attachments,
+        netns_mounts,
         installers,
         problems,
     }
@@ -938,6 +1100,9 @@ fn every_manifest_is_found_and_parses() {
         "vlan/pod.yaml",
         "macvlan/networks.yaml",
         "macvlan/pod.yaml",
+        "make-net/namespace.yaml",
+        "make-net/networks.yaml",
+        "make-net/router.yaml",
     ] {
         assert!(files.contains(f), "{f} not found in {files:?}");
     }
@@ -961,7 +1126,12 @@ fn every_network_attachment_passes_its_plugins_own_parsers() {
     let types: BTreeSet<&str> = r.used.types.keys().map(String::as_str).collect();
     assert_eq!(
         types,
-        BTreeSet::from(["netns-host-local", "netns-macvlan", "netns-vlan"]),
+        BTreeSet::from([
+            "make-net",
+            "netns-host-local",
+            "netns-macvlan",
+            "netns-vlan"
+        ]),
         "the types the NADs use, each checked by its parser"
     );
     // The scenario: VLANs 10 and 20, each its own network and range.
@@ -982,7 +1152,10 @@ fn every_network_attachment_passes_its_plugins_own_parsers() {
 fn every_pod_selects_networks_of_the_manifests_with_good_interface_names() {
     let r = check(&Manifests::read());
     assert_clean(&r);
-    assert_eq!(r.attachments, 4, "two pods, net1 and net2 each");
+    assert_eq!(
+        r.attachments, 5,
+        "two pods, net1 and net2 each; the router's net1"
+    );
 }
 
 #[test]
@@ -1523,4 +1696,151 @@ fn the_readmes_network_status_matches_the_manifests() {
         1,
         "802.1Q devices of one trunk have the trunk's MAC: {macs:?}"
     );
+}
+
+// ---------------------------------------------------------------------
+// make-net (issue 14): the NAD and the router Pod of the original.
+
+const MAKE_NET: &str = "make-net/networks.yaml";
+const ROUTER: &str = "make-net/router.yaml";
+
+#[test]
+fn the_router_pod_mounts_the_namespace_make_net_makes_for_it() {
+    let r = check(&Manifests::read());
+    assert_clean(&r);
+    assert_eq!(r.netns_mounts, 1, "the router's /run/netns/bgp");
+    let nad = &r.used.configs[&("bgp-demo".into(), "customer-1".into())][0];
+    assert_eq!(nad["type"], "make-net");
+    assert_eq!(nad["netid"], "{K8S_POD_NAMESPACE}-{K8S_POD_NAME}");
+    assert_eq!(nad["peer"], "pod");
+    // What make-net makes of it for the router pod: the hostPath.
+    let bytes = serde_json::to_vec(nad).unwrap();
+    let args = cmd_args(&bytes, "net1", &multus_cni_args("bgp-demo", "router")).unwrap();
+    let n = make_net_conf::parse(&args).unwrap();
+    assert_eq!(n.netid, "bgp-demo-router");
+    assert_eq!(n.ns_dir, "/run/netns");
+    let router = r
+        .docs
+        .iter()
+        .find(|d| d.kind() == "Pod" && d.name() == "router")
+        .expect("the router Pod");
+    let spec = &router.v["spec"];
+    assert_eq!(
+        spec["volumes"][0]["hostPath"]["path"],
+        "/run/netns/bgp-demo-router"
+    );
+    assert!(spec["volumes"][0]["hostPath"]["type"].is_null(), "untyped");
+    let frr = &spec["containers"][0];
+    assert_eq!(frr["volumeMounts"][0]["mountPath"], "/run/netns/bgp");
+    assert_eq!(frr["securityContext"]["privileged"], true);
+    let command: Vec<&str> = frr["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        command,
+        [
+            "ip",
+            "netns",
+            "exec",
+            "bgp",
+            "/sbin/tini",
+            "--",
+            "/usr/lib/frr/docker-start"
+        ]
+    );
+    let ns = r
+        .docs
+        .iter()
+        .find(|d| d.kind() == "Namespace" && d.name() == "bgp-demo")
+        .expect("the bgp-demo Namespace");
+    assert_eq!(
+        ns.v["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "privileged"
+    );
+}
+
+#[test]
+fn the_originals_nad_unchanged_passes_make_nets_parser() {
+    let original = r#"apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: original
+  namespace: bgp-demo
+spec:
+  config: '{"cniVersion":"0.4.0","name":"customer-1","type":"make-net","netid":"1234567"}'
+"#;
+    let r = check(&Manifests::read().plus("make-net/original.yaml", original));
+    assert_clean(&r);
+    let nad = &r.used.configs[&("bgp-demo".into(), "original".into())][0];
+    let bytes = serde_json::to_vec(nad).unwrap();
+    let args = cmd_args(&bytes, "net1", &multus_cni_args("bgp-demo", "any")).unwrap();
+    assert_eq!(make_net_conf::parse(&args).unwrap().netid, "1234567");
+}
+
+#[test]
+fn a_router_hostpath_that_is_not_its_namespace_fails() {
+    let m = Manifests::read().with(
+        ROUTER,
+        "path: /run/netns/bgp-demo-router",
+        "path: /run/netns/1234567",
+    );
+    assert_problem(
+        &m,
+        "(Pod bgp-demo/router): container frr mounts hostPath /run/netns/1234567, \
+         which is not the namespace make-net makes for this pod",
+    );
+    assert_problem(
+        &m,
+        "make-net makes /run/netns/bgp-demo-router for this pod, but no container mounts it",
+    );
+    // The pod renamed: its namespace is another.
+    let m = Manifests::read().with(ROUTER, "  name: router\n", "  name: router-0\n");
+    assert_problem(
+        &m,
+        "make-net makes /run/netns/bgp-demo-router-0 for this pod, but no container mounts it",
+    );
+}
+
+#[test]
+fn a_netid_from_the_pod_uid_fails() {
+    let m = Manifests::read().with(
+        MAKE_NET,
+        r#""netid": "{K8S_POD_NAMESPACE}-{K8S_POD_NAME}","#,
+        r#""netid": "bgp-{K8S_POD_UID}","#,
+    );
+    assert_problem(
+        &m,
+        "(Pod bgp-demo/router): network bgp-demo/customer-1: netid \"bgp-{K8S_POD_UID}\" \
+         depends on the pod's UID",
+    );
+}
+
+#[test]
+fn a_netid_that_is_not_a_namespace_name_is_refused_by_make_net() {
+    let m = Manifests::read().with(
+        MAKE_NET,
+        r#""netid": "{K8S_POD_NAMESPACE}-{K8S_POD_NAME}","#,
+        r#""netid": "../{K8S_POD_NAME}","#,
+    );
+    assert_problem(
+        &m,
+        "(NetworkAttachmentDefinition bgp-demo/customer-1): make-net: invalid netid \"../k8s-manifests\"",
+    );
+    let m = Manifests::read().with(MAKE_NET, r#""peer": "pod","#, r#""peer": "node","#);
+    assert_problem(&m, "make-net: unknown peer \"node\"");
+}
+
+#[test]
+fn ip_netns_exec_of_a_name_the_container_does_not_mount_fails() {
+    let m = Manifests::read().with(ROUTER, "        - bgp\n", "        - frr\n");
+    assert_problem(&m, "container frr runs ip netns exec Some(\"frr\")");
+    let m = Manifests::read().with(
+        ROUTER,
+        "mountPath: /run/netns/bgp",
+        "mountPath: /var/run/bgp",
+    );
+    assert_problem(&m, "not /run/netns/NAME (where ip netns exec looks)");
 }
