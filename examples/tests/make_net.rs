@@ -9,14 +9,18 @@
 //! it, `ip netns exec` into it, the host peer up, the result's real MACs and
 //! sandbox paths, CHECK (and a CHECK that fails), idempotent DEL; static
 //! addresses and IPAM inside the named namespace with their default routes
-//! (via the IPAM gateway, else on-link); `peer: pod` with host routes in the
-//! pod and TCP from the pod to a listener in the named namespace; prevResult
-//! passed through in a chain after netns-bridge; a templated netid (two pods,
-//! two namespaces, a derived 15-byte `mn...` peer name); a fixed netid (the
-//! second pod refused, nothing changed, the first intact, a DEL of the
-//! second leaves it alone); names and values refused before anything is
-//! made; a namespace make-net did not make left alone; DEL without or with a
-//! gone CNI_NETNS; a failure half-way undone (IPAM released); GC; STATUS.
+//! (via the IPAM gateway, else on-link), `mtu`, `ifName`, `peerName`;
+//! `peer: pod` with host routes in the pod and TCP from the pod to a
+//! listener in the named namespace; CHECK failing on a peer down, an
+//! address or a route gone; prevResult passed through in a chain after
+//! netns-bridge; a templated netid (two pods, two namespaces, a derived
+//! 15-byte `mn...` peer name); a fixed netid (the second pod refused,
+//! nothing changed, the first intact, a DEL of the second leaves it alone,
+//! the first's ADD repeated starts over); names and values refused before
+//! anything is made; a namespace make-net did not make left alone; DEL
+//! without or with a gone CNI_NETNS; a failure half-way undone (IPAM
+//! released); GC (another network's namespaces in the same dataDir left
+//! alone); STATUS.
 
 mod cni_common;
 
@@ -344,7 +348,7 @@ fn ipam_and_static_addresses_go_inside_with_peer_pod() {
         let net = network(
             "1.0.0",
             d.conf(
-                json!({"netid": "bgp-1", "peer": "pod", "addresses": ["fd81::5/64"],
+                json!({"netid": "bgp-1", "peer": "pod", "addresses": ["fd81::5/64"], "mtu": 1400,
                           "ipam": host_local("10.81.0.0/24", &ipam)}),
             ),
         );
@@ -382,6 +386,8 @@ fn ipam_and_static_addresses_go_inside_with_peer_pod() {
         assert_eq!(netns_testutil::ifnames(&in_pod), ["lo", "net1"]);
         let net1 = link(&in_pod, "net1");
         assert_veth_up(net1);
+        // `mtu` on both ends.
+        assert_eq!((&veth0["mtu"], &net1["mtu"]), (&json!(1400), &json!(1400)));
         assert_eq!(
             routes_in(Some(pod.path()), "-4"),
             [route("10.81.0.2", "", "net1", "link")]
@@ -434,7 +440,8 @@ fn peer_pod_reaches_a_listener_in_the_named_namespace() {
         let d = Dirs::new();
         let net = network(
             "1.0.0",
-            d.conf(json!({"netid": "router", "peer": "pod", "addresses": ["192.168.83.2/24"]})),
+            d.conf(json!({"netid": "router", "peer": "pod", "ifName": "bgp0",
+                          "addresses": ["192.168.83.2/24"]})),
         );
         let pod = Pod::new("p1");
         // The pod's own address (as its pod network would give it one).
@@ -447,8 +454,8 @@ fn peer_pod_reaches_a_listener_in_the_named_namespace() {
         assert_eq!(
             routes_in(Some(&ns), "-4"),
             [
-                route("default", "", "veth0", ""),
-                route("192.168.83.0/24", "", "veth0", "link"),
+                route("default", "", "bgp0", ""),
+                route("192.168.83.0/24", "", "bgp0", "link"),
             ]
         );
         let listener = NetNs::open(&ns)
@@ -470,6 +477,10 @@ fn peer_pod_reaches_a_listener_in_the_named_namespace() {
         assert_eq!(&buf, b"ping");
         drop((client, conn, listener));
         net.check(&pod, "c1", "net1").expect_ok();
+        // CHECK sees the default route gone from the named namespace.
+        ip_at(&ns, &["route", "del", "default"]);
+        let o = net.check(&pod, "c1", "net1");
+        assert_eq!(o.expect_code(), 999, "{o}");
 
         // The pod goes first (its end of the veth with it): DEL with its
         // path gone still removes the namespace and the record.
@@ -558,11 +569,21 @@ fn prev_result_is_passed_through_after_netns_bridge() {
 
         // The original's config in the chain: CHECK passes for the chain
         // (make-net's CHECK finds its interface past the bridge's).
-        let net = bridge_then(&d, &ipam, json!({"netid": "chain-2"}));
+        let net = bridge_then(
+            &d,
+            &ipam,
+            json!({"netid": "chain-2", "peerName": "mn-host0"}),
+        );
         let add = net.add(&pod, "c2", "eth0");
         add.expect_ok();
         let ifaces = add.result()["interfaces"].as_array().cloned();
         assert_eq!(ifaces.map(|i| i.len()), Some(5), "{}", add.result());
+        // `peerName` names the host end.
+        let host = links_in(None);
+        assert_eq!(
+            add.result()["interfaces"][4],
+            iface(link(&host, "mn-host0"), None)
+        );
         assert_eq!(add.result()["ips"][0]["interface"], 2);
         net.check(&pod, "c2", "eth0").expect_ok();
         net.del(&pod, "c2", "eth0").expect_ok();
@@ -692,7 +713,9 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid netid \"../x\": ".into(),
+                "invalid netid \"../x\": make-net ../x: invalid argument: a namespace name \
+                 cannot contain '/'"
+                    .into(),
             ),
             // Hidden names: make-net's own files in dataDir (`.lock` was
             // read as an owner record, `.x`'s record skipped by DEL).
@@ -710,28 +733,33 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid netid \"a/b\": ".into(),
+                "invalid netid \"a/b\": make-net a/b: invalid argument: a namespace name \
+                 cannot contain '/'"
+                    .into(),
             ),
             (
                 json!({"netid": long}),
                 "eth0",
                 no_args.clone(),
                 7,
-                format!("invalid netid \"{long}\": "),
+                format!(
+                    "invalid netid \"{long}\": make-net {long}: invalid argument: a namespace \
+                     name is at most 255 bytes (NAME_MAX)"
+                ),
             ),
             (
                 json!({"netid": "n1", "ifName": "veth0123456789ab"}),
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid ifName \"veth0123456789ab\": ".into(),
+                "invalid ifName \"veth0123456789ab\": interface name is too long".into(),
             ),
             (
                 json!({"netid": "n1", "peerName": "peer0123456789ab"}),
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid peerName \"peer0123456789ab\": ".into(),
+                "invalid peerName \"peer0123456789ab\": interface name is too long".into(),
             ),
             (
                 json!({"netid": "bgp-{K8S_POD_IP}"}),
@@ -777,7 +805,7 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid address \"10.0.0.300/24\": ".into(),
+                "invalid address \"10.0.0.300/24\": invalid IP address syntax".into(),
             ),
             // The peer's name taken where it goes: the pod's `lo`.
             (
@@ -789,6 +817,17 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
             ),
         ];
         let before = d.state(&pod);
+        // After each case the links and addresses on both sides and the two
+        // directories (one `ip` each side: the VM tier is slow to exec);
+        // the whole snapshot after the last (nothing is undone in between).
+        let quick = || {
+            (
+                ip_json_in(None, &["addr", "show"]),
+                pod.ip_json(&["addr", "show"]),
+                d.names(),
+            )
+        };
+        let quick_before = quick();
         for (extra, ifname, args, code, msg) in cases {
             let net = network("1.0.0", d.conf(extra.clone()));
             let mut call = Call::on("add", &pod, "c1", ifname);
@@ -797,16 +836,24 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
             }
             let o = net.run(&call);
             assert_eq!(o.expect_code(), code, "{extra}: {o}");
-            if msg.ends_with(": ") {
-                assert!(o.msg().starts_with(&msg), "{extra}: {o}");
-            } else {
-                assert_eq!(o.msg(), msg, "{extra}: {o}");
-            }
-            before.assert_same(&d.state(&pod), &extra.to_string());
+            assert_eq!(o.msg(), msg, "{extra}: {o}");
+            let now = quick();
+            assert_same(
+                &format!("{extra}: addresses"),
+                &json!(quick_before.0),
+                &json!(now.0),
+            );
+            assert_same(
+                &format!("{extra}: the pod's"),
+                &json!(quick_before.1),
+                &json!(now.1),
+            );
+            assert_eq!(quick_before.2, now.2, "{extra}: nsDir");
             // Nothing in dataDir but (for the last case) its lock.
             let files = d.data_files();
             assert!(files.iter().all(|f| f == ".lock"), "{extra}: {files:?}");
         }
+        before.assert_same(&d.state(&pod), "after every case");
     });
 }
 
