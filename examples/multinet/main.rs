@@ -31,10 +31,11 @@
 //! namespace it is in: one pod per VLAN per trunk. So the node has two
 //! trunks, `trunk0` (pod a) and `trunk1` (pods b and c).
 //!
-//! The example is its own minimal runtime ([`runtime`]): it execs the
-//! plugin binaries as the CNI spec says, from the directory it was built
-//! in (`target/<profile>/examples`), building them first with cargo when
-//! they are missing and it runs under `cargo run`. Everything lives in
+//! The example is its own minimal runtime (`netns_examples::runtime`,
+//! shared with the pod-netns example): it execs the plugin binaries as the
+//! CNI spec says, from the directory it was built in
+//! (`target/<profile>/examples`), building them first with cargo when they
+//! are missing and it runs under `cargo run`. Everything lives in
 //! namespaces it creates in a private netns directory (not /run/netns);
 //! the "node" is a namespace too, so the real host's links, routes and
 //! sysctls are never touched. All of it is removed at the end, also when a
@@ -43,12 +44,10 @@
 //!
 //! Run as root: `cargo run --example multinet`.
 
-mod runtime;
-
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -57,10 +56,8 @@ use netns_core::{
     AddrFilter, AddrSpec, Handle, IpFamily, IpNet, LinkFilter, LinkSpec, NetNs, NetnsDir,
     RouteFilter,
 };
-use runtime::{Runtime, Sandbox};
+use netns_examples::runtime::{plugins_dir, Res, Runtime, Sandbox};
 use serde_json::{json, Value};
-
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -480,71 +477,7 @@ fn cannot_reach(from: &LivePod, from_if: &str, to: &LivePod, to_if: &str) -> Res
 }
 
 // ---------------------------------------------------------------------------
-// The plugins
-
-/// The plugins this run needs, in the directory the example was built in;
-/// built with cargo first if some are missing and cargo runs us.
-fn plugins_dir(needed: &[&str]) -> Res<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or("the example's directory")?.to_path_buf();
-    let missing = |d: &Path| -> Vec<String> {
-        needed
-            .iter()
-            .filter(|n| !d.join(n).is_file())
-            .map(|n| (*n).to_owned())
-            .collect()
-    };
-    let absent = missing(&dir);
-    if absent.is_empty() {
-        return Ok(dir);
-    }
-    // target/<profile>/examples: the profile cargo built us with.
-    let profile_dir = dir.parent().ok_or("the profile directory")?;
-    let profile = profile_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let target = profile_dir.parent().ok_or("the target directory")?;
-    let mut args: Vec<String> = vec![
-        "build".into(),
-        "--manifest-path".into(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into(),
-        "-p".into(),
-        "netns-examples".into(),
-        "--examples".into(),
-        "--target-dir".into(),
-        target.display().to_string(),
-    ];
-    match profile.as_str() {
-        "debug" => {}
-        "release" => args.push("--release".into()),
-        p => args.extend(["--profile".into(), p.to_owned()]),
-    }
-    let Some(cargo) = std::env::var_os("CARGO") else {
-        return Err(format!(
-            "the plugins {absent:?} are missing from {}: build them with \
-             `cargo build -p netns-examples --examples` (with --release for a release build), \
-             or run this with `cargo run --example multinet`, which does",
-            dir.display()
-        )
-        .into());
-    };
-    println!("   the plugins {absent:?} are missing: building them");
-    cmd(&format!("{} {}", cargo.to_string_lossy(), args.join(" ")));
-    let status = std::process::Command::new(&cargo).args(&args).status()?;
-    if !status.success() {
-        return Err(format!("cargo build of the plugins failed ({status})").into());
-    }
-    let absent = missing(&dir);
-    if !absent.is_empty() {
-        return Err(format!(
-            "{absent:?} still missing from {} after the build",
-            dir.display()
-        )
-        .into());
-    }
-    Ok(dir)
-}
+// The kernel
 
 /// Whether the kernel has 802.1q VLAN devices: a VLAN on a throw-away veth
 /// in `h`'s namespace (the node's, before anything else is there).
@@ -586,7 +519,7 @@ fn run(lab: &mut Lab) -> Res<()> {
         Variant::Vlan => &["netns-bridge", "netns-vlan"],
         Variant::Macvlan => &["netns-bridge", "netns-macvlan"],
     };
-    let plugins = plugins_dir(needed)?;
+    let plugins = plugins_dir(needed, "multinet")?;
     println!("   plugins (CNI_PATH): {}", plugins.display());
     let (sw_ns, sw) = lab.namespace("switch")?;
     for br in ["br10", "br20"] {
