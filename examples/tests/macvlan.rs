@@ -8,16 +8,10 @@
 
 mod cni_common;
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
-
 use cni_common::*;
 use netns_core::NetNs;
 use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A veth pair `NAME`/`NAME-p`, both up, in the calling thread's namespace;
 /// `NAME` is the master.
@@ -39,11 +33,6 @@ fn conf(extra: Value, data: Option<&TempDir>) -> Value {
     json!({"cniVersion": "1.0.0", "name": "t", "plugins": [p]})
 }
 
-/// `ip -j -d link show IFNAME` in the pod.
-fn link_in(pod: &Pod, ifname: &str) -> Value {
-    pod.ip_json(&["-d", "link", "show", ifname])[0].clone()
-}
-
 /// Up with carrier (flags: a macvlan's operstate is UNKNOWN on 6.1 until
 /// the link watch runs, UP on 6.18).
 fn is_up(l: &Value) -> bool {
@@ -51,37 +40,9 @@ fn is_up(l: &Value) -> bool {
     flags.contains(&json!("UP")) && flags.contains(&json!("LOWER_UP"))
 }
 
-fn listen(pod: &Pod, ip: IpAddr) -> TcpListener {
-    NetNs::open(pod.path())
-        .expect("open the pod netns")
-        .run(|| TcpListener::bind((ip, 0)))
-        .expect("enter the pod")
-        .unwrap_or_else(|e| panic!("bind {ip}: {e}"))
-}
-
-/// A TCP connection from `from` to a listener on `to_ip` in `to` works; the
-/// listener is bound before the connect and accepts from its backlog.
+/// A TCP connection from `from` to a listener on `to_ip` in `to` works.
 fn reaches(from: &Pod, to: &Pod, to_ip: &str, from_ip: &str) {
-    let to_ip: IpAddr = to_ip.parse().expect("an address");
-    let listener = listen(to, to_ip);
-    let at: SocketAddr = listener.local_addr().expect("local_addr");
-    let mut client = NetNs::open(from.path())
-        .expect("open the pod netns")
-        .run(|| TcpStream::connect_timeout(&at, CONNECT_TIMEOUT))
-        .expect("enter the pod")
-        .unwrap_or_else(|e| panic!("connect to {at}: {e}"));
-    let (mut conn, peer) = listener.accept().expect("accept");
-    assert_eq!(peer.ip().to_string(), from_ip);
-    client.write_all(b"ping").expect("write");
-    let mut buf = [0u8; 4];
-    conn.read_exact(&mut buf).expect("read");
-    assert_eq!(&buf, b"ping");
-}
-
-fn addr_of(o: &Outcome) -> String {
-    let ips = o.ips();
-    let a = ips.first().expect("an address");
-    a.split('/').next().unwrap_or_default().to_string()
+    from.connects(&to.listen(to_ip.parse().expect("an address")), from_ip);
 }
 
 #[test]
@@ -101,7 +62,7 @@ fn two_pods_on_one_master_talk_tcp_then_del_is_idempotent() {
         assert_eq!(r["interfaces"].as_array().map(Vec::len), Some(1), "{r}");
         assert_eq!(r["interfaces"][0]["sandbox"], json!(p1.path().to_str()));
         assert_eq!(r["ips"][0]["interface"], json!(0));
-        let l = link_in(&p1, "eth0");
+        let l = p1.link("eth0");
         assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
         assert_eq!(l["address"], r["interfaces"][0]["mac"], "{l}");
@@ -111,8 +72,8 @@ fn two_pods_on_one_master_talk_tcp_then_del_is_idempotent() {
             netns_testutil::ifnames(&netns_testutil::ip_json(["link", "show"])),
             ["lo", "mst0", "mst0-p"]
         );
-        reaches(&p1, &p2, &addr_of(&a2), &addr_of(&a1));
-        reaches(&p2, &p1, &addr_of(&a1), &addr_of(&a2));
+        reaches(&p1, &p2, &a2.first_ip(), &a1.first_ip());
+        reaches(&p2, &p1, &a1.first_ip(), &a2.first_ip());
         net.check(&p1, "c1", "eth0").expect_ok();
         net.check(&p2, "c2", "eth0").expect_ok();
         // CHECK sees a changed interface.
@@ -174,7 +135,7 @@ fn modes_mtu_and_mac_reach_the_kernel() {
                 Call::on("add", &pod, &id, "net1").args("IgnoreUnknown=1;MAC=0a:58:0a:4e:00:09");
             let o = net.run(&call);
             o.expect_ok();
-            let l = link_in(&pod, "net1");
+            let l = pod.link("net1");
             assert_eq!(l["linkinfo"]["info_data"]["mode"], mode, "{l}");
             assert_eq!(l["mtu"], 1400, "{l}");
             // passthru takes the master's MAC whatever was asked (the
@@ -213,7 +174,7 @@ fn a_name_taken_on_the_host_side_and_the_default_route_master() {
         let net = Network::new(c, our_path());
         let pod = Pod::new("p1");
         net.add(&pod, "c1", "eth0").expect_ok();
-        let l = link_in(&pod, "eth0");
+        let l = pod.link("eth0");
         assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
         assert_eq!(
             netns_testutil::ifnames(&netns_testutil::ip_json(["link", "show"])),
@@ -240,7 +201,7 @@ fn link_in_container_finds_the_master_in_the_pod() {
         );
         // Unknown here, known in the pod.
         net.add(&pod, "c1", "net1").expect_ok();
-        let l = link_in(&pod, "net1");
+        let l = pod.link("net1");
         assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
         assert!(l.get("link_netnsid").is_none(), "{l}");
         net.check(&pod, "c1", "net1").expect_ok();

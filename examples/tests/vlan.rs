@@ -15,16 +15,10 @@
 
 mod cni_common;
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
-
 use cni_common::*;
 use netns_core::{AddrSpec, Handle, LinkChanges, LinkSpec, NetNs};
 use netns_testutil::{in_private_netns, ip, skip_kernel_lacks};
 use serde_json::{json, Value};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The routers' address, on both VLANs.
 const ROUTER: &str = "10.79.0.1";
@@ -119,39 +113,10 @@ fn conf(extra: Value, data: Option<&TempDir>) -> Value {
     json!({"cniVersion": "1.0.0", "name": "t", "plugins": [p]})
 }
 
-/// `ip -j -d link show IFNAME` in the pod.
-fn link_in(pod: &Pod, ifname: &str) -> Value {
-    pod.ip_json(&["-d", "link", "show", ifname])[0].clone()
-}
-
 /// A TCP connection from `from` to [`ROUTER`] lands in `router`, from the
-/// address `from_ip`: the listener is bound before the connect and
-/// accepts from its backlog.
+/// address `from_ip`.
 fn reaches_router(from: &Pod, router: &Pod, from_ip: &str) {
-    let to: IpAddr = ROUTER.parse().expect("an address");
-    let listener = NetNs::open(router.path())
-        .expect("open the router")
-        .run(|| TcpListener::bind((to, 0)))
-        .expect("enter the router")
-        .expect("bind");
-    let at: SocketAddr = listener.local_addr().expect("local_addr");
-    let mut client = NetNs::open(from.path())
-        .expect("open the pod")
-        .run(|| TcpStream::connect_timeout(&at, CONNECT_TIMEOUT))
-        .expect("enter the pod")
-        .unwrap_or_else(|e| panic!("connect to {at}: {e}"));
-    let (mut conn, peer) = listener.accept().expect("accept");
-    assert_eq!(peer.ip().to_string(), from_ip);
-    client.write_all(b"ping").expect("write");
-    let mut buf = [0u8; 4];
-    conn.read_exact(&mut buf).expect("read");
-    assert_eq!(&buf, b"ping");
-}
-
-fn addr_of(o: &Outcome) -> String {
-    let ips = o.ips();
-    let a = ips.first().expect("an address");
-    a.split('/').next().unwrap_or_default().to_string()
+    from.connects(&router.listen(ROUTER.parse().expect("an address")), from_ip);
 }
 
 fn no_reservations(data: &TempDir) {
@@ -180,12 +145,12 @@ fn each_vlan_reaches_its_own_router_then_del_is_idempotent() {
         assert_eq!(r["interfaces"].as_array().map(Vec::len), Some(1), "{r}");
         assert_eq!(r["interfaces"][0]["sandbox"], json!(p10.path().to_str()));
         assert_eq!(r["ips"][0]["interface"], json!(0));
-        let l = link_in(&p10, "net1");
+        let l = p10.link("net1");
         assert_eq!(l["linkinfo"]["info_kind"], "vlan", "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["id"], 10, "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["protocol"], "802.1Q", "{l}");
         assert_eq!(l["address"], r["interfaces"][0]["mac"], "{l}");
-        assert_eq!(link_in(&p20, "net1")["linkinfo"]["info_data"]["id"], 20);
+        assert_eq!(p20.link("net1")["linkinfo"]["info_data"]["id"], 20);
         // Nothing of them on the host side.
         assert_eq!(
             netns_testutil::ifnames(&netns_testutil::ip_json(["link", "show"])),
@@ -193,9 +158,9 @@ fn each_vlan_reaches_its_own_router_then_del_is_idempotent() {
         );
         // The same address on both VLANs, and the same pod address (each
         // network has its own range): the tag decides.
-        assert_eq!(addr_of(&a10), addr_of(&a20));
-        reaches_router(&p10, &routers[0], &addr_of(&a10));
-        reaches_router(&p20, &routers[1], &addr_of(&a20));
+        assert_eq!(a10.first_ip(), a20.first_ip());
+        reaches_router(&p10, &routers[0], &a10.first_ip());
+        reaches_router(&p20, &routers[1], &a20.first_ip());
         net10.check(&p10, "c10", "net1").expect_ok();
         net20.check(&p20, "c20", "net1").expect_ok();
         // DEL: twice, with the netns gone, without a netns.
@@ -226,7 +191,7 @@ fn mtu_l2_only_and_check_of_the_vlan_id() {
         let pod = Pod::new("p1");
         let o = net.add(&pod, "c1", "net1");
         o.expect_ok();
-        let l = link_in(&pod, "net1");
+        let l = pod.link("net1");
         assert_eq!(l["mtu"], 1400, "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["id"], 4094, "{l}");
         let flags = l["flags"].as_array().cloned().unwrap_or_default();
@@ -286,7 +251,7 @@ fn a_name_taken_on_the_host_side() {
         let net = Network::new(conf(json!({"master": "eth0"}), None), our_path());
         let pod = Pod::new("p1");
         net.add(&pod, "c1", "eth0").expect_ok();
-        let l = link_in(&pod, "eth0");
+        let l = pod.link("eth0");
         assert_eq!(l["linkinfo"]["info_kind"], "vlan", "{l}");
         assert_eq!(
             netns_testutil::ifnames(&netns_testutil::ip_json(["link", "show"])),
@@ -320,7 +285,7 @@ fn link_in_container_finds_the_master_in_the_pod() {
         );
         // Unknown here, known in the pod.
         net.add(&pod, "c1", "net1").expect_ok();
-        let l = link_in(&pod, "net1");
+        let l = pod.link("net1");
         assert_eq!(l["linkinfo"]["info_kind"], "vlan", "{l}");
         assert!(l.get("link_netnsid").is_none(), "{l}");
         net.check(&pod, "c1", "net1").expect_ok();

@@ -404,7 +404,44 @@ impl Pod {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::of(&self.path)
     }
+
+    /// `ip -j -d link show IFNAME` in the pod: the link's object.
+    pub fn link(&self, ifname: &str) -> Value {
+        self.ip_json(&["-d", "link", "show", ifname])[0].clone()
+    }
+
+    /// A TCP listener on `ip` (a port the kernel picks) in the pod.
+    pub fn listen(&self, ip: std::net::IpAddr) -> std::net::TcpListener {
+        netns_core::NetNs::open(&self.path)
+            .expect("open the pod netns")
+            .run(|| std::net::TcpListener::bind((ip, 0)))
+            .expect("enter the pod")
+            .unwrap_or_else(|e| panic!("bind {ip}: {e}"))
+    }
+
+    /// A TCP connection from the pod to `listener` (bound before, so the
+    /// connect lands in its backlog) works, arrives from `from_ip`, and
+    /// carries bytes. The connect is bounded by [`CONNECT_TIMEOUT`].
+    pub fn connects(&self, listener: &std::net::TcpListener, from_ip: &str) {
+        use std::io::{Read, Write};
+        let at = listener.local_addr().expect("local_addr");
+        let mut client = netns_core::NetNs::open(&self.path)
+            .expect("open the pod netns")
+            .run(|| std::net::TcpStream::connect_timeout(&at, CONNECT_TIMEOUT))
+            .expect("enter the pod")
+            .unwrap_or_else(|e| panic!("connect to {at}: {e}"));
+        let (mut conn, peer) = listener.accept().expect("accept");
+        assert_eq!(peer.ip().to_string(), from_ip, "the connection's source");
+        client.write_all(b"ping").expect("write");
+        let mut buf = [0u8; 4];
+        conn.read_exact(&mut buf).expect("read");
+        assert_eq!(&buf, b"ping");
+    }
 }
+
+/// How long a connect that must work is given: a bound, not a measurement
+/// (the connections between namespaces take milliseconds).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Drop for Pod {
     fn drop(&mut self) {
@@ -596,6 +633,13 @@ impl Outcome {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The result's first address, without its prefix length.
+    pub fn first_ip(&self) -> String {
+        let ips = self.ips();
+        let a = ips.first().expect("an address in the result");
+        a.split('/').next().unwrap_or_default().to_string()
     }
 }
 

@@ -179,6 +179,30 @@ impl Pair {
         })
     }
 
+    /// An ADD of `plugin` that fails after IPAM (a route via a gateway off
+    /// every link, [`ipam_bad_route`]) on `eth0`: the same code from both,
+    /// both messages naming the route (the reference's then prints Go's
+    /// net.IPNet struct, `'{10.200.0.0 ffff0000} via`, ours the prefix and
+    /// the kernel's extended ack); ours changes nothing and leaves the pod
+    /// with `lo` only. Returns what the reference left changed (host side,
+    /// pod, IPAM files) and the pod's interfaces, for the caller to assert.
+    #[track_caller]
+    pub fn failure_after_ipam(&self, plugin: &Value) -> ([bool; 3], Vec<String>) {
+        let theirs = self.attempt(self.reference, plugin, "eth0", false);
+        let ours = self.attempt(self.ours, plugin, "eth0", false);
+        assert_eq!(theirs.0["code"], ours.0["code"]);
+        for m in [&theirs.0["msg"], &ours.0["msg"]] {
+            assert!(
+                m.as_str()
+                    .is_some_and(|m| m.starts_with("failed to add route '")),
+                "{m}"
+            );
+        }
+        assert_eq!(ours.1, [true; 3], "ours: {ours:?}");
+        assert_eq!(ours.2, ["lo"]);
+        (theirs.1, theirs.2)
+    }
+
     /// Bad input: for each case, the same code and message from both, and
     /// neither changed anything (host side, pod, IPAM files).
     #[track_caller]
