@@ -106,11 +106,13 @@ pub fn expand_netid(template: &str, args: &CniArgs) -> Result<String, Error> {
 }
 
 /// The host-side name for namespace `netid`: the original's `v<netid>`
-/// when that fits in 15 bytes, else `mn` and 13 hex digits of a hash of
-/// the name (stable, so CHECK and DEL find it again).
+/// when that is an interface name (within 15 bytes, without the ':' the
+/// kernel refuses or the '%' it reads as a template, both fine in a
+/// namespace name), else `mn` and 13 hex digits of a hash of the name
+/// (stable, so CHECK and DEL find it again).
 pub fn derived_peer_name(netid: &str) -> String {
     let v = format!("v{netid}");
-    if v.len() <= 15 {
+    if v.len() <= 15 && !netid.contains([':', '%']) {
         return v;
     }
     // FNV-1a, 64 bits.
@@ -145,7 +147,13 @@ fn check_netid(netid: &str) -> Result<(), Error> {
 
 fn check_ifname(what: &str, name: &str) -> Result<(), Error> {
     netns_cni::skel::validate_ifname(name)
-        .map_err(|e| fail(format!("invalid {what} {name:?}: {}", e.msg())))
+        .map_err(|e| fail(format!("invalid {what} {name:?}: {}", e.msg())))?;
+    if name.contains('%') {
+        return Err(fail(format!(
+            "invalid {what} {name:?}: the kernel reads a '%' as a name template (eth%d)"
+        )));
+    }
+    Ok(())
 }
 
 /// Everything checked, before anything is touched.
@@ -261,6 +269,12 @@ mod tests {
         assert!(long.starts_with("mn"), "{long}");
         assert_ne!(long, derived_peer_name("default-router-0d9c0a86-3f5e-4bdf"));
         assert_eq!(long, derived_peer_name("default-router-0d9c0a86-3f5e-4bde"));
+        for odd in ["cust:1", "r%d"] {
+            let p = derived_peer_name(odd);
+            assert!(p.starts_with("mn") && p.len() == 15, "{odd}: {p}");
+            assert!(check_ifname("peerName", &p).is_ok(), "{p}");
+        }
+        assert!(check_ifname("ifName", "eth%d").is_err());
     }
 
     #[test]

@@ -11,9 +11,10 @@
 //! default: the other veth end stays in the plugin's namespace, as in the
 //! original; `pod`: it goes into CNI_NETNS as CNI_IFNAME), `ifName` (the
 //! interface in the named namespace, default `veth0`), `peerName` (the
-//! host-side name, default `v<netid>` when that fits in 15 bytes, else `mn`
-//! and a hash of netid), `mtu`, `addresses` (static CIDRs), `ipam`
-//! (any IPAM plugin; host-local in process).
+//! host-side name, default `v<netid>` when that is an interface name
+//! (within 15 bytes, no ':' or '%'), else `mn` and a hash of netid), `mtu`,
+//! `addresses` (static CIDRs), `ipam` (any IPAM plugin; host-local in
+//! process).
 //!
 //! ADD checks everything before it touches anything; makes the namespace
 //! as `ip netns add` does (netns-core's `NetnsDir::create`: a shared mount
