@@ -807,6 +807,14 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 7,
                 "invalid address \"10.0.0.300/24\": invalid IP address syntax".into(),
             ),
+            (
+                json!({"netid": "n1", "ifName": "bgp%d"}),
+                "eth0",
+                no_args.clone(),
+                7,
+                "invalid ifName \"bgp%d\": the kernel reads a '%' as a name template (eth%d)"
+                    .into(),
+            ),
             // The peer's name taken where it goes: the pod's `lo`.
             (
                 json!({"netid": "n1", "peer": "pod"}),
@@ -983,5 +991,33 @@ fn gc_removes_what_is_not_valid_and_status_is_ok() {
             .expect_ok();
         assert_eq!(d.names(), Vec::<String>::new());
         assert_eq!(reservations(&ipam), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_netid_that_is_no_interface_name_gets_a_hashed_peer() {
+    in_private_netns(|| {
+        let d = Dirs::new();
+        let pod = Pod::new("p1");
+        // Namespace names, but `v<netid>` is no interface name: the kernel
+        // refuses a ':' and takes a '%' for a pattern (`vr%d` becomes `vr0`).
+        for netid in ["r%d", "cust:1"] {
+            let net = network("1.0.0", d.conf(json!({"netid": netid})));
+            let add = net.add(&pod, "c1", "eth0");
+            add.expect_ok();
+            assert_eq!(d.names(), [netid]);
+            let peer = add.result()["interfaces"][1]["name"]
+                .as_str()
+                .expect("a peer")
+                .to_owned();
+            assert!(peer.starts_with("mn") && peer.len() == 15, "{peer}");
+            let host = links_in(None);
+            assert_eq!(netns_testutil::ifnames(&host), ["lo", peer.as_str()]);
+            assert_veth_up(link(&host, &peer));
+            net.check(&pod, "c1", "eth0").expect_ok();
+            net.del(&pod, "c1", "eth0").expect_ok();
+            assert_eq!(d.names(), Vec::<String>::new(), "{netid}");
+            assert_eq!(netns_testutil::ifnames(&links_in(None)), ["lo"], "{netid}");
+        }
     });
 }
