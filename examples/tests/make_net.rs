@@ -28,14 +28,11 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use cni_common::*;
 use netns_core::{NetNs, NetnsDir};
 use netns_testutil::{in_private_netns, ip, ip_in_dir, ip_json, TempNetnsDir};
 use serde_json::{json, Value};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// make-net's two directories: nsDir (a temporary netns directory,
 /// unmounted and removed on drop) and dataDir (the owner records).
