@@ -129,8 +129,13 @@ pub fn derived_peer_name(netid: &str) -> String {
 /// records are named by netid, and `dataDir`'s lock and temporary files
 /// are the names starting with `.`: a netid `.lock` was read as a record).
 fn check_netid(netid: &str) -> Result<(), Error> {
-    netns_core::ns::validate_name("make-net", netid)
-        .map_err(|e| fail(format!("invalid netid {netid:?}: {e}")))?;
+    netns_core::ns::validate_name("make-net", netid).map_err(|e| {
+        let why = match e.kind() {
+            netns_core::ErrorKind::InvalidArgument { reason } => reason.clone(),
+            _ => e.to_string(),
+        };
+        fail(format!("invalid netid {netid:?}: {why}"))
+    })?;
     if netid.starts_with('.') {
         return Err(fail(format!(
             "invalid netid {netid:?}: a name starting with '.' is not taken \

@@ -8,6 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use netns_cni::Error;
@@ -61,7 +62,11 @@ impl Records {
     /// Lock `dir` (made if missing, 0700).
     pub fn lock(dir: &str) -> Result<Records, Error> {
         let dir = PathBuf::from(dir);
-        fs::create_dir_all(&dir).map_err(|e| fail("failed to create", &dir, e))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| fail("failed to create", &dir, e))?;
         let path = dir.join(".lock");
         let lock = OpenOptions::new()
             .create(true)

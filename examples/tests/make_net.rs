@@ -59,9 +59,14 @@ impl Dirs {
         file_names(self.ns.path())
     }
 
+    /// dataDir: a directory make-net makes (in a temporary one).
+    fn data_dir(&self) -> PathBuf {
+        self.data.path().join("records")
+    }
+
     /// What is in dataDir.
     fn data_files(&self) -> Vec<String> {
-        file_names(self.data.path())
+        file_names(&self.data_dir())
     }
 
     /// The owner records (dataDir without its lock file).
@@ -79,7 +84,7 @@ impl Dirs {
             o.extend(e);
         }
         p["nsDir"] = json!(self.ns.path().to_str().expect("utf-8"));
-        p["dataDir"] = json!(self.data.s());
+        p["dataDir"] = json!(self.data_dir().to_str().expect("utf-8"));
         p
     }
 
@@ -259,6 +264,14 @@ fn the_originals_nad_works_unchanged() {
         // The namespace and nothing else in nsDir; the record in dataDir.
         assert_eq!(d.names(), ["1234567"]);
         assert_eq!(d.data_files(), [".lock", "1234567"]);
+        // Made by make-net, for root only.
+        let mode = std::fs::metadata(d.data_dir())
+            .expect("dataDir")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700
+        );
         let ns = d.path("1234567");
         let inside = links_in(Some(&ns));
         assert_eq!(netns_testutil::ifnames(&inside), ["lo", "veth0"]);
@@ -710,9 +723,7 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid netid \"../x\": make-net ../x: invalid argument: a namespace name \
-                 cannot contain '/'"
-                    .into(),
+                "invalid netid \"../x\": a namespace name cannot contain '/'".into(),
             ),
             // Hidden names: make-net's own files in dataDir (`.lock` was
             // read as an owner record, `.x`'s record skipped by DEL).
@@ -730,9 +741,7 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 "eth0",
                 no_args.clone(),
                 7,
-                "invalid netid \"a/b\": make-net a/b: invalid argument: a namespace name \
-                 cannot contain '/'"
-                    .into(),
+                "invalid netid \"a/b\": a namespace name cannot contain '/'".into(),
             ),
             (
                 json!({"netid": long}),
@@ -740,8 +749,8 @@ fn bad_names_and_values_are_refused_before_anything_is_made() {
                 no_args.clone(),
                 7,
                 format!(
-                    "invalid netid \"{long}\": make-net {long}: invalid argument: a namespace \
-                     name is at most 255 bytes (NAME_MAX)"
+                    "invalid netid \"{long}\": a namespace name is at most 255 \
+                     bytes (NAME_MAX)"
                 ),
             ),
             (
