@@ -24,7 +24,9 @@
 //! (IPAM's; with addresses of a family and no default route of it, a
 //! default route via IPAM's gateway, else on-link, as the original's);
 //! with `peer: pod`, a route in the pod to each of those addresses over
-//! the veth. The owner (container ID, CNI_IFNAME) is recorded in `dataDir`
+//! the veth, and IPAM's gateways (as /32, /128) on the pod's end, which is
+//! the named namespace's only neighbour (so the default route via the
+//! gateway reaches the pod). The owner (container ID, CNI_IFNAME) is recorded in `dataDir`
 //! before the namespace is made. Another attachment's namespace, or one
 //! make-net did not make, is a clear error and nothing is changed; a
 //! failure half-way removes everything made so far.
@@ -79,7 +81,8 @@ use std::net::IpAddr;
 
 use netns_cni::{CmdArgs, CniResult, Error, Interface, IpConfig, Plugin, Route};
 use netns_core::{
-    Handle, IpNet, LinkChanges, LinkData, LinkInfo, LinkSpec, NetNs, NetnsDir, RouteSpec, Scope,
+    AddrSpec, Handle, IpNet, LinkChanges, LinkData, LinkInfo, LinkSpec, NetNs, NetnsDir, RouteSpec,
+    Scope,
 };
 use netns_examples::plugin;
 
@@ -267,6 +270,27 @@ fn build(
         }
         plugin::configure_iface(&nh, &n.if_name, link.index, &ours, "make-net")?;
         if n.peer == Peer::Pod {
+            // The pod is the named namespace's only neighbour: IPAM's
+            // gateways go on its end, or the default route via them would
+            // lead nowhere and nothing in the named namespace could answer
+            // the pod.
+            let mut gateways: Vec<IpAddr> = Vec::new();
+            for g in ours.ips.iter().filter_map(|ip| ip.gateway) {
+                if !gateways.contains(&g) {
+                    gateways.push(g);
+                }
+            }
+            for g in gateways {
+                let a = IpNet::new(g, full_len(g))
+                    .map_err(|e| fail(format!("the gateway's address: {e}")))?;
+                th.addr_add(&AddrSpec::new(peer.index, a).nodad())
+                    .map_err(|e| {
+                        fail(format!(
+                            "failed to add the gateway {a} to {}: {e}",
+                            n.peer_name
+                        ))
+                    })?;
+            }
             for ip in &ours.ips {
                 let host = IpNet::new(ip.address.addr(), full_len(ip.address.addr()))
                     .map_err(|e| fail(format!("a host route: {e}")))?;
