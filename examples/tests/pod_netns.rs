@@ -15,7 +15,10 @@
 //! with the templated netid `{K8S_POD_NAMESPACE}-{K8S_POD_NAME}`,
 //! `peer: pod`, the static address 10.99.0.2/24, `nsDir` a temporary
 //! netns directory standing for the node's /run/netns, `dataDir` a
-//! temporary directory), with the CNI_ARGS Multus passes.
+//! temporary directory), with the CNI_ARGS Multus passes. The same again
+//! with host-local IPAM handing out 10.99.0.2 instead: make-net then puts
+//! IPAM's gateway (10.99.0.1/32) on the pod's end, the named namespace's
+//! default route goes via it, and the pod's connections come from it.
 //!
 //! A process started in the pod's mount and network namespaces (`nsenter`)
 //! as `ip netns exec bgp LISTENER` listens on 10.99.0.2:179: the listener
@@ -208,15 +211,24 @@ fn cluster(ipam: &TempDir) -> Value {
     }]})
 }
 
-fn customer(ns_dir: &Path, data: &TempDir) -> Value {
-    json!({"cniVersion": "0.4.0", "name": "customer-1", "plugins": [{
+/// make-net's network: the static address, or host-local IPAM handing out
+/// the same one (its range starts there) in `ipam`.
+fn customer(ns_dir: &Path, data: &TempDir, ipam: Option<&TempDir>) -> Value {
+    let mut p = json!({
         "type": "make-net",
         "netid": "{K8S_POD_NAMESPACE}-{K8S_POD_NAME}",
         "peer": "pod",
-        "addresses": [format!("{NAMED_ADDR}/24")],
         "nsDir": ns_dir.display().to_string(),
         "dataDir": data.s()
-    }]})
+    });
+    match ipam {
+        None => p["addresses"] = json!([format!("{NAMED_ADDR}/24")]),
+        Some(d) => {
+            p["ipam"] = json!({"type": "host-local", "subnet": "10.99.0.0/24",
+                               "rangeStart": NAMED_ADDR, "dataDir": d.s()})
+        }
+    }
+    json!({"cniVersion": "0.4.0", "name": "customer-1", "plugins": [p]})
 }
 
 /// make-net's owner records (its lock file aside).
@@ -229,6 +241,15 @@ fn records(data: &TempDir) -> Vec<String> {
 
 #[test]
 fn the_named_namespace_is_the_pods_and_reachable_only_from_it() {
+    scenario(false);
+}
+
+#[test]
+fn with_host_local_ipam_too() {
+    scenario(true);
+}
+
+fn scenario(with_ipam: bool) {
     let listener = listener_exe();
     let host_before = host_run_netns();
     in_private_netns(|| {
@@ -237,7 +258,11 @@ fn the_named_namespace_is_the_pods_and_reachable_only_from_it() {
         let ns_dir = TempNetnsDir::new();
         let data = TempDir::new("pod-netns-make-net");
         let eth0 = Network::new(cluster(&ipam), our_path());
-        let net1 = Network::new(customer(ns_dir.path(), &data), our_path());
+        let ipam1 = TempDir::new("pod-netns-ipam1");
+        let net1 = Network::new(
+            customer(ns_dir.path(), &data, with_ipam.then_some(&ipam1)),
+            our_path(),
+        );
         let pod = Pod::new("router");
 
         let add = eth0.run(&Call::on("add", &pod, ID, "eth0").args(CNI_ARGS));
@@ -262,6 +287,28 @@ fn the_named_namespace_is_the_pods_and_reachable_only_from_it() {
         net1.run(&Call::on("check", &pod, ID, "net1").args(CNI_ARGS))
             .expect_ok();
         let named = NetNs::open(&named_path).expect("the named namespace");
+        // Where the pod's connections come from, and the named namespace's
+        // default route: without IPAM on-link, the pod's eth0 address;
+        // with it via IPAM's gateway, which make-net puts on the pod's end
+        // (the pod's address on net1, which it then uses).
+        let named_routes = ip_json_in(Some(&named_path), &["-4", "route", "show", "default"]);
+        let net1_addrs: Vec<String> = pod
+            .ip_json(&["-4", "addr", "show", "net1"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+            .map(|a| format!("{}/{}", a["local"].as_str().unwrap_or(""), a["prefixlen"]))
+            .collect();
+        let src = if with_ipam {
+            assert_eq!(named_routes[0]["gateway"], "10.99.0.1", "{named_routes}");
+            assert_eq!(net1_addrs, ["10.99.0.1/32"]);
+            "10.99.0.1".to_string()
+        } else {
+            assert!(named_routes[0]["gateway"].is_null(), "{named_routes}");
+            assert_eq!(net1_addrs, Vec::<String>::new());
+            pod_ip.clone()
+        };
 
         // The pod's first process, in the pod's network namespace.
         let mut init = NetNs::open(pod.path())
@@ -315,7 +362,7 @@ fn the_named_namespace_is_the_pods_and_reachable_only_from_it() {
         // The pod reaches it over net1.
         let route = pod.ip_json(&["route", "get", NAMED_ADDR]);
         assert_eq!(route[0]["dev"], "net1", "{route}");
-        from_pod(&pod, at, &mut router, &pod_ip);
+        from_pod(&pod, at, &mut router, &src);
 
         // The pod network's side cannot, even routed through the pod.
         NetNs::open(pod.path())
@@ -326,7 +373,7 @@ fn the_named_namespace_is_the_pods_and_reachable_only_from_it() {
         ip(["route", "add", "10.99.0.0/24", "via", &pod_ip]);
         let r = TcpStream::connect_timeout(&at, NO_CONNECTION_WAIT);
         assert!(r.is_err(), "the node reached {at} through the pod's eth0");
-        from_pod(&pod, at, &mut router, &pod_ip);
+        from_pod(&pod, at, &mut router, &src);
         ip(["route", "del", "10.99.0.0/24", "via", &pod_ip]);
 
         // The pod stops; DEL; nothing left.
@@ -347,6 +394,11 @@ fn the_named_namespace_is_the_pods_and_reachable_only_from_it() {
             .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
             .collect();
         assert_eq!(held, Vec::<String>::new(), "host-local reservations");
+        let held: Vec<String> = ipam_files(&ipam1, "customer-1")
+            .into_iter()
+            .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+            .collect();
+        assert_eq!(held, Vec::<String>::new(), "make-net's reservations");
     });
     assert_eq!(host_run_netns(), host_before, "the host's /run/netns");
 }
