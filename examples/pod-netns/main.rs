@@ -421,7 +421,9 @@ fn run(lab: &mut Lab) -> Res<()> {
     check_interrupt()?;
 
     println!("\n== 4. the pod's mount namespace, with the named namespace at /run/netns/{IN_POD}");
-    let me = std::env::current_exe()?;
+    // This very program, for its helper modes: by /proc, since the build
+    // of the plugins above may have replaced the file it was started from.
+    let me = PathBuf::from(format!("/proc/{}/exe", std::process::id()));
     cmd(&format!(
         "(the pod's first process: unshare --mount; mount -t tmpfs pod-run /run; \
          mount --bind {} /run/netns/{IN_POD})",

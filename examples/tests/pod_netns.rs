@@ -441,26 +441,15 @@ fn the_example_passes_every_step_and_cleans_up() {
         let root = std::env::temp_dir().join(format!("netns-pod-netns-{pid}"));
         assert!(!root.exists(), "{} left behind", root.display());
         // No process of the example's is left: they were its children, and
-        // it reaped them. A leftover would have been re-parented: any
-        // process running the example's helper modes that is not a child
-        // of this test process (the other test's listener is) is one.
-        let me = exe.display().to_string();
-        let ours = std::process::id().to_string();
+        // it reaped them. Its helpers run as /proc/<its pid>/exe (argv[0]),
+        // so a leftover, re-parented or not, still says so.
+        let me = format!("/proc/{pid}/exe ");
         let stray: Vec<String> = std::fs::read_dir("/proc")
             .expect("/proc")
             .flatten()
-            .filter_map(|e| {
-                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-                let status = std::fs::read_to_string(e.path().join("status")).ok()?;
-                let ppid = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("PPid:"))?
-                    .trim()
-                    .to_owned();
-                Some((String::from_utf8_lossy(&cmdline).replace('\0', " "), ppid))
-            })
-            .filter(|(c, ppid)| c.contains(&me) && c.contains(" __") && *ppid != ours)
-            .map(|(c, _)| c)
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&me))
             .collect();
         assert_eq!(stray, Vec::<String>::new(), "processes left");
     });
