@@ -37,9 +37,10 @@
 //!   within a bound and the listener saw nothing (the next connection it
 //!   reports is the pod's). The pod does not route: its
 //!   `net.ipv4.ip_forward` is set to 0 explicitly, since a new network
-//!   namespace copies the host's IPv4 settings (a pod that forwards would
-//!   pass the SYNs to the named namespace; that isolation is the pod's,
-//!   not make-net's).
+//!   namespace copies the host's IPv4 settings. That isolation is the
+//!   pod's, not make-net's: with IPAM (replies via the gateway, the pod),
+//!   the node does reach the listener while the pod forwards, which the
+//!   test shows first.
 //!
 //! Then the processes stop (their stdin closed; both exit 0 and are
 //! reaped), DEL of net1 and eth0, and everything is gone: nothing in
@@ -364,15 +365,34 @@ fn scenario(with_ipam: bool) {
         assert_eq!(route[0]["dev"], "net1", "{route}");
         from_pod(&pod, at, &mut router, &src);
 
-        // The pod network's side cannot, even routed through the pod.
-        NetNs::open(pod.path())
-            .expect("the pod")
-            .run(|| std::fs::write("/proc/sys/net/ipv4/ip_forward", "0"))
-            .expect("enter the pod")
-            .expect("ip_forward=0 in the pod");
+        // The pod network's side, routed through the pod's eth0.
         ip(["route", "add", "10.99.0.0/24", "via", &pod_ip]);
+        let forward = |on: &str| {
+            NetNs::open(pod.path())
+                .expect("the pod")
+                .run(|| std::fs::write("/proc/sys/net/ipv4/ip_forward", on))
+                .expect("enter the pod")
+                .expect("ip_forward in the pod");
+        };
+        if with_ipam {
+            // The isolation is the pod's: one that forwards passes the pod
+            // network on (the named namespace's replies go via its
+            // gateway, the pod). Without IPAM the replies go on-link to an
+            // address nobody on the veth answers for, forwarding or not.
+            forward("1");
+            let mut c = TcpStream::connect_timeout(&at, CONNECT_TIMEOUT)
+                .unwrap_or_else(|e| panic!("the node -> {at} through a forwarding pod: {e}"));
+            let mut answer = String::new();
+            c.read_to_string(&mut answer).expect("read");
+            assert_eq!(answer, "bgp\n");
+            let seen = router.line();
+            assert!(seen.starts_with("accepted from 10.244.0.1:"), "{seen}");
+        }
+        // A pod that does not route: nothing gets in.
+        forward("0");
         let r = TcpStream::connect_timeout(&at, NO_CONNECTION_WAIT);
         assert!(r.is_err(), "the node reached {at} through the pod's eth0");
+        // The listener reports each connection: the next is the pod's.
         from_pod(&pod, at, &mut router, &src);
         ip(["route", "del", "10.99.0.0/24", "via", &pod_ip]);
 
