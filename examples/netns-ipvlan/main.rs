@@ -59,8 +59,6 @@ impl Plugin for IpVlan {
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
         let n = conf::load(args)?;
-        let cns = args.open_netns()?;
-        let container = cns.handle()?;
         let spec = |name: &str| {
             let s = LinkSpec::ipvlan(name, n.master_index, n.mode);
             match n.mtu {
@@ -68,14 +66,6 @@ impl Plugin for IpVlan {
                 None => s,
             }
         };
-        let link = sublink::create(
-            args,
-            "ipvlan",
-            n.conf.link_in_container,
-            &cns,
-            &container,
-            &spec,
-        )?;
         // Chained without IPAM: the previous result's addresses, if it has
         // any; else IPAM's (which fails when none is configured, as the
         // reference's).
@@ -85,7 +75,7 @@ impl Plugin for IpVlan {
             }
             _ => sublink::Addresses::Ipam,
         };
-        sublink::finish_add(args, &cns, &container, &link, from, true, "netns-ipvlan")
+        sublink::add(args, "ipvlan", n.conf.link_in_container, &spec, from, true)
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {

@@ -13,16 +13,10 @@
 
 mod cni_common;
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
-
 use cni_common::*;
 use netns_core::{Handle, IpVlanMode, LinkSpec, NetNs};
 use netns_testutil::{in_private_netns, ip, skip_kernel_lacks};
 use serde_json::{json, Value};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether the tests can run here: the driver and the plugin (or a failure
 /// saying what is missing), then the kernel's ipvlan (a printed SKIP
@@ -77,11 +71,6 @@ fn conf_without_master(data: Option<&TempDir>) -> Value {
     c
 }
 
-/// `ip -j -d link show IFNAME` in the pod.
-fn link_in(pod: &Pod, ifname: &str) -> Value {
-    pod.ip_json(&["-d", "link", "show", ifname])[0].clone()
-}
-
 /// The MAC of `name` here.
 fn mac_of(name: &str) -> Value {
     netns_testutil::ip_json(["link", "show", name])[0]["address"].clone()
@@ -91,38 +80,10 @@ fn host_ifnames() -> Vec<String> {
     netns_testutil::ifnames(&netns_testutil::ip_json(["link", "show"]))
 }
 
-fn listen(pod: &Pod, ip: IpAddr) -> TcpListener {
-    NetNs::open(pod.path())
-        .expect("open the pod netns")
-        .run(|| TcpListener::bind((ip, 0)))
-        .expect("enter the pod")
-        .unwrap_or_else(|e| panic!("bind {ip}: {e}"))
-}
-
 /// A TCP connection from `from` to a listener on `to_ip` in `to` works and
-/// comes from `from_ip`; the listener is bound before the connect and
-/// accepts from its backlog.
+/// comes from `from_ip`.
 fn reaches(from: &Pod, to: &Pod, to_ip: &str, from_ip: &str) {
-    let to_ip: IpAddr = to_ip.parse().expect("an address");
-    let listener = listen(to, to_ip);
-    let at: SocketAddr = listener.local_addr().expect("local_addr");
-    let mut client = NetNs::open(from.path())
-        .expect("open the pod netns")
-        .run(|| TcpStream::connect_timeout(&at, CONNECT_TIMEOUT))
-        .expect("enter the pod")
-        .unwrap_or_else(|e| panic!("connect to {at}: {e}"));
-    let (mut conn, peer) = listener.accept().expect("accept");
-    assert_eq!(peer.ip().to_string(), from_ip);
-    client.write_all(b"ping").expect("write");
-    let mut buf = [0u8; 4];
-    conn.read_exact(&mut buf).expect("read");
-    assert_eq!(&buf, b"ping");
-}
-
-fn addr_of(o: &Outcome) -> String {
-    let ips = o.ips();
-    let a = ips.first().expect("an address");
-    a.split('/').next().unwrap_or_default().to_string()
+    from.connects(&to.listen(to_ip.parse().expect("an address")), from_ip);
 }
 
 /// The master's far end: `mst0-p` moved into a namespace of its own, with
@@ -167,7 +128,7 @@ fn two_pods_talk_tcp_in_l2_and_l3_and_to_the_far_end_in_l2() {
             assert_eq!(r["ips"][0]["interface"], json!(0));
             // Both links share the master's MAC, and say so.
             for (pod, o) in [(&p1, &a1), (&p2, &a2)] {
-                let l = link_in(pod, "eth0");
+                let l = pod.link("eth0");
                 assert_eq!(l["linkinfo"]["info_kind"], "ipvlan", "{l}");
                 assert_eq!(l["linkinfo"]["info_data"]["mode"], mode, "{l}");
                 assert_eq!(l["address"], mac_of("mst0"), "{l}");
@@ -175,11 +136,11 @@ fn two_pods_talk_tcp_in_l2_and_l3_and_to_the_far_end_in_l2() {
             }
             // Nothing of them on the host side.
             assert_eq!(host_ifnames(), ["lo", "mst0"]);
-            reaches(&p1, &p2, &addr_of(&a2), &addr_of(&a1));
-            reaches(&p2, &p1, &addr_of(&a1), &addr_of(&a2));
+            reaches(&p1, &p2, &a2.first_ip(), &a1.first_ip());
+            reaches(&p2, &p1, &a1.first_ip(), &a2.first_ip());
             if mode == "l2" {
-                reaches(&p1, &far, "10.78.0.254", &addr_of(&a1));
-                reaches(&far, &p2, &addr_of(&a2), "10.78.0.254");
+                reaches(&p1, &far, "10.78.0.254", &a1.first_ip());
+                reaches(&far, &p2, &a2.first_ip(), "10.78.0.254");
             }
             net.check(&p1, "c1", "eth0").expect_ok();
             net.check(&p2, "c2", "eth0").expect_ok();
@@ -224,7 +185,7 @@ fn modes_and_mtu_reach_the_kernel_and_check_sees_a_wrong_mode_or_master() {
                     "IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p;K8S_POD_UID=u",
                 ));
             o.expect_ok();
-            let l = link_in(&pod, "net1");
+            let l = pod.link("net1");
             assert_eq!(l["linkinfo"]["info_kind"], "ipvlan", "{l}");
             assert_eq!(l["linkinfo"]["info_data"]["mode"], mode, "{l}");
             assert_eq!(l["mtu"], 1400, "{l}");
@@ -237,7 +198,7 @@ fn modes_and_mtu_reach_the_kernel_and_check_sees_a_wrong_mode_or_master() {
             );
             assert_eq!(
                 pod.ip_json(&["-4", "addr", "show", "net1"])[0]["addr_info"][0]["local"],
-                json!(addr_of(&o))
+                json!(o.first_ip())
             );
             net.check(&pod, &id, "net1").expect_ok();
             let check_with = |extra: Value| {
@@ -305,7 +266,7 @@ fn a_name_taken_on_the_host_side_and_the_default_route_master() {
         let pod = Pod::new("p1");
         let o = net.add(&pod, "c1", "eth0");
         o.expect_ok();
-        let l = link_in(&pod, "eth0");
+        let l = pod.link("eth0");
         assert_eq!(l["linkinfo"]["info_kind"], "ipvlan", "{l}");
         assert_eq!(l["address"], mac_of("eth0"), "{l}");
         assert_eq!(pod.ifnames(), ["eth0", "lo"]);
@@ -339,7 +300,7 @@ fn link_in_container_finds_the_master_in_the_pod() {
         );
         // Unknown here, known in the pod.
         net.add(&pod, "c1", "net1").expect_ok();
-        let l = link_in(&pod, "net1");
+        let l = pod.link("net1");
         assert_eq!(l["linkinfo"]["info_kind"], "ipvlan", "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["mode"], "l3", "{l}");
         // Its master is in its own namespace.

@@ -15,7 +15,8 @@
 //! exactly: `vlanId` 0 (or none) is refused where the reference makes a
 //! VLAN 0 link; DEL succeeds when the master is gone where the
 //! reference's fails; an ADD that fails after IPAM removes the link where
-//! the reference leaves it in the pod; the link's txqueuelen is the
+//! the reference leaves it in the pod; without IPAM the link is layer 2
+//! only where the reference fails, leaving it; the link's txqueuelen is the
 //! kernel's default where 1.1.1 sends 0 (fixed upstream in 1.6.0).
 
 mod cni_common;
@@ -237,6 +238,35 @@ fn a_failure_after_ipam_leaves_nothing_where_the_reference_leaks_the_link() {
         theirs,
         ([true, false, true], vec!["eth0".into(), "lo".into()])
     );
+}
+
+/// No IPAM: the reference makes the VLAN link, then fails asking IPAM
+/// of type "" and leaves the link in the pod; netns-vlan brings the link
+/// up, layer 2 only (as netns-macvlan without IPAM).
+#[test]
+fn no_ipam_is_layer_2_where_the_reference_fails_and_leaks_the_link() {
+    if !ready() {
+        return;
+    }
+    let plugin = json!({"master": "mst0", "vlanId": 10});
+    let theirs = VLAN.attempt(VLAN.reference, &plugin, "eth0", false);
+    assert_eq!(theirs.0["code"], 999, "{theirs:?}");
+    assert_eq!(theirs.1, [true, false, true], "reference: {theirs:?}");
+    assert_eq!(theirs.2, ["eth0", "lo"]);
+    let ours = VLAN.observe(
+        &Scenario {
+            plugin,
+            pods: vec![("c1", "eth0", None)],
+        },
+        VLAN.ours,
+    );
+    let add = &ours["adds"][0];
+    assert!(
+        add.get("interfaces").is_some() && add.get("ips").is_none(),
+        "{add}"
+    );
+    assert_eq!(ours["checks"][0], "ok");
+    assert_eq!(ours["dels"][0], "ok");
 }
 
 /// DEL after the master is gone (the trunk was removed first, as a node
