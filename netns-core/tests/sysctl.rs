@@ -108,6 +108,10 @@ fn global_and_per_interface_values_are_written_in_the_namespace() {
 fn writes_go_to_the_target_namespace_only() {
     in_private_netns(|| {
         let here = NetNs::current().unwrap();
+        // A new namespace starts with the IPv4 settings of the machine's
+        // (net.core.devconf_inherit_init_net 0): on a host that forwards,
+        // ip_forward is 1 here too. This namespace is the test's own.
+        here.sysctl_set(&Sysctl::Ipv4Forward, 0).unwrap();
         let other = NetNs::create().unwrap();
         assert_eq!(sysctl("net.ipv4.ip_forward"), "0");
         other.sysctl_set(&Sysctl::Ipv4Forward, 1).unwrap();
