@@ -44,33 +44,19 @@
 //!
 //! Run as root: `cargo run --example multinet`.
 
+use netns_examples::demo::{self, check_interrupt, cmd, show, Res};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use netns_core::{
-    AddrFilter, AddrSpec, Handle, IpFamily, IpNet, LinkFilter, LinkSpec, NetNs, NetnsDir,
-    RouteFilter,
+    AddrFilter, AddrSpec, Handle, IpNet, LinkFilter, LinkSpec, NetNs, NetnsDir, RouteFilter,
 };
-use netns_examples::runtime::{plugins_dir, Res, Runtime, Sandbox};
+use netns_examples::runtime::{plugins_dir, Runtime, Sandbox};
 use serde_json::{json, Value};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn check_interrupt() -> Res<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err("interrupted".into());
-    }
-    Ok(())
-}
 
 /// The port the routers answer on.
 const ROUTER_PORT: u16 = 8080;
@@ -227,51 +213,6 @@ impl Drop for Lab {
 
 // ---------------------------------------------------------------------------
 // Showing things
-
-fn cmd(line: &str) {
-    println!("   $ {line}");
-}
-
-/// `ip -br link` + `ip -br addr` + `ip route` of one namespace.
-fn show(name: &str, h: &Handle) -> Res<()> {
-    println!("   [{name}]");
-    let addrs = h.addrs(&AddrFilter::new().family(IpFamily::V4))?;
-    for l in h.links(&LinkFilter::new())? {
-        if l.name == "lo" {
-            continue;
-        }
-        let a: Vec<String> = addrs
-            .iter()
-            .filter(|a| a.link_index == l.index)
-            .map(|a| a.prefix.to_string())
-            .collect();
-        let kind = l.kind.as_deref().unwrap_or("-");
-        let ctl = match l.controller {
-            Some(i) => format!(
-                " master {}",
-                h.link_get(i).map(|c| c.name).unwrap_or_default()
-            ),
-            None => String::new(),
-        };
-        println!("     {}  {kind}{ctl}  {}", l.brief(), a.join(" "));
-    }
-    for r in h.routes(&RouteFilter::new().family(IpFamily::V4).table(254))? {
-        let dev = match r.link_index {
-            Some(i) => h.link_get(i).map(|l| l.name).unwrap_or_default(),
-            None => "-".into(),
-        };
-        let dst = if r.dst.prefix_len() == 0 {
-            "default".to_owned()
-        } else {
-            r.dst.to_string()
-        };
-        match r.gateway {
-            Some(g) => println!("     route {dst} via {g} dev {dev}"),
-            None => println!("     route {dst} dev {dev}"),
-        }
-    }
-    Ok(())
-}
 
 /// What the node has, one line per link, address and route (by name, not
 /// index), sorted, without the cluster bridge `cni0` and what is on it.
@@ -845,25 +786,5 @@ fn print_result(r: &Value) {
 }
 
 fn main() -> ExitCode {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe.
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
-    }
-    let mut lab = match Lab::new() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("multinet: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&mut lab);
-    drop(lab);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("\nmultinet failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    demo::main_with("multinet", Lab::new, run)
 }

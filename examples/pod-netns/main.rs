@@ -55,6 +55,7 @@
 //!
 //! Run as root: `cargo run --example pod-netns`.
 
+use netns_examples::demo::{self, check_interrupt, cmd, show, Res};
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -64,27 +65,11 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use netns_core::{
-    AddrFilter, Handle, IpFamily, IpNet, LinkFilter, NetNs, NetnsDir, RouteFilter, RouteSpec,
-};
-use netns_examples::runtime::{plugins_dir, Res, Runtime, Sandbox};
+use netns_core::{Handle, IpNet, LinkFilter, NetNs, NetnsDir, RouteSpec};
+use netns_examples::runtime::{plugins_dir, Runtime, Sandbox};
 use serde_json::{json, Value};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn check_interrupt() -> Res<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err("interrupted".into());
-    }
-    Ok(())
-}
 
 /// The address make-net gives the named namespace (`addresses`).
 const NAMED_ADDR: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
@@ -237,41 +222,6 @@ impl Drop for Lab {
 
 // ---------------------------------------------------------------------------
 // Showing things
-
-fn cmd(line: &str) {
-    println!("   $ {line}");
-}
-
-/// `ip -br link` + `ip -br addr` + `ip route` of one namespace.
-fn show(name: &str, h: &Handle) -> Res<()> {
-    println!("   [{name}]");
-    let addrs = h.addrs(&AddrFilter::new().family(IpFamily::V4))?;
-    for l in h.links(&LinkFilter::new())? {
-        let a: Vec<String> = addrs
-            .iter()
-            .filter(|a| a.link_index == l.index)
-            .map(|a| a.prefix.to_string())
-            .collect();
-        let kind = l.kind.as_deref().unwrap_or("-");
-        println!("     {}  {kind}  {}", l.brief(), a.join(" "));
-    }
-    for r in h.routes(&RouteFilter::new().family(IpFamily::V4).table(254))? {
-        let dev = match r.link_index {
-            Some(i) => h.link_get(i).map(|l| l.name).unwrap_or_default(),
-            None => "-".into(),
-        };
-        let dst = if r.dst.prefix_len() == 0 {
-            "default".to_owned()
-        } else {
-            r.dst.to_string()
-        };
-        match r.gateway {
-            Some(g) => println!("     route {dst} via {g} dev {dev}"),
-            None => println!("     route {dst} dev {dev}"),
-        }
-    }
-    Ok(())
-}
 
 fn print_result(r: &Value) {
     for i in r["interfaces"].as_array().into_iter().flatten() {
@@ -654,25 +604,5 @@ fn main() -> ExitCode {
             }
         };
     }
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe.
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
-    }
-    let mut lab = match Lab::new() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("pod-netns: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&mut lab);
-    drop(lab);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("\npod-netns failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    demo::main_with("pod-netns", Lab::new, run)
 }

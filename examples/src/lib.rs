@@ -6,6 +6,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod demo;
 pub mod plugin;
 pub mod runtime;
 pub mod sublink;

@@ -21,8 +21,7 @@ use netns_cni::{CmdArgs, Command, NetConf};
 use netns_core::NetNs;
 use serde_json::Value;
 
-/// The examples' result type.
-pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
+use crate::demo::Res;
 
 /// One attachment as the runtime names it: (network, container id,
 /// interface), libcni's cache key.

@@ -31,35 +31,20 @@
 //!
 //! Run as root: `cargo run --example tour`.
 
+use netns_examples::demo::{self, check_interrupt, cmd, show, Res};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use netns_core::conntrack::{Conntrack, CtFilter};
 use netns_core::nat::NAT_TABLE;
 use netns_core::{
-    AddrFilter, AddrSpec, Hairpin, Handle, IpFamily, IpNet, LinkFilter, LinkSpec, Nat, NatKind,
-    NatOwner, NatProto, NetNs, NetnsDir, NftFamily, PortForward, RouteFilter, RouteSpec, Sysctl,
+    AddrSpec, Hairpin, Handle, IpFamily, IpNet, LinkSpec, Nat, NatKind, NatOwner, NatProto, NetNs,
+    NetnsDir, NftFamily, PortForward, RouteSpec, Sysctl,
 };
-
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn check_interrupt() -> Res<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err("interrupted".into());
-    }
-    Ok(())
-}
 
 /// Everything the tour made; removed on drop, whatever happened.
 struct Tour {
@@ -140,52 +125,6 @@ fn nix_umount(path: &std::path::Path) -> bool {
     unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) == 0 }
 }
 
-/// `ip -br link` + `ip -br addr` + `ip route` of one namespace.
-fn show(name: &str, h: &Handle) -> Res<()> {
-    println!("   [{name}]");
-    let addrs = h.addrs(&AddrFilter::new())?;
-    for l in h.links(&LinkFilter::new())? {
-        let a: Vec<String> = addrs
-            .iter()
-            .filter(|a| {
-                a.link_index == l.index && !a.addr().is_loopback() && !is_link_local(&a.addr())
-            })
-            .map(|a| a.prefix.to_string())
-            .collect();
-        println!("     {}  {}", l.brief(), a.join(" "));
-    }
-    for r in h.routes(
-        &RouteFilter::new()
-            .family(netns_core::IpFamily::V4)
-            .table(254),
-    )? {
-        let dev = match r.link_index {
-            Some(i) => h
-                .link_get(i)
-                .map(|l| l.name)
-                .unwrap_or_else(|_| i.to_string()),
-            None => "-".into(),
-        };
-        let dst = if r.dst.prefix_len() == 0 {
-            "default".to_owned()
-        } else {
-            r.dst.to_string()
-        };
-        match r.gateway {
-            Some(g) => println!("     route {dst} via {g} dev {dev}"),
-            None => println!("     route {dst} dev {dev}"),
-        }
-    }
-    Ok(())
-}
-
-fn is_link_local(a: &IpAddr) -> bool {
-    match a {
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-        IpAddr::V4(v4) => v4.is_link_local(),
-    }
-}
-
 /// A real TCP connection from `client` to `server_addr` in `server`: the
 /// listener is opened inside `server`, the connection from inside `client`
 /// (each on a helper thread; sockets stay in the namespace they were made
@@ -252,11 +191,6 @@ fn tcp(
         );
         Ok(peer)
     })
-}
-
-/// A command that does what the tour does next, as a shell user types it.
-fn cmd(line: &str) {
-    println!("   $ {line}");
 }
 
 /// The owner of a pod's NAT entries: (network, container, interface), as
@@ -655,25 +589,5 @@ fn run(t: &mut Tour) -> Res<()> {
 }
 
 fn main() -> ExitCode {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe.
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
-    }
-    let mut tour = match Tour::new() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("tour: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&mut tour);
-    drop(tour);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("\ntour failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    demo::main_with("tour", Tour::new, run)
 }
