@@ -14,8 +14,8 @@
 mod cni_common;
 
 use cni_common::*;
-use netns_core::{Handle, IpVlanMode, LinkSpec, NetNs};
-use netns_testutil::{in_private_netns, ip, skip_kernel_lacks};
+use netns_core::{IpVlanMode, LinkSpec, NetNs};
+use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
 
 /// Whether the tests can run here: the driver and the plugin (or a failure
@@ -24,28 +24,9 @@ use serde_json::{json, Value};
 fn ready() -> bool {
     driver();
     our_plugin("netns-ipvlan");
-    in_private_netns(|| {
-        master("mst0", 1500);
-        let h = Handle::new().expect("a netlink socket");
-        let mst = h.link_get("mst0").expect("mst0").index;
-        match h.link_add(&LinkSpec::ipvlan("probe0", mst, IpVlanMode::L2)) {
-            Ok(()) => true,
-            Err(e) if e.is_unsupported() => {
-                skip_kernel_lacks("ipvlan links", &e);
-                false
-            }
-            Err(e) => panic!("an ipvlan link: {e}"),
-        }
+    kernel_makes("ipvlan links", |h, m| {
+        h.link_add(&LinkSpec::ipvlan("probe0", m, IpVlanMode::L2))
     })
-}
-
-/// A veth pair `NAME`/`NAME-p`, both up, in the calling thread's namespace;
-/// `NAME` is the master.
-fn master(name: &str, mtu: u32) {
-    let peer = format!("{name}-p");
-    ip(["link", "add", name, "type", "veth", "peer", "name", &peer]);
-    ip(["link", "set", name, "mtu", &mtu.to_string(), "up"]);
-    ip(["link", "set", &peer, "up"]);
 }
 
 /// The network of netns-ipvlan on `mst0` with `extra` keys, IPAM on `data`
@@ -55,10 +36,7 @@ fn conf(extra: Value, data: Option<&TempDir>) -> Value {
     if let Some(d) = data {
         p["ipam"] = json!({"type": "host-local", "subnet": "10.78.0.0/24", "dataDir": d.s()});
     }
-    if let (Some(o), Value::Object(e)) = (p.as_object_mut(), extra) {
-        o.extend(e);
-    }
-    json!({"cniVersion": "1.0.0", "name": "t", "plugins": [p]})
+    one_plugin_list(p, extra)
 }
 
 /// [`conf`] without `master`.
@@ -111,7 +89,7 @@ fn two_pods_talk_tcp_in_l2_and_l3_and_to_the_far_end_in_l2() {
     }
     for mode in ["l2", "l3"] {
         in_private_netns(|| {
-            master("mst0", 1500);
+            veth_master("mst0", 1500);
             let far = far_end();
             let data = TempDir::new("ipam");
             let net = Network::new(conf(json!({"mode": mode}), Some(&data)), our_path());
@@ -170,8 +148,8 @@ fn modes_and_mtu_reach_the_kernel_and_check_sees_a_wrong_mode_or_master() {
         return;
     }
     in_private_netns(|| {
-        master("mst0", 1500);
-        master("mst1", 1500);
+        veth_master("mst0", 1500);
+        veth_master("mst1", 1500);
         let data = TempDir::new("ipam");
         for (mode, other) in [("l2", "l3"), ("l3", "l3s"), ("l3s", "l2")] {
             let net = Network::new(
@@ -258,7 +236,7 @@ fn a_name_taken_on_the_host_side_and_the_default_route_master() {
         return;
     }
     in_private_netns(|| {
-        master("eth0", 1500);
+        veth_master("eth0", 1500);
         ip(["addr", "add", "192.168.77.1/24", "dev", "eth0"]);
         ip(["route", "add", "default", "via", "192.168.77.254"]);
         let data = TempDir::new("ipam");
@@ -322,7 +300,7 @@ fn del_is_idempotent_and_needs_no_master() {
         return;
     }
     in_private_netns(|| {
-        master("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         let net = Network::new(conf(json!({}), Some(&data)), our_path());
         let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
@@ -352,7 +330,7 @@ fn gc_releases_what_is_not_valid_and_status_is_ok() {
         return;
     }
     in_private_netns(|| {
-        master("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         // libcni 1.1.2 reads results up to 1.0.0 only: the pods are added
         // with the 1.0.0 list; GC and STATUS (1.1) go with the same list as
@@ -392,7 +370,7 @@ fn bad_input_fails_with_clear_messages_and_changes_nothing() {
         return;
     }
     in_private_netns(|| {
-        master("mst0", 1400);
+        veth_master("mst0", 1400);
         let data = TempDir::new("ipam");
         let pod = Pod::new("p1");
         let with_ipam = |extra: Value| conf(extra, Some(&data));

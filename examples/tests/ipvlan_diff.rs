@@ -44,8 +44,8 @@ mod sublink_diff;
 use std::path::PathBuf;
 
 use cni_common::*;
-use netns_core::{Handle, IpVlanMode, LinkSpec};
-use netns_testutil::{in_private_netns, ip, skip_kernel_lacks};
+use netns_core::{IpVlanMode, LinkSpec};
+use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
 use sublink_diff::*;
 
@@ -62,18 +62,8 @@ fn ready() -> bool {
     driver();
     reference_dir();
     our_plugin(IPVLAN.ours);
-    in_private_netns(|| {
-        host_side();
-        let h = Handle::new().expect("a netlink socket");
-        let mst = h.link_get("mst0").expect("mst0").index;
-        match h.link_add(&LinkSpec::ipvlan("probe0", mst, IpVlanMode::L2)) {
-            Ok(()) => true,
-            Err(e) if e.is_unsupported() => {
-                skip_kernel_lacks("ipvlan links", &e);
-                false
-            }
-            Err(e) => panic!("an ipvlan link: {e}"),
-        }
+    kernel_makes("ipvlan links", |h, m| {
+        h.link_add(&LinkSpec::ipvlan("probe0", m, IpVlanMode::L2))
     })
 }
 
@@ -416,22 +406,7 @@ fn a_taken_name_fails_alike_and_ours_leaves_nothing() {
     if !ready() {
         return;
     }
-    let plugin = json!({"master": "mst0", "ipam": ipam4()});
-    let theirs = IPVLAN.attempt(IPVLAN.reference, &plugin, "lo", false);
-    let ours = IPVLAN.attempt(IPVLAN.ours, &plugin, "lo", false);
-    assert_eq!(
-        theirs.0,
-        json!({"code": 999, "msg": "failed to rename ipvlan to \"lo\": file exists"})
-    );
-    assert_eq!(theirs.0, ours.0);
-    assert_eq!(theirs.1, [true, false, true], "reference: {theirs:?}");
-    assert!(
-        theirs.2.len() == 2 && theirs.2.iter().any(|n| is_random_veth(n)),
-        "{:?}",
-        theirs.2
-    );
-    assert_eq!(ours.1, [true; 3], "ours: {ours:?}");
-    assert_eq!(ours.2, ["lo"]);
+    IPVLAN.taken_name_alike(&json!({"master": "mst0", "ipam": ipam4()}));
 }
 
 /// An ADD that fails after IPAM (a route via a gateway off every link):

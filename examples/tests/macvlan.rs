@@ -13,24 +13,12 @@ use netns_core::NetNs;
 use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
 
-/// A veth pair `NAME`/`NAME-p`, both up, in the calling thread's namespace;
-/// `NAME` is the master.
-fn master(name: &str, mtu: u32) {
-    let peer = format!("{name}-p");
-    ip(["link", "add", name, "type", "veth", "peer", "name", &peer]);
-    ip(["link", "set", name, "mtu", &mtu.to_string(), "up"]);
-    ip(["link", "set", &peer, "up"]);
-}
-
 fn conf(extra: Value, data: Option<&TempDir>) -> Value {
     let mut p = json!({"type": "netns-macvlan", "master": "mst0"});
     if let Some(d) = data {
         p["ipam"] = json!({"type": "host-local", "subnet": "10.78.0.0/24", "dataDir": d.s()});
     }
-    if let (Some(o), Value::Object(e)) = (p.as_object_mut(), extra) {
-        o.extend(e);
-    }
-    json!({"cniVersion": "1.0.0", "name": "t", "plugins": [p]})
+    one_plugin_list(p, extra)
 }
 
 /// Up with carrier (flags: a macvlan's operstate is UNKNOWN on 6.1 until
@@ -48,7 +36,7 @@ fn reaches(from: &Pod, to: &Pod, to_ip: &str, from_ip: &str) {
 #[test]
 fn two_pods_on_one_master_talk_tcp_then_del_is_idempotent() {
     in_private_netns(|| {
-        master("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         let net = Network::new(conf(json!({}), Some(&data)), our_path());
         let (p1, p2) = (Pod::new("p1"), Pod::new("p2"));
@@ -104,7 +92,7 @@ fn two_pods_on_one_master_talk_tcp_then_del_is_idempotent() {
 #[test]
 fn del_needs_neither_the_master_nor_the_interface() {
     in_private_netns(|| {
-        master("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         let net = Network::new(conf(json!({}), Some(&data)), our_path());
         let pod = Pod::new("p1");
@@ -125,7 +113,7 @@ fn del_needs_neither_the_master_nor_the_interface() {
 #[test]
 fn modes_mtu_and_mac_reach_the_kernel() {
     in_private_netns(|| {
-        master("mst0", 1500);
+        veth_master("mst0", 1500);
         let mst_mac = netns_testutil::ip_json(["link", "show", "mst0"])[0]["address"].clone();
         for mode in ["bridge", "private", "vepa", "passthru"] {
             let net = Network::new(conf(json!({"mode": mode, "mtu": 1400}), None), our_path());
@@ -163,7 +151,7 @@ fn a_name_taken_on_the_host_side_and_the_default_route_master() {
     in_private_netns(|| {
         // The master is `eth0` and so is CNI_IFNAME; no `master`: the
         // default route's interface.
-        master("eth0", 1500);
+        veth_master("eth0", 1500);
         ip(["addr", "add", "192.168.77.1/24", "dev", "eth0"]);
         ip(["route", "add", "default", "via", "192.168.77.254"]);
         let mut c = conf(json!({}), None);
@@ -213,7 +201,7 @@ fn link_in_container_finds_the_master_in_the_pod() {
 #[test]
 fn gc_releases_what_is_not_valid_and_status_is_ok() {
     in_private_netns(|| {
-        master("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         // libcni 1.1.2 reads results up to 1.0.0 only: the pods are added
         // with the 1.0.0 list; GC and STATUS (1.1) go with the same list as
@@ -246,7 +234,7 @@ fn gc_releases_what_is_not_valid_and_status_is_ok() {
 #[test]
 fn bad_input_fails_as_the_reference_and_changes_nothing() {
     in_private_netns(|| {
-        master("mst0", 1400);
+        veth_master("mst0", 1400);
         let data = TempDir::new("ipam");
         let pod = Pod::new("p1");
         let cases: &[(Value, &str, &str)] = &[

@@ -17,7 +17,7 @@ mod cni_common;
 
 use cni_common::*;
 use netns_core::{AddrSpec, Handle, LinkChanges, LinkSpec, NetNs};
-use netns_testutil::{in_private_netns, ip, skip_kernel_lacks};
+use netns_testutil::{in_private_netns, ip};
 use serde_json::{json, Value};
 
 /// The routers' address, on both VLANs.
@@ -29,29 +29,9 @@ const ROUTER: &str = "10.79.0.1";
 fn ready() -> bool {
     driver();
     our_plugin("netns-vlan");
-    in_private_netns(|| {
-        trunk("mst0", 1500);
-        match Handle::new()
-            .expect("a netlink socket")
-            .link_add(&LinkSpec::vlan("probe.10", "mst0", 10))
-        {
-            Ok(()) => true,
-            Err(e) if e.is_unsupported() => {
-                skip_kernel_lacks("802.1q VLAN links", &e);
-                false
-            }
-            Err(e) => panic!("a vlan link: {e}"),
-        }
+    kernel_makes("802.1q VLAN links", |h, m| {
+        h.link_add(&LinkSpec::vlan("probe.10", m, 10))
     })
-}
-
-/// A veth pair `NAME`/`NAME-p`, both up, in the calling thread's
-/// namespace; `NAME` is the trunk.
-fn trunk(name: &str, mtu: u32) {
-    let peer = format!("{name}-p");
-    ip(["link", "add", name, "type", "veth", "peer", "name", &peer]);
-    ip(["link", "set", name, "mtu", &mtu.to_string(), "up"]);
-    ip(["link", "set", &peer, "up"]);
 }
 
 fn handle_of(pod: &Pod) -> Handle {
@@ -107,10 +87,7 @@ fn conf(extra: Value, data: Option<&TempDir>) -> Value {
         p["ipam"] = json!({"type": "host-local", "subnet": "10.79.0.0/24",
                            "rangeStart": "10.79.0.10", "dataDir": d.s()});
     }
-    if let (Some(o), Value::Object(e)) = (p.as_object_mut(), extra) {
-        o.extend(e);
-    }
-    json!({"cniVersion": "1.0.0", "name": "t", "plugins": [p]})
+    one_plugin_list(p, extra)
 }
 
 /// A TCP connection from `from` to [`ROUTER`] lands in `router`, from the
@@ -130,7 +107,7 @@ fn each_vlan_reaches_its_own_router_then_del_is_idempotent() {
         return;
     }
     in_private_netns(|| {
-        trunk("mst0", 1500);
+        veth_master("mst0", 1500);
         let (_sw, routers) = far_end(&[10, 20]);
         let (d10, d20) = (TempDir::new("ipam10"), TempDir::new("ipam20"));
         let net10 = Network::new(conf(json!({}), Some(&d10)), our_path());
@@ -185,7 +162,7 @@ fn mtu_l2_only_and_check_of_the_vlan_id() {
         return;
     }
     in_private_netns(|| {
-        trunk("mst0", 1500);
+        veth_master("mst0", 1500);
         // L2 only: up, no address, nothing but the interface in the result.
         let net = Network::new(conf(json!({"vlanId": 4094, "mtu": 1400}), None), our_path());
         let pod = Pod::new("p1");
@@ -226,7 +203,7 @@ fn del_without_the_master_succeeds() {
         return;
     }
     in_private_netns(|| {
-        trunk("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         let net = Network::new(conf(json!({}), Some(&data)), our_path());
         let pod = Pod::new("p1");
@@ -247,7 +224,7 @@ fn a_name_taken_on_the_host_side() {
     }
     in_private_netns(|| {
         // The trunk is `eth0` and so is CNI_IFNAME.
-        trunk("eth0", 1500);
+        veth_master("eth0", 1500);
         let net = Network::new(conf(json!({"master": "eth0"}), None), our_path());
         let pod = Pod::new("p1");
         net.add(&pod, "c1", "eth0").expect_ok();
@@ -300,7 +277,7 @@ fn gc_releases_what_is_not_valid_and_status_is_ok() {
         return;
     }
     in_private_netns(|| {
-        trunk("mst0", 1500);
+        veth_master("mst0", 1500);
         let data = TempDir::new("ipam");
         // libcni 1.1.2 reads results up to 1.0.0 only: the pods are added
         // with the 1.0.0 list; GC and STATUS (1.1) go with the same list as
@@ -340,7 +317,7 @@ fn bad_input_fails_clearly_and_changes_nothing() {
         return;
     }
     in_private_netns(|| {
-        trunk("mst0", 1400);
+        veth_master("mst0", 1400);
         let data = TempDir::new("ipam");
         let pod = Pod::new("p1");
         let range = "(must be between 1 and 4094 inclusive)";

@@ -23,8 +23,8 @@ mod cni_common;
 mod sublink_diff;
 
 use cni_common::*;
-use netns_core::{Handle, LinkSpec};
-use netns_testutil::{in_private_netns, ip, skip_kernel_lacks};
+use netns_core::LinkSpec;
+use netns_testutil::{in_private_netns, ip};
 use serde_json::json;
 use sublink_diff::*;
 
@@ -41,17 +41,8 @@ fn ready() -> bool {
     driver();
     reference_dir();
     our_plugin(VLAN.ours);
-    in_private_netns(|| {
-        host_side();
-        let h = Handle::new().expect("a netlink socket");
-        match h.link_add(&LinkSpec::vlan("probe.10", "mst0", 10)) {
-            Ok(()) => true,
-            Err(e) if e.is_unsupported() => {
-                skip_kernel_lacks("802.1q VLAN links", &e);
-                false
-            }
-            Err(e) => panic!("a vlan link: {e}"),
-        }
+    kernel_makes("802.1q VLAN links", |h, m| {
+        h.link_add(&LinkSpec::vlan("probe.10", m, 10))
     })
 }
 
@@ -164,22 +155,7 @@ fn a_taken_name_fails_alike_and_ours_leaves_nothing() {
     if !ready() {
         return;
     }
-    let plugin = json!({"master": "mst0", "vlanId": 10, "ipam": ipam4()});
-    let theirs = VLAN.attempt(VLAN.reference, &plugin, "lo", false);
-    let ours = VLAN.attempt(VLAN.ours, &plugin, "lo", false);
-    assert_eq!(
-        theirs.0,
-        json!({"code": 999, "msg": "failed to rename vlan to \"lo\": file exists"})
-    );
-    assert_eq!(theirs.0, ours.0);
-    assert_eq!(theirs.1, [true, false, true], "reference: {theirs:?}");
-    assert!(
-        theirs.2.len() == 2 && theirs.2.iter().any(|n| is_random_veth(n)),
-        "{:?}",
-        theirs.2
-    );
-    assert_eq!(ours.1, [true; 3], "ours: {ours:?}");
-    assert_eq!(ours.2, ["lo"]);
+    VLAN.taken_name_alike(&json!({"master": "mst0", "vlanId": 10, "ipam": ipam4()}));
 }
 
 /// VLAN id 0 (and so no `vlanId`): the reference makes a VLAN 0 link

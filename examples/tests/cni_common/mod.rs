@@ -1606,3 +1606,47 @@ pub fn execs(log: &std::path::Path) -> Vec<String> {
         .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// The sub-interface plugins' tests (macvlan, vlan, ipvlan)
+
+/// A veth pair `NAME`/`NAME-p`, both up, in the calling thread's namespace:
+/// a master (the host kernel has no dummy), `NAME-p` its far end.
+pub fn veth_master(name: &str, mtu: u32) {
+    let peer = format!("{name}-p");
+    netns_testutil::ip(["link", "add", name, "type", "veth", "peer", "name", &peer]);
+    netns_testutil::ip(["link", "set", name, "mtu", &mtu.to_string(), "up"]);
+    netns_testutil::ip(["link", "set", &peer, "up"]);
+}
+
+/// Whether the running kernel makes `what` (a link kind): `probe` adds one
+/// on a veth master (its index given) in a private namespace. Without it, a
+/// printed SKIP and false (in the test VM, a failure); any other error
+/// fails the test.
+pub fn kernel_makes(
+    what: &str,
+    probe: impl FnOnce(&netns_core::Handle, u32) -> netns_core::Result<()> + Send,
+) -> bool {
+    netns_testutil::in_private_netns(|| {
+        veth_master("probe-m", 1500);
+        let h = netns_core::Handle::new().expect("a netlink socket");
+        let m = h.link_get("probe-m").expect("the probe's master").index;
+        match probe(&h, m) {
+            Ok(()) => true,
+            Err(e) if e.is_unsupported() => {
+                netns_testutil::skip_kernel_lacks(what, &e);
+                false
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
+    })
+}
+
+/// A conflist `t` (cniVersion 1.0.0) of the one plugin `p` with the keys of
+/// `extra` set over its own.
+pub fn one_plugin_list(mut p: Value, extra: Value) -> Value {
+    if let (Some(o), Value::Object(e)) = (p.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    json!({"cniVersion": "1.0.0", "name": "t", "plugins": [p]})
+}

@@ -203,6 +203,27 @@ impl Pair {
         (theirs.1, theirs.2)
     }
 
+    /// A name taken in the pod (`lo`): the same code and message from
+    /// both; the reference made its link under a temporary name first and
+    /// leaves it in the pod when the rename fails; ours fails before it
+    /// makes anything.
+    #[track_caller]
+    pub fn taken_name_alike(&self, plugin: &Value) {
+        let theirs = self.attempt(self.reference, plugin, "lo", false);
+        let ours = self.attempt(self.ours, plugin, "lo", false);
+        let msg = format!("failed to rename {} to \"lo\": file exists", self.kind);
+        assert_eq!(theirs.0, json!({"code": 999, "msg": msg}));
+        assert_eq!(theirs.0, ours.0);
+        assert_eq!(theirs.1, [true, false, true], "reference: {theirs:?}");
+        assert!(
+            theirs.2.len() == 2 && theirs.2.iter().any(|n| is_random_veth(n)),
+            "{:?}",
+            theirs.2
+        );
+        assert_eq!(ours.1, [true; 3], "ours: {ours:?}");
+        assert_eq!(ours.2, ["lo"]);
+    }
+
     /// Bad input: for each case, the same code and message from both, and
     /// neither changed anything (host side, pod, IPAM files).
     #[track_caller]
