@@ -4,6 +4,7 @@ use std::ffi::c_char;
 use std::sync::Mutex;
 
 use ::netns_ipam::{AllocError, Allocator, FileStore, IpamConfig, StoreError};
+use netns_cni::ipam::host_local;
 
 use crate::{
     boundary, netns_error, netns_string_list, obj, out_ptr, req_str, string_list, Failure,
@@ -136,5 +137,69 @@ pub extern "C" fn netns_ipam_release(
         let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
         alloc.release(id, ifname)?;
         Ok(())
+    })
+}
+
+/// host-local's ADD for (`container_id`, `ifname`), as a CNI plugin returns
+/// it: a new NUL-terminated cniVersion 1.0.0 result in `*out_result_json`
+/// (free it with [`netns_string_free`](crate::netns_string_free)): `ips`
+/// (one per range set, with the range's gateway), the config's `routes`,
+/// and `dns` from `ipam.resolvConf`. The same allocation and errors as
+/// [`netns_ipam_allocate`]; a resolv.conf that cannot be read is
+/// NETNS_ERR_IPAM_CONFIG, with nothing reserved.
+#[no_mangle]
+pub extern "C" fn netns_ipam_add(
+    ipam: *mut netns_ipam,
+    container_id: *const c_char,
+    ifname: *const c_char,
+    out_result_json: *mut *mut c_char,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_ipam(ipam, err, |ipam| {
+        let id = req_str(container_id, "container_id")?;
+        let ifname = req_str(ifname, "ifname")?;
+        let out = out_ptr(out_result_json, "out_result_json")?;
+        let dns = host_local::dns(&ipam.config)
+            .map_err(|e| Failure::new(NETNS_ERR_IPAM_CONFIG, e.text()))?;
+        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
+        let got = alloc.allocate(id, ifname, &ipam.config.requested_ips)?;
+        let result = host_local::result(&ipam.config, &got, dns, RESULT_VERSION);
+        let json = match result.to_json(RESULT_VERSION) {
+            Ok(j) => j,
+            Err(e) => {
+                // Nothing is kept from a failed call.
+                let _ = alloc.release(id, ifname);
+                return Err(Failure::new(NETNS_ERR_INTERNAL, e.text()));
+            }
+        };
+        *out = crate::read::cstring(json).into_raw();
+        Ok(())
+    })
+}
+
+/// The CNI version of the results [`netns_ipam_add`] returns.
+const RESULT_VERSION: &str = "1.0.0";
+
+/// host-local's CHECK for (`container_id`, `ifname`): it holds an address.
+/// If it holds none: ENOENT, with host-local's message.
+#[no_mangle]
+pub extern "C" fn netns_ipam_check(
+    ipam: *mut netns_ipam,
+    container_id: *const c_char,
+    ifname: *const c_char,
+    err: *mut *mut netns_error,
+) -> i32 {
+    with_ipam(ipam, err, |ipam| {
+        let id = req_str(container_id, "container_id")?;
+        let ifname = req_str(ifname, "ifname")?;
+        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
+        if alloc.check(id, ifname)? {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                libc::ENOENT,
+                format!("host-local: Failed to find address added by container {id}"),
+            ))
+        }
     })
 }

@@ -1,4 +1,4 @@
-//! The stable C ABI of netns (version 1). The header `include/netns.h` is
+//! The stable C ABI of netns (version 2). The header `include/netns.h` is
 //! generated from this crate by cbindgen; its preamble (the ownership, error
 //! and threading rules) is in `cbindgen.toml`.
 //!
@@ -31,17 +31,32 @@ use std::path::Path;
 
 use netns_core::{Handle, LinkSpec, MacVlanMode, NetNs, NetnsDir};
 
-// cbindgen emits items in declaration order: objects (links, addresses,
-// routes) first, then IPAM. (Kept apart so rustfmt does not sort them.)
+// cbindgen emits items in declaration order: the v1 objects (links,
+// addresses, routes), then IPAM, then what ABI version 2 added: the read
+// side, link specs, neighbours, bridge VLANs, sysctls and batches. (Kept
+// apart so rustfmt does not sort them.)
 mod objects;
 
 mod ipam;
+
+mod read;
+
+mod spec;
+
+mod more;
+
+mod batch;
+
+pub use batch::*;
 pub use ipam::*;
+pub use more::*;
 pub use objects::*;
+pub use read::*;
+pub use spec::*;
 
 /// The ABI version: bumped whenever the meaning of an existing function or
 /// code changes.
-pub const NETNS_ABI_VERSION: u32 = 1;
+pub const NETNS_ABI_VERSION: u32 = 2;
 
 /// Library code: a required pointer argument was NULL.
 pub const NETNS_ERR_NULL_POINTER: i32 = 10001;
@@ -134,6 +149,12 @@ pub(crate) fn boundary(err: *mut *mut netns_error, body: impl FnOnce() -> FfiRes
     failure.code
 }
 
+/// Run an infallible export (a getter, a free) inside the panic boundary:
+/// a panic gives `default`.
+pub(crate) fn guard<T>(default: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
+}
+
 /// A required string argument.
 pub(crate) fn req_str<'a>(p: *const c_char, what: &str) -> FfiResult<&'a str> {
     if p.is_null() {
@@ -184,6 +205,19 @@ pub(crate) fn obj<'a, T>(p: *const T, what: &str) -> FfiResult<&'a T> {
     Ok(unsafe { &*p })
 }
 
+/// A required object argument the call may change.
+pub(crate) fn obj_mut<'a, T>(p: *mut T, what: &str) -> FfiResult<&'a mut T> {
+    if p.is_null() {
+        return Err(Failure::new(
+            NETNS_ERR_NULL_POINTER,
+            format!("{what} is NULL"),
+        ));
+    }
+    // SAFETY: `p` is not NULL and, per the ABI contract, was returned by this
+    // library, not yet freed, and not used by another thread during the call.
+    Ok(unsafe { &mut *p })
+}
+
 pub(crate) fn string_list(items: Vec<String>) -> *mut netns_string_list {
     let items = items
         .into_iter()
@@ -219,7 +253,7 @@ pub extern "C" fn netns_version() -> *const c_char {
     VERSION.as_ptr().cast()
 }
 
-/// The ABI version: 1.
+/// The ABI version: 2 (version 1's functions keep their names and meaning).
 #[no_mangle]
 pub extern "C" fn netns_abi_version() -> u32 {
     NETNS_ABI_VERSION
@@ -277,6 +311,19 @@ pub extern "C" fn netns_string_list_free(list: *mut netns_string_list) {
         // SAFETY: `list` was made by Box::into_raw in this library and, per
         // the ABI contract, is freed once.
         drop(unsafe { Box::from_raw(list) });
+    }
+}
+
+/// Free a string the library returned as `char *` (a CNI result, a sysctl
+/// value). NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn netns_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        guard((), || {
+            // SAFETY: `s` was made by CString::into_raw in this library and,
+            // per the ABI contract, is freed once.
+            drop(unsafe { CString::from_raw(s) });
+        });
     }
 }
 
@@ -366,10 +413,15 @@ pub extern "C" fn netns_spawn(
     })
 }
 
-/// A netlink handle bound to one namespace; usable from any thread (calls are
-/// serialised on it). Free with [`netns_handle_free`].
+/// A netlink handle bound to one namespace. It may be shared between threads
+/// (`const netns_handle *`): calls on it from several threads at once are
+/// safe and are serialised on its socket. Free with [`netns_handle_free`],
+/// once, after the last call on it has returned.
 pub struct netns_handle {
     pub(crate) h: Handle,
+    /// The namespace itself (held open), for what is not a netlink request
+    /// (sysctls, creating links in it from another handle).
+    pub(crate) ns: NetNs,
 }
 
 /// Open a handle on the namespace at `netns_path` (NULL: the calling
@@ -384,11 +436,12 @@ pub extern "C" fn netns_handle_new(
     boundary(err, || {
         let path = opt_str(netns_path, "netns_path")?;
         let out = out_ptr(out, "out")?;
-        let h = match path {
-            Some(p) => open_ns(p)?.handle()?,
-            None => Handle::new()?,
+        let ns = match path {
+            Some(p) => open_ns(p)?,
+            None => NetNs::current()?,
         };
-        *out = Box::into_raw(Box::new(netns_handle { h }));
+        let h = ns.handle()?;
+        *out = Box::into_raw(Box::new(netns_handle { h, ns }));
         Ok(())
     })
 }

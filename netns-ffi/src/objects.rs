@@ -9,12 +9,12 @@ use crate::{
     parse_macvlan_mode, req_str, spec_for, string_list, FfiResult,
 };
 
-fn with_handle(
-    h: *mut netns_handle,
+pub(crate) fn with_handle(
+    h: *const netns_handle,
     err: *mut *mut netns_error,
     f: impl FnOnce(&netns_core::Handle) -> FfiResult,
 ) -> i32 {
-    boundary(err, || f(&obj(h.cast_const(), "h")?.h))
+    boundary(err, || f(&obj(h, "h")?.h))
 }
 
 /// Create a veth pair `name` / `peer_name`; the peer is created directly in
@@ -22,7 +22,7 @@ fn with_handle(
 /// `ip link add NAME type veth peer name PEER [netns NS]`.
 #[no_mangle]
 pub extern "C" fn netns_link_add_veth(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     peer_name: *const c_char,
     peer_netns_path: *const c_char,
@@ -46,7 +46,7 @@ pub extern "C" fn netns_link_add_veth(
 /// Create a bridge. Like `ip link add NAME type bridge`.
 #[no_mangle]
 pub extern "C" fn netns_link_add_bridge(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
@@ -60,7 +60,7 @@ pub extern "C" fn netns_link_add_bridge(
 /// passthru, source. Like `ip link add link PARENT NAME type macvlan mode M`.
 #[no_mangle]
 pub extern "C" fn netns_link_add_macvlan(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     parent: *const c_char,
     mode: *const c_char,
@@ -81,7 +81,7 @@ pub extern "C" fn netns_link_add_macvlan(
 /// `ip link add link PARENT NAME type vlan id N`.
 #[no_mangle]
 pub extern "C" fn netns_link_add_vlan(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     parent: *const c_char,
     vlan_id: u16,
@@ -102,7 +102,7 @@ pub extern "C" fn netns_link_add_vlan(
 /// `ip link add NAME type vxlan id VNI [dev PARENT] [dstport P]`.
 #[no_mangle]
 pub extern "C" fn netns_link_add_vxlan(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     vni: u32,
     parent: *const c_char,
@@ -129,7 +129,7 @@ pub extern "C" fn netns_link_add_vxlan(
 /// Delete a link. Like `ip link del NAME`.
 #[no_mangle]
 pub extern "C" fn netns_link_del(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
@@ -142,7 +142,7 @@ pub extern "C" fn netns_link_del(
 /// The index of link `name`, in `*out_index`.
 #[no_mangle]
 pub extern "C" fn netns_link_index(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     out_index: *mut u32,
     err: *mut *mut netns_error,
@@ -156,7 +156,7 @@ pub extern "C" fn netns_link_index(
 }
 
 fn set(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     err: *mut *mut netns_error,
     changes: impl FnOnce() -> FfiResult<LinkChanges<'static>>,
@@ -171,7 +171,7 @@ fn set(
 /// Bring a link up. Like `ip link set NAME up`.
 #[no_mangle]
 pub extern "C" fn netns_link_set_up(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
@@ -186,7 +186,7 @@ pub extern "C" fn netns_link_set_up(
 /// Bring a link down. Like `ip link set NAME down`.
 #[no_mangle]
 pub extern "C" fn netns_link_set_down(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
@@ -201,7 +201,7 @@ pub extern "C" fn netns_link_set_down(
 /// Set the MTU. Like `ip link set NAME mtu N`.
 #[no_mangle]
 pub extern "C" fn netns_link_set_mtu(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     mtu: u32,
     err: *mut *mut netns_error,
@@ -217,7 +217,7 @@ pub extern "C" fn netns_link_set_mtu(
 /// Rename a link. Like `ip link set NAME name NEW`.
 #[no_mangle]
 pub extern "C" fn netns_link_set_name(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     new_name: *const c_char,
     err: *mut *mut netns_error,
@@ -234,7 +234,7 @@ pub extern "C" fn netns_link_set_name(
 /// is NULL. Like `ip link set NAME master C` / `nomaster`.
 #[no_mangle]
 pub extern "C" fn netns_link_set_controller(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     controller: *const c_char,
     err: *mut *mut netns_error,
@@ -253,7 +253,7 @@ pub extern "C" fn netns_link_set_controller(
 /// `ip link set NAME netns NS`.
 #[no_mangle]
 pub extern "C" fn netns_link_set_netns(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     name: *const c_char,
     netns_path: *const c_char,
     err: *mut *mut netns_error,
@@ -269,7 +269,7 @@ pub extern "C" fn netns_link_set_netns(
 /// The names of all links, in index order, in a new `*out`.
 #[no_mangle]
 pub extern "C" fn netns_link_names(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     out: *mut *mut netns_string_list,
     err: *mut *mut netns_error,
 ) -> i32 {
@@ -285,12 +285,15 @@ pub extern "C" fn netns_link_names(
     })
 }
 
-fn prefix(s: &str, what: &str) -> FfiResult<netns_core::IpNet> {
+pub(crate) fn prefix(s: &str, what: &str) -> FfiResult<netns_core::IpNet> {
     netns_core::parse_prefix(s)
         .map_err(|e| crate::Failure::new(libc::EINVAL, format!("{what}: {e}")))
 }
 
-fn addr_spec(ifname: *const c_char, cidr: *const c_char) -> FfiResult<netns_core::AddrSpec> {
+pub(crate) fn addr_spec(
+    ifname: *const c_char,
+    cidr: *const c_char,
+) -> FfiResult<netns_core::AddrSpec> {
     let ifname = req_str(ifname, "ifname")?;
     let cidr = prefix(req_str(cidr, "cidr")?, "cidr")?;
     Ok(netns_core::AddrSpec::new(ifname, cidr))
@@ -301,7 +304,7 @@ fn addr_spec(ifname: *const c_char, cidr: *const c_char) -> FfiResult<netns_core
 /// `ip addr add CIDR brd + dev IFNAME`.
 #[no_mangle]
 pub extern "C" fn netns_addr_add(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     ifname: *const c_char,
     cidr: *const c_char,
     err: *mut *mut netns_error,
@@ -319,7 +322,7 @@ pub extern "C" fn netns_addr_add(
 /// Remove the address `cidr` from `ifname`. Like `ip addr del CIDR dev IFNAME`.
 #[no_mangle]
 pub extern "C" fn netns_addr_del(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     ifname: *const c_char,
     cidr: *const c_char,
     err: *mut *mut netns_error,
@@ -335,7 +338,7 @@ pub extern "C" fn netns_addr_del(
 /// `ip -br addr show [dev IFNAME]`.
 #[no_mangle]
 pub extern "C" fn netns_addr_list(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     ifname: *const c_char,
     out_cidrs: *mut *mut netns_string_list,
     err: *mut *mut netns_error,
@@ -353,7 +356,7 @@ pub extern "C" fn netns_addr_list(
     })
 }
 
-fn route_spec(
+pub(crate) fn route_spec(
     dst: *const c_char,
     gateway: *const c_char,
     ifname: *const c_char,
@@ -392,7 +395,7 @@ fn route_spec(
 /// `ip route add DST [via GW] [dev IFNAME] [metric M]`.
 #[no_mangle]
 pub extern "C" fn netns_route_add(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     dst: *const c_char,
     gateway: *const c_char,
     ifname: *const c_char,
@@ -409,7 +412,7 @@ pub extern "C" fn netns_route_add(
 /// `ip route replace ...`.
 #[no_mangle]
 pub extern "C" fn netns_route_replace(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     dst: *const c_char,
     gateway: *const c_char,
     ifname: *const c_char,
@@ -427,7 +430,7 @@ pub extern "C" fn netns_route_replace(
 /// `ip route del DST [via GW] [dev IFNAME]`.
 #[no_mangle]
 pub extern "C" fn netns_route_del(
-    h: *mut netns_handle,
+    h: *const netns_handle,
     dst: *const c_char,
     gateway: *const c_char,
     ifname: *const c_char,

@@ -9,7 +9,7 @@
 use std::fs;
 
 use netns_ipam::json::{parse_ipam_config, parse_valid_attachments};
-use netns_ipam::{Allocator, FileStore, IpamConfig};
+use netns_ipam::{Allocation, Allocator, FileStore, IpamConfig};
 
 use crate::error::{code, Error};
 use crate::result::{CniResult, Dns, IpConfig, Route};
@@ -33,15 +33,28 @@ fn open_allocator(conf: &IpamConfig) -> Result<Allocator<FileStore>, Error> {
 /// DNS settings of `ipam.resolvConf`.
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let conf = config(args)?;
-    let dns = match &conf.resolv_conf {
-        Some(path) => parse_resolv_conf(path)?,
-        None => Dns::default(),
-    };
+    let dns = dns(&conf)?;
     let allocs = open_allocator(&conf)?
         .allocate(&args.container_id, &args.ifname, &conf.requested_ips)
         .map_err(Error::internal)?;
-    Ok(CniResult {
-        cni_version: args.version.clone(),
+    Ok(result(&conf, &allocs, dns, &args.version))
+}
+
+/// The DNS settings of `ipam.resolvConf` (none without one), read as
+/// host-local reads them. Read before allocating: a bad file fails the ADD
+/// with nothing reserved.
+pub fn dns(conf: &IpamConfig) -> Result<Dns, Error> {
+    match &conf.resolv_conf {
+        Some(path) => parse_resolv_conf(path),
+        None => Ok(Dns::default()),
+    }
+}
+
+/// host-local's result for `allocs`: the addresses with their gateways,
+/// the config's routes, `dns`.
+pub fn result(conf: &IpamConfig, allocs: &[Allocation], dns: Dns, version: &str) -> CniResult {
+    CniResult {
+        cni_version: version.to_string(),
         interfaces: Vec::new(),
         ips: allocs
             .iter()
@@ -65,7 +78,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
             })
             .collect(),
         dns,
-    })
+    }
 }
 
 /// DEL: release what (container, ifname) holds; nothing held is success.
