@@ -647,6 +647,13 @@ const netns_route *netns_routes_get(const netns_routes *l, size_t i);
 const char *netns_route_dst(const netns_route *r);
 
 /**
+ * The route's family, AF_INET or AF_INET6 (what tells an IPv4 "default"
+ * from an IPv6 one); 0 if `r` is NULL. To delete an IPv6 default route
+ * without a gateway, name it "::/0".
+ */
+int32_t netns_route_family(const netns_route *r);
+
+/**
  * The gateway (`via`); NULL for none or if `r` is NULL.
  */
 const char *netns_route_gateway(const netns_route *r);
@@ -1012,7 +1019,8 @@ void netns_batch_free(netns_batch *b);
 
 /**
  * Send every request of `b` on `h`, in order; on success `*out` holds one
- * outcome per request. The call itself fails (and `*out` is not written)
+ * outcome per request. A request may name a link an earlier request of
+ * the batch creates. The call itself fails (and `*out` is not written)
  * only when nothing could be sent (a veth's peer namespace cannot be
  * opened: nothing was sent) or the socket failed (then some requests may
  * have been applied). Each request is handled by the kernel on its own,

@@ -6,7 +6,7 @@
 
 use std::ffi::{c_char, CString};
 
-use netns_core::{AddrSpec, NeighSpec, NetNs, RouteSpec};
+use netns_core::{AddrSpec, LinkId, NeighSpec, NetNs, RouteSpec};
 
 use crate::more::neigh_spec;
 use crate::objects::{addr_spec, route_spec, with_handle};
@@ -25,6 +25,50 @@ enum Op {
     AddrAdd(AddrSpec),
     RouteAdd(RouteSpec),
     NeighReplace(NeighSpec),
+}
+
+impl Op {
+    /// The link an address, route or neighbour request names, which the
+    /// core batch looks up before sending.
+    fn names(&self) -> Option<&str> {
+        match self {
+            Op::AddrAdd(a) => link_name(&a.link),
+            Op::RouteAdd(r) => r.link.as_ref().and_then(link_name),
+            Op::NeighReplace(n) => link_name(&n.link),
+            _ => None,
+        }
+    }
+
+    fn push_to(&self, batch: &mut netns_core::Batch<'_>, peer: Option<&NetNs>) -> FfiResult {
+        match self {
+            Op::LinkAdd(s) => {
+                batch.link_add(&s.build(peer)?);
+            }
+            Op::LinkSetUp(n) => {
+                batch.link_set_up(n.as_str());
+            }
+            Op::LinkDel(n) => {
+                batch.link_del(n.as_str());
+            }
+            Op::AddrAdd(a) => {
+                batch.addr_add(a);
+            }
+            Op::RouteAdd(r) => {
+                batch.route_add(r);
+            }
+            Op::NeighReplace(n) => {
+                batch.neigh_replace(n);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn link_name(l: &LinkId) -> Option<&str> {
+    match l {
+        LinkId::Name(n) => Some(n.as_str()),
+        _ => None,
+    }
 }
 
 /// Requests to send together. Made by [`netns_batch_new`], filled by the
@@ -164,7 +208,8 @@ pub struct netns_outcomes {
 }
 
 /// Send every request of `b` on `h`, in order; on success `*out` holds one
-/// outcome per request. The call itself fails (and `*out` is not written)
+/// outcome per request. A request may name a link an earlier request of
+/// the batch creates. The call itself fails (and `*out` is not written)
 /// only when nothing could be sent (a veth's peer namespace cannot be
 /// opened: nothing was sent) or the socket failed (then some requests may
 /// have been applied). Each request is handled by the kernel on its own,
@@ -189,40 +234,37 @@ pub extern "C" fn netns_batch_execute(
                 _ => Ok(None),
             })
             .collect::<FfiResult<Vec<Option<NetNs>>>>()?;
-        let mut batch = h.batch();
-        for (op, peer) in b.ops.iter().zip(&peers) {
-            match op {
-                Op::LinkAdd(s) => {
-                    batch.link_add(&s.build(peer.as_ref())?);
+        // The core batch resolves the link names of address, route and
+        // neighbour requests before it sends anything: a request naming a
+        // link that an earlier link_add of the same batch creates starts a
+        // new round, sent after the rounds before it.
+        let mut items = Vec::with_capacity(b.ops.len());
+        let mut start = 0;
+        while start < b.ops.len() {
+            let mut made: Vec<&str> = Vec::new();
+            let mut end = start;
+            while end < b.ops.len() {
+                if b.ops[end].names().is_some_and(|n| made.contains(&n)) && end > start {
+                    break;
                 }
-                Op::LinkSetUp(n) => {
-                    batch.link_set_up(n.as_str());
+                if let Op::LinkAdd(s) = &b.ops[end] {
+                    made.extend(s.names_here());
                 }
-                Op::LinkDel(n) => {
-                    batch.link_del(n.as_str());
-                }
-                Op::AddrAdd(a) => {
-                    batch.addr_add(a);
-                }
-                Op::RouteAdd(r) => {
-                    batch.route_add(r);
-                }
-                Op::NeighReplace(n) => {
-                    batch.neigh_replace(n);
-                }
+                end += 1;
             }
-        }
-        let items = batch
-            .execute()?
-            .into_iter()
-            .map(|r| match r {
+            let mut batch = h.batch();
+            for (op, peer) in b.ops[start..end].iter().zip(&peers[start..end]) {
+                op.push_to(&mut batch, peer.as_ref())?;
+            }
+            items.extend(batch.execute()?.into_iter().map(|r| match r {
                 Ok(()) => (0, None),
                 Err(e) => {
                     let f = Failure::from(e);
                     (f.code, Some(cstring(f.message)))
                 }
-            })
-            .collect();
+            }));
+            start = end;
+        }
         *out = Box::into_raw(Box::new(netns_outcomes { items }));
         Ok(())
     })

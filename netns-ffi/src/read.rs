@@ -189,6 +189,7 @@ pub extern "C" fn netns_links_free(l: *mut netns_links) {
 /// One route as the kernel reported it. For a multipath route, the gateway
 /// and link are those of its first path.
 pub struct netns_route {
+    family: i32,
     dst: CString,
     gateway: Option<CString>,
     link_index: u32,
@@ -207,6 +208,10 @@ impl From<Route> for netns_route {
             r.dst.to_string()
         };
         netns_route {
+            family: match r.family() {
+                IpFamily::V4 => libc::AF_INET,
+                IpFamily::V6 => libc::AF_INET6,
+            },
             dst: cstring(dst),
             gateway: gateway.map(|g| cstring(g.to_string())),
             link_index: link_index.unwrap_or(0),
@@ -285,6 +290,14 @@ pub extern "C" fn netns_route_dst(r: *const netns_route) -> *const c_char {
     guard(std::ptr::null(), || {
         obj(r, "r").map_or(std::ptr::null(), |r| r.dst.as_ptr())
     })
+}
+
+/// The route's family, AF_INET or AF_INET6 (what tells an IPv4 "default"
+/// from an IPv6 one); 0 if `r` is NULL. To delete an IPv6 default route
+/// without a gateway, name it "::/0".
+#[no_mangle]
+pub extern "C" fn netns_route_family(r: *const netns_route) -> i32 {
+    guard(0, || obj(r, "r").map_or(0, |r| r.family))
 }
 
 /// The gateway (`via`); NULL for none or if `r` is NULL.

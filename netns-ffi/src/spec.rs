@@ -190,6 +190,16 @@ impl netns_link_spec {
         Ok(spec)
     }
 
+    /// The names of the links it creates in the handle's namespace: its
+    /// own, and a veth's peer unless that goes elsewhere.
+    pub(crate) fn names_here(&self) -> Vec<&str> {
+        let mut names = vec![self.name.as_str()];
+        if let (Some(p), None) = (&self.peer, &self.peer_netns) {
+            names.push(p.as_str());
+        }
+        names
+    }
+
     /// The namespace `peer_netns` names, opened.
     pub(crate) fn open_peer_ns(&self) -> FfiResult<Option<NetNs>> {
         self.peer_netns.as_deref().map(open_ns).transpose()
