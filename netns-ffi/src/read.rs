@@ -108,9 +108,9 @@ pub extern "C" fn netns_link_info_mtu(l: *const netns_link_info) -> u32 {
     guard(0, || obj(l, "l").map_or(0, |l| l.mtu))
 }
 
-/// The link's MAC address, "aa:bb:cc:dd:ee:ff"; NULL for a link without a
-/// 6-byte hardware address (loopback has 00:00:00:00:00:00) or if `l` is
-/// NULL.
+/// The link's MAC address, "aa:bb:cc:dd:ee:ff", as `ip link` shows it
+/// (loopback's is 00:00:00:00:00:00); NULL for a link without a 6-byte
+/// hardware address (a tun, an ipip tunnel) or if `l` is NULL.
 #[no_mangle]
 pub extern "C" fn netns_link_info_mac(l: *const netns_link_info) -> *const c_char {
     guard(std::ptr::null(), || {

@@ -145,8 +145,9 @@ impl netns_link_spec {
                 }
             }
             Kind::Vlan => {
+                let parent = parent()?;
                 let id = u16::try_from(id()?).unwrap_or(u16::MAX);
-                LinkSpec::vlan(name, parent()?, id)
+                LinkSpec::vlan(name, parent, id)
             }
             Kind::Ipvlan => {
                 let mode = match self.mode {
