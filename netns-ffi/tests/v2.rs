@@ -303,13 +303,16 @@ fn link_add_in_makes_the_link_there_under_a_name_taken_here() {
     });
 }
 
+/// A kind, the keys set on its spec, and what `ip -d` must show of them.
+type KindCase<'a> = (&'a str, Vec<Key<'a>>, Vec<(&'a str, Value)>);
+
 #[test]
 fn every_kind_the_kernel_has_is_made_from_its_spec() {
     in_private_netns(|| {
         let h = Handle::new(None);
         let m = Spec::new("veth", "m0", &[Key::Peer("m1"), Key::Up]);
         ok("master", |e| netns_link_add(h.0, m.0, e));
-        let cases: Vec<(&str, Vec<Key>, Vec<(&str, Value)>)> = vec![
+        let cases: Vec<KindCase> = vec![
             (
                 "vlan",
                 vec![Key::Parent("m0"), Key::Id(10)],
