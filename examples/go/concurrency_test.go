@@ -3,6 +3,7 @@ package netns
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -104,7 +105,8 @@ func TestConcurrentNamespacesLeaveEveryThreadAlone(t *testing.T) {
 }
 
 // worker creates the namespace name in dir, works in it through a handle
-// and through a handle on the caller's namespace, and deletes it.
+// and through a handle on the caller's namespace (v1 and v2 calls, a veth
+// pair across the two), and deletes it.
 func worker(dir, name string) (err error) {
 	if err := CreateNamed(dir, name); err != nil {
 		return err
@@ -138,6 +140,29 @@ func worker(dir, name string) (err error) {
 	if len(names) != 3 || !contains(names, "lo") || !contains(names, "a") || !contains(names, "b") {
 		return fmt.Errorf("links in %s: %v", name, names)
 	}
+	// v2: the list and route reads agree with what v1 made.
+	links, err := h.LinkList()
+	if err != nil {
+		return err
+	}
+	if len(links) != 3 || links[0].Name != "lo" {
+		return fmt.Errorf("LinkList in %s: %+v", name, links)
+	}
+	a, err := h.LinkByName("a")
+	if err != nil {
+		return err
+	}
+	if a.Kind != "veth" || !a.Up {
+		return fmt.Errorf("LinkByName(a) in %s: %+v", name, *a)
+	}
+	routes, err := h.RouteList(syscall.AF_INET, 0)
+	if err != nil {
+		return err
+	}
+	connected := Route{Dst: mustPrefix("10.97.0.0/24"), LinkIndex: a.Index, Table: 254}
+	if len(routes) != 1 || routes[0] != connected {
+		return fmt.Errorf("RouteList in %s: %+v, want %+v", name, routes, connected)
+	}
 	if err := h.LinkDel("a"); err != nil {
 		return err
 	}
@@ -154,6 +179,62 @@ func worker(dir, name string) (err error) {
 	defer own.Close()
 	if _, err := own.LinkIndex("a"); !errors.Is(err, syscall.ENODEV) {
 		return fmt.Errorf("the caller's namespace has a link a (%v): a thread moved", err)
+	}
+	if _, err := own.LinkByName("a"); !errors.Is(err, syscall.ENODEV) {
+		return fmt.Errorf("the caller's namespace has a link a (%v): a thread moved", err)
+	}
+	// A veth pair across the two: the host end (unique: "w" and the
+	// namespace's name) in the caller's namespace, the peer made directly in
+	// the worker's; deleting the host end deletes both.
+	hostEnd := "w" + name
+	err = own.LinkAdd(LinkSpec{Kind: "veth", Name: hostEnd, Peer: "c0", PeerNetns: filepath.Join(dir, name), MTU: 1280, Up: true})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if e := own.LinkDel(hostEnd); e != nil && err == nil {
+			err = e
+		}
+	}()
+	w, err := own.LinkByName(hostEnd)
+	if err != nil {
+		return err
+	}
+	if w.Kind != "veth" || w.MTU != 1280 || !w.Up {
+		return fmt.Errorf("LinkByName(%s): %+v", hostEnd, *w)
+	}
+	c0, err := h.LinkByName("c0")
+	if err != nil {
+		return fmt.Errorf("the peer in %s: %w", name, err)
+	}
+	if c0.Kind != "veth" || c0.MTU != 1280 {
+		return fmt.Errorf("the peer in %s: %+v", name, *c0)
+	}
+	if err := own.LinkAdd(LinkSpec{Kind: "veth", Name: hostEnd, Peer: "c1"}); !errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("duplicate LinkAdd(%s): %v", hostEnd, err)
+	}
+	ownLinks, err := own.LinkList()
+	if err != nil {
+		return err
+	}
+	if l := linkNamed(ownLinks, hostEnd); l == nil || l.Index != w.Index || linkNamed(ownLinks, "c0") != nil {
+		return fmt.Errorf("the caller's namespace: %+v", ownLinks)
+	}
+	if _, err := own.RouteList(0, 0); err != nil {
+		return err
+	}
+	if err := h.AddrAdd("c0", mustPrefix("10.96.0.2/24")); err != nil {
+		return err
+	}
+	if err := h.LinkSetUp("c0"); err != nil {
+		return err
+	}
+	r, err := h.RouteGet(netip.MustParseAddr("10.96.0.9"))
+	if err != nil {
+		return err
+	}
+	if r.LinkIndex != c0.Index {
+		return fmt.Errorf("RouteGet(10.96.0.9) in %s: %+v (c0 is %d)", name, *r, c0.Index)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ import (
 // Version is the library's version, "netns-ffi/<version>".
 func Version() string { return C.GoString(C.netns_version()) }
 
-// ABIVersion is the version of the C ABI (1).
+// ABIVersion is the version of the C ABI (2).
 func ABIVersion() uint32 { return uint32(C.netns_abi_version()) }
 
 // call runs a C function whose last parameter is netns_error **err and turns
@@ -429,20 +429,56 @@ func (h *Handle) AddrList(ifname string) ([]netip.Prefix, error) {
 	return parsePrefixes(takeList(l))
 }
 
-// Route describes a route for RouteAdd, RouteReplace and RouteDel.
+// Route is a route: what RouteAdd, RouteReplace and RouteDel take, and what
+// RouteList and RouteGet return.
 type Route struct {
 	// Dst is the destination; the zero Prefix is the default route (of
-	// Gateway's family, IPv4 without one).
+	// Gateway's family, IPv4 without one). RouteList and RouteGet report
+	// the library's "default" as the zero Prefix.
 	Dst netip.Prefix
 	// Gateway is the next hop; the zero Addr is none.
 	Gateway netip.Addr
-	// Dev is the output link; "" is none.
+	// Dev is the output link by name; "" is none. RouteList and RouteGet
+	// leave it "" and report LinkIndex.
 	Dev string
+	// LinkIndex is the output link by index; 0 is none. RouteAdd,
+	// RouteReplace and RouteDel use it when Dev is "" (looking its name
+	// up); when both are set, Dev is used.
+	LinkIndex uint32
 	// Metric is the priority; 0 is none (ignored by RouteDel).
 	Metric uint32
+	// Table is the routing table; RouteList and RouteGet report it (254 is
+	// main). RouteAdd, RouteReplace and RouteDel work on the main table
+	// only: 0 and 254 are accepted, any other table is EINVAL.
+	Table uint32
 }
 
-func (r *Route) cargs(a *cstrings) (dst, gw, dev *C.char) {
+// tableMain is RT_TABLE_MAIN.
+const tableMain = 254
+
+// cargs converts r for the v1 route calls, which take the output link by
+// name and work on the main table.
+func (r *Route) cargs(h *Handle, a *cstrings) (dst, gw, dev *C.char, err error) {
+	if r.Table != 0 && r.Table != tableMain {
+		return nil, nil, nil, &Error{code: int32(syscall.EINVAL),
+			message: fmt.Sprintf("netns: route to %v: table %d: only the main table (0 or 254) can be changed", r.Dst, r.Table)}
+	}
+	name := r.Dev
+	if name == "" && r.LinkIndex != 0 {
+		links, err := h.LinkList()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, l := range links {
+			if l.Index == r.LinkIndex {
+				name = l.Name
+			}
+		}
+		if name == "" {
+			return nil, nil, nil, &Error{code: int32(syscall.ENODEV),
+				message: fmt.Sprintf("netns: route to %v: no link with index %d", r.Dst, r.LinkIndex)}
+		}
+	}
 	if r.Dst.IsValid() {
 		dst = a.str(r.Dst.String())
 	} else {
@@ -451,14 +487,17 @@ func (r *Route) cargs(a *cstrings) (dst, gw, dev *C.char) {
 	if r.Gateway.IsValid() {
 		gw = a.str(r.Gateway.String())
 	}
-	return dst, gw, a.opt(r.Dev)
+	return dst, gw, a.opt(name), a.err
 }
 
 // RouteAdd adds a route. Like `ip route add DST [via GW] [dev DEV] [metric M]`.
 func (h *Handle) RouteAdd(r Route) error {
 	var a cstrings
 	defer a.free()
-	dst, gw, dev := r.cargs(&a)
+	dst, gw, dev, err := r.cargs(h, &a)
+	if err != nil {
+		return err
+	}
 	return h.do(&a, func(p *C.netns_handle, e **C.netns_error) C.int32_t {
 		return C.netns_route_add(p, dst, gw, dev, C.uint32_t(r.Metric), e)
 	})
@@ -468,18 +507,24 @@ func (h *Handle) RouteAdd(r Route) error {
 func (h *Handle) RouteReplace(r Route) error {
 	var a cstrings
 	defer a.free()
-	dst, gw, dev := r.cargs(&a)
+	dst, gw, dev, err := r.cargs(h, &a)
+	if err != nil {
+		return err
+	}
 	return h.do(&a, func(p *C.netns_handle, e **C.netns_error) C.int32_t {
 		return C.netns_route_replace(p, dst, gw, dev, C.uint32_t(r.Metric), e)
 	})
 }
 
-// RouteDel deletes a route, narrowed by Gateway and Dev when set. Like
-// `ip route del DST [via GW] [dev DEV]`.
+// RouteDel deletes a route, narrowed by Gateway and Dev (or LinkIndex) when
+// set. Like `ip route del DST [via GW] [dev DEV]`.
 func (h *Handle) RouteDel(r Route) error {
 	var a cstrings
 	defer a.free()
-	dst, gw, dev := r.cargs(&a)
+	dst, gw, dev, err := r.cargs(h, &a)
+	if err != nil {
+		return err
+	}
 	return h.do(&a, func(p *C.netns_handle, e **C.netns_error) C.int32_t {
 		return C.netns_route_del(p, dst, gw, dev, e)
 	})

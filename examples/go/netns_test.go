@@ -20,7 +20,7 @@ func TestVersion(t *testing.T) {
 	if want := os.Getenv("NETNS_GO_EXPECT_VERSION"); want != "" && Version() != want {
 		t.Fatalf("Version() = %q, want %q", Version(), want)
 	}
-	if ABIVersion() != 1 {
+	if ABIVersion() != 2 {
 		t.Fatalf("ABIVersion() = %d", ABIVersion())
 	}
 }
