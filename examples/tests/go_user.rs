@@ -118,6 +118,11 @@ fn go_tests_pass_in_a_private_netns() {
         "TestLinkSpecErrors",
         "TestRouteListAndGet",
         "TestIPAMAddCheck",
+        "TestAddrReplace",
+        "TestNeighbours",
+        "TestBridgeVlans",
+        "TestSysctls",
+        "TestBatch",
         "TestConcurrentNamespacesLeaveEveryThreadAlone",
         "TestLibraryIsTheExpectedOne",
     ] {
