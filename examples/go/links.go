@@ -100,7 +100,9 @@ func (h *Handle) LinkList() ([]Link, error) {
 // Kind and Name are required; every other field's zero value means "not
 // set", and only the fields set are passed to the library. A field the kind
 // does not have is refused by the library with ErrInvalidArgument, naming the
-// key and the kind, before anything is sent.
+// key and the kind, and a value the key does not take (a mode, a MAC) with
+// EINVAL, both before anything is sent; what the kernel decides (a missing
+// parent, a taken name, a kind it lacks: EOPNOTSUPP) is its errno.
 type LinkSpec struct {
 	// Kind is one of veth, bridge, macvlan, macvtap, vlan, ipvlan, vxlan,
 	// dummy, bond, vrf.

@@ -1,6 +1,9 @@
-// Package netns is a Go binding of the netns C ABI (include/netns.h):
-// network namespaces, links, addresses, routes and host-local IPAM, without
-// any namespace switching on Go's threads.
+// Package netns is a Go binding of the netns C ABI (include/netns.h, ABI
+// version 2): network namespaces, links (created from a LinkSpec of any kind,
+// in the handle's namespace or another, and read back as Link values),
+// addresses, routes (written and read), neighbours, bridge VLANs, sysctls,
+// batches of changes and host-local IPAM (with CNI results), without any
+// namespace switching on Go's threads.
 //
 // Every function may be called from any goroutine, with no
 // runtime.LockOSThread: the library does its work inside other namespaces on
@@ -434,7 +437,9 @@ func (h *Handle) AddrList(ifname string) ([]netip.Prefix, error) {
 type Route struct {
 	// Dst is the destination; the zero Prefix is the default route (of
 	// Gateway's family, IPv4 without one). RouteList and RouteGet report
-	// the library's "default" as the zero Prefix.
+	// the library's "default" as the zero Prefix (the C ABI does not say
+	// the family of a default route: without a Gateway, list one family
+	// to know it).
 	Dst netip.Prefix
 	// Gateway is the next hop; the zero Addr is none.
 	Gateway netip.Addr

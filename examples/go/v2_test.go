@@ -398,6 +398,23 @@ func TestLinkSpecErrors(t *testing.T) {
 		t.Fatalf("refused specs changed the links: %+v -> %+v", before, after)
 	}
 	sameLinks(t, path, after)
+
+	// A closed handle is a NULL pointer to the library, not a crash.
+	closed, err := NewHandle(path)
+	must(t, err)
+	closed.Close()
+	for what, err := range map[string]error{
+		"LinkList":   func() error { _, err := closed.LinkList(); return err }(),
+		"LinkByName": func() error { _, err := closed.LinkByName("lo"); return err }(),
+		"RouteList":  func() error { _, err := closed.RouteList(0, 0); return err }(),
+		"RouteGet":   func() error { _, err := closed.RouteGet(netip.MustParseAddr("127.0.0.1")); return err }(),
+		"LinkAdd":    closed.LinkAdd(LinkSpec{Kind: "bridge", Name: "br9"}),
+		"LinkAddIn":  closed.LinkAddIn(LinkSpec{Kind: "bridge", Name: "br9"}, path),
+	} {
+		if !errors.Is(err, ErrNullPointer) {
+			t.Fatalf("%s on a closed handle: %v", what, err)
+		}
+	}
 }
 
 // kernelRoutes is `ip -j [-4|-6] route show table T` in nsPath as Routes
@@ -671,4 +688,13 @@ func TestIPAMAddCheck(t *testing.T) {
 	}
 	must(t, ipam.Release("go-ipam-2", "eth0"))
 	must(t, ipam.Release("go-ipam-3", "eth0"))
+
+	// A closed allocator is a NULL pointer to the library, not a crash.
+	ipam.Close()
+	if _, err := ipam.Add("go-ipam-4", "eth0"); !errors.Is(err, ErrNullPointer) {
+		t.Fatalf("Add on a closed IPAM: %v", err)
+	}
+	if err := ipam.Check("go-ipam-4", "eth0"); !errors.Is(err, ErrNullPointer) {
+		t.Fatalf("Check on a closed IPAM: %v", err)
+	}
 }
