@@ -437,9 +437,9 @@ func (h *Handle) AddrList(ifname string) ([]netip.Prefix, error) {
 type Route struct {
 	// Dst is the destination; the zero Prefix is the default route (of
 	// Gateway's family, IPv4 without one). RouteList and RouteGet report
-	// the library's "default" as the zero Prefix (the C ABI does not say
-	// the family of a default route: without a Gateway, list one family
-	// to know it).
+	// a default route so too, except an IPv6 one without a gateway, which
+	// is ::/0 (passed on as such): a listed route can be given back to
+	// RouteDel as it is.
 	Dst netip.Prefix
 	// Gateway is the next hop; the zero Addr is none.
 	Gateway netip.Addr

@@ -437,6 +437,9 @@ func kernelRoutes(t *testing.T, nsPath string, family int, table string) []Route
 	for _, r := range ipJSON(t, nsPath, args...) {
 		var k Route
 		dst := r["dst"].(string)
+		if dst == "default" && family == syscall.AF_INET6 && r["gateway"] == nil {
+			dst = "::/0" // as Route spells it
+		}
 		if dst != "default" {
 			if !strings.Contains(dst, "/") {
 				if strings.Contains(dst, ":") {
@@ -560,6 +563,34 @@ func TestRouteListAndGet(t *testing.T) {
 	again, err := h.RouteList(syscall.AF_INET, 0)
 	must(t, err)
 	sameRoutes(t, "after refused RouteAdds", again, v4)
+
+	// IPv6 default routes: with a gateway the zero Dst, without one ::/0
+	// (the zero Dst would be IPv4's); each deleted as listed.
+	must(t, h.RouteAdd(Route{Gateway: netip.MustParseAddr("fd00:99::2"), Metric: 10}))
+	must(t, h.RouteAdd(Route{Dst: mustPrefix("::/0"), Dev: "r0", Metric: 20}))
+	defaults, err := h.RouteList(syscall.AF_INET6, 0)
+	must(t, err)
+	sameRoutes(t, "IPv6 defaults", defaults, kernelRoutes(t, path, syscall.AF_INET6, "main"))
+	var dels []Route
+	for _, r := range defaults {
+		if r.Dst.Bits() == 0 {
+			dels = append(dels, r)
+		}
+	}
+	wantDefaults := []Route{
+		{Gateway: netip.MustParseAddr("fd00:99::2"), LinkIndex: r0.Index, Metric: 10, Table: 254},
+		{Dst: mustPrefix("::/0"), LinkIndex: r0.Index, Metric: 20, Table: 254},
+	}
+	sameRoutes(t, "IPv6 defaults by hand", dels, wantDefaults)
+	both, err = h.RouteList(0, 0)
+	must(t, err)
+	sameRoutes(t, "RouteList(0, main) with IPv6 defaults", both, append(kernelRoutes(t, path, syscall.AF_INET, "main"), defaults...))
+	for _, r := range dels {
+		must(t, h.RouteDel(r))
+	}
+	v6again, err := h.RouteList(syscall.AF_INET6, 0)
+	must(t, err)
+	sameRoutes(t, "after deleting the IPv6 defaults", v6again, v6)
 
 	// A listed route, deleted as listed (LinkIndex stands for Dev); a
 	// route by LinkIndex added.
