@@ -195,6 +195,16 @@ func TestBridgeVlans(t *testing.T) {
 		if len(got) != 0 {
 			t.Fatalf("BridgeVlanList without VLAN filtering: %+v", got)
 		}
+		if out, err := exec.Command("nsenter", "--net="+path, "bridge", "-j", "vlan", "show", "dev", "b0").Output(); err != nil || strings.TrimSpace(string(out)) != "[]" {
+			t.Fatalf("bridge vlan show: %s, %v", out, err)
+		}
+		delOut, delErr := exec.Command("nsenter", "--net="+path, "bridge", "vlan", "del", "dev", "b0", "vid", "10").CombinedOutput()
+		err = h.BridgeVlanDel("b0", 10)
+		var e *Error
+		if (delErr == nil) != (err == nil) || (err != nil && (!errors.As(err, &e) || e.Errno() == 0)) {
+			t.Fatalf("bridge vlan del: %s (%v); BridgeVlanDel: %v", delOut, delErr, err)
+		}
+		t.Logf("BridgeVlanDel without VLAN filtering: %v (bridge vlan del: %q)", err, strings.TrimSpace(string(delOut)))
 		t.Logf("no VLAN filtering in this kernel (bridge vlan add: %q); BridgeVlanAdd returns %v", msg, addErr)
 		return
 	}
