@@ -237,7 +237,10 @@ fn the_check_for_namespace_switching_finds_it_in_code_only() {
             "line 6: Setns: s := \"// not a comment: unix.Setns\"",
         ]
     );
-    assert_eq!(forbidden_in("// setns(2), Unshare\npackage main\n"), Vec::<String>::new());
+    assert_eq!(
+        forbidden_in("// setns(2), Unshare\npackage main\n"),
+        Vec::<String>::new()
+    );
 }
 
 #[test]

@@ -30,7 +30,9 @@
 //! released); GC (another network's namespaces in the same dataDir left
 //! alone); STATUS.
 
-/// Which make-net is under test, where a body must tell them apart.
+/// Which make-net is under test, where a body must tell them apart (each
+/// test binary constructs one of the two).
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     /// examples/make-net.
