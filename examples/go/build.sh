@@ -25,7 +25,8 @@
 #    package's own -I is relative to its directory as Go sees it, the
 #    symlink in the GOPATH.
 #
-# The sources must be gofmt-formatted and pass `go vet` (both checked here).
+# The sources must be gofmt-formatted and pass `go vet` and their unit tests
+# (the config checks, no privileges needed): all checked here, before the build.
 #
 # Idempotent: a second run rebuilds only what changed (cargo's and Go's
 # caches), and the binary is replaced by a rename, so a running test never
@@ -84,6 +85,7 @@ gocmd() {
 		go "$@"
 }
 gocmd vet .
+gocmd test .
 gocmd build -trimpath -o "$tmp" .
 mv -f "$tmp" "$out/make-net-go"
 trap - EXIT

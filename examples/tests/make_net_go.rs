@@ -85,7 +85,7 @@ fn sources() -> Vec<PathBuf> {
     let root = cni_common::repo_root();
     let go = root.join("examples/go");
     let mut files = go_files(&go, false);
-    files.extend(go_files(&go.join("make-net-go"), false));
+    files.extend(go_files(&go.join("make-net-go"), true));
     files.push(go.join("make-net-go/go.mod"));
     files.push(go.join("build.sh"));
     files.push(root.join("include/netns.h"));
