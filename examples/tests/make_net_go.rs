@@ -1,7 +1,10 @@
 //! make-net-go, the Go make-net (examples/go/make-net-go), under libcni: the
 //! tests of tests/make_net_common, from the one list the Rust make-net's
-//! (tests/make_net.rs) come from; and a check of its sources (and the netns
-//! package's) that nothing in them switches a thread's namespace.
+//! (tests/make_net.rs) come from; two that are not in that list (GC and
+//! STATUS delegated to an IPAM plugin of spec 1.1, a path only the Go
+//! plugin has; each plugin checking and removing what the other made, which
+//! needs both); and a check of its sources (and the netns package's) that
+//! nothing in them switches a thread's namespace.
 //!
 //! The plugin is built by examples/go/build.sh (GOPATH mode, offline,
 //! libnetns linked statically) into <target>/go/make-net-go when it is
@@ -35,6 +38,22 @@ const GO: Plugin = Plugin {
 };
 
 make_net_tests!(GO);
+
+/// The Rust make-net, for the tests that run both.
+const RUST: Plugin = Plugin {
+    lang: Lang::Rust,
+    path: cni_common::our_path,
+};
+
+#[test]
+fn gc_and_status_through_an_ipam_plugin_of_spec_1_1() {
+    make_net_common::gc_and_status_through_an_ipam_plugin_of_spec_1_1(&GO);
+}
+
+#[test]
+fn either_plugin_checks_and_removes_what_the_other_made() {
+    make_net_common::either_plugin_checks_and_removes_what_the_other_made(&GO, &RUST);
+}
 
 fn go_path() -> Vec<PathBuf> {
     let mut path = vec![plugin_dir().clone()];
