@@ -150,7 +150,16 @@ func prevResult(nc *types.NetConf, v string) (*current.Result, error) {
 	fail := func(err error) error {
 		return internal("could not parse prevResult: %v", err)
 	}
-	b, err := json.Marshal(nc.RawPrevResult)
+	raw := nc.RawPrevResult
+	if rv := resultVersion(v); rv != v {
+		// A 1.1.0 result, read as the 1.0.0 one it is for make-net.
+		raw = make(map[string]interface{}, len(nc.RawPrevResult))
+		for k, x := range nc.RawPrevResult {
+			raw[k] = x
+		}
+		raw["cniVersion"] = rv
+	}
+	b, err := json.Marshal(raw)
 	if err != nil {
 		return nil, fail(err)
 	}

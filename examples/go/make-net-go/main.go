@@ -29,6 +29,10 @@
 //   - IPv6 duplicate address detection is not waited for after the
 //     addresses are added (the Rust one waits, up to 10 s, when IPAM gave an
 //     IPv6 gateway, as the reference plugins do);
+//   - with peer: pod, IPAM's gateways on the pod's end are added as `ip addr
+//     add` adds them (IPv4 with its broadcast address, IPv6 with duplicate
+//     address detection), where the Rust one adds them without either (the
+//     ABI's netns_addr_add has no such flags);
 //   - IPAM is always a delegated plugin (the Rust one runs host-local in
 //     process); for a 1.1.0 config ADD, DEL and CHECK are delegated as
 //     1.0.0 (libcni 1.1.2 reads results up to 1.0.0; an IPAM plugin that
