@@ -227,22 +227,16 @@ func build(args *skel.CmdArgs, n *network, nc *types.NetConf, v, path string, th
 	if n.peer == peerPod {
 		peerNs = args.Netns
 	}
-	if err := nh.LinkAddVeth(n.ifName, n.peerName, peerNs); err != nil {
+	// The pair in one request (ABI v2's link spec): this end in the named
+	// namespace, the peer made directly in its own namespace, both with the
+	// MTU (the library gives a veth's mtu to both ends).
+	spec := netns.LinkSpec{Kind: "veth", Name: n.ifName, Peer: n.peerName, PeerNetns: peerNs, MTU: n.mtu}
+	if err := nh.LinkAdd(spec); err != nil {
 		return nil, wrapf(err, "failed to make the veth pair")
-	}
-	if n.mtu != 0 {
-		if err := nh.LinkSetMTU(n.ifName, n.mtu); err != nil {
-			return nil, wrapf(err, "failed to make the veth pair")
-		}
 	}
 	link, err := linkGet(nh, n.ifName)
 	if err != nil {
 		return nil, libErr(err)
-	}
-	if n.mtu != 0 {
-		if err := th.LinkSetMTU(n.peerName, n.mtu); err != nil {
-			return nil, wrapf(err, "failed to set %s up", quote(n.peerName))
-		}
 	}
 	if err := th.LinkSetUp(n.peerName); err != nil {
 		return nil, wrapf(err, "failed to set %s up", quote(n.peerName))
