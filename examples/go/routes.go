@@ -12,15 +12,15 @@ import (
 	"syscall"
 )
 
-// routeFrom copies a netns_route into Go (the route stays the caller's);
-// v6 says the route is an IPv6 one.
+// routeFrom copies a netns_route into Go (the route stays the caller's).
 //
-// The library reports every default route as "default". The zero Prefix
-// stands for a default route of its Gateway's family, IPv4 without one, so
-// an IPv6 default route without a gateway becomes ::/0 (which RouteAdd,
-// RouteReplace and RouteDel pass on as such): a listed route can be given
-// back as it is.
-func routeFrom(r *C.netns_route, v6 bool) (Route, error) {
+// The library names every default route "default" and tells the families
+// apart with netns_route_family. The zero Prefix stands for a default
+// route of its Gateway's family, IPv4 without one, so an IPv6 default route
+// without a gateway becomes ::/0 (which RouteAdd, RouteReplace and RouteDel
+// pass on as such): a listed route can be given back as it is.
+func routeFrom(r *C.netns_route) (Route, error) {
+	v6 := C.netns_route_family(r) == C.int32_t(syscall.AF_INET6)
 	out := Route{
 		LinkIndex: uint32(C.netns_route_link_index(r)),
 		Metric:    uint32(C.netns_route_metric(r)),
@@ -53,23 +53,6 @@ func routeFrom(r *C.netns_route, v6 bool) (Route, error) {
 // kernel's own routes (connected prefixes, IPv6 link-local). A default route
 // is the zero Dst, except an IPv6 one without a gateway: ::/0 (see Route).
 func (h *Handle) RouteList(family int, table uint32) ([]Route, error) {
-	if family == 0 {
-		// One dump per family: the library does not say a default route's
-		// family.
-		v4, err := h.routeList(syscall.AF_INET, table)
-		if err != nil {
-			return nil, err
-		}
-		v6, err := h.routeList(syscall.AF_INET6, table)
-		if err != nil {
-			return nil, err
-		}
-		return append(v4, v6...), nil
-	}
-	return h.routeList(family, table)
-}
-
-func (h *Handle) routeList(family int, table uint32) ([]Route, error) {
 	var list *C.netns_routes
 	err := h.do(nil, func(p *C.netns_handle, e **C.netns_error) C.int32_t {
 		return C.netns_route_list(p, C.int32_t(family), C.uint32_t(table), &list, e)
@@ -81,7 +64,7 @@ func (h *Handle) routeList(family int, table uint32) ([]Route, error) {
 	n := int(C.netns_routes_len(list))
 	out := make([]Route, 0, n)
 	for i := 0; i < n; i++ {
-		r, err := routeFrom(C.netns_routes_get(list, C.size_t(i)), family == syscall.AF_INET6)
+		r, err := routeFrom(C.netns_routes_get(list, C.size_t(i)))
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +90,7 @@ func (h *Handle) RouteGet(dst netip.Addr) (*Route, error) {
 		return nil, err
 	}
 	defer C.netns_route_free(r)
-	out, err := routeFrom(r, dst.Is6())
+	out, err := routeFrom(r)
 	if err != nil {
 		return nil, err
 	}
