@@ -573,9 +573,9 @@ const char *netns_link_info_kind(const netns_link_info *l);
 uint32_t netns_link_info_mtu(const netns_link_info *l);
 
 /**
- * The link's MAC address, "aa:bb:cc:dd:ee:ff"; NULL for a link without a
- * 6-byte hardware address (loopback has 00:00:00:00:00:00) or if `l` is
- * NULL.
+ * The link's MAC address, "aa:bb:cc:dd:ee:ff", as `ip link` shows it
+ * (loopback's is 00:00:00:00:00:00); NULL for a link without a 6-byte
+ * hardware address (a tun, an ipip tunnel) or if `l` is NULL.
  */
 const char *netns_link_info_mac(const netns_link_info *l);
 

@@ -83,11 +83,7 @@ pub extern "C" fn netns_ipam_new(
 /// Free an allocator. NULL is a no-op. Reservations stay on disk.
 #[no_mangle]
 pub extern "C" fn netns_ipam_free(ipam: *mut netns_ipam) {
-    if !ipam.is_null() {
-        // SAFETY: `ipam` was made by Box::into_raw in this library and, per
-        // the ABI contract, is freed once.
-        drop(unsafe { Box::from_raw(ipam) });
-    }
+    crate::read::free_box(ipam)
 }
 
 fn with_ipam(

@@ -281,37 +281,29 @@ pub extern "C" fn netns_error_message(err: *const netns_error) -> *const c_char 
 /// Free an error. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn netns_error_free(err: *mut netns_error) {
-    if !err.is_null() {
-        // SAFETY: `err` was made by Box::into_raw in this library and, per the
-        // ABI contract, is freed once.
-        drop(unsafe { Box::from_raw(err) });
-    }
+    crate::read::free_box(err)
 }
 
 /// The number of strings in a list; 0 if `list` is NULL.
 #[no_mangle]
 pub extern "C" fn netns_string_list_len(list: *const netns_string_list) -> usize {
-    obj(list, "list").map(|l| l.items.len()).unwrap_or(0)
+    guard(0, || obj(list, "list").map(|l| l.items.len()).unwrap_or(0))
 }
 
 /// String `i` of a list, valid until the list is freed; NULL if `list` is
 /// NULL or `i` is out of range.
 #[no_mangle]
 pub extern "C" fn netns_string_list_get(list: *const netns_string_list, i: usize) -> *const c_char {
-    match obj(list, "list") {
+    guard(std::ptr::null(), || match obj(list, "list") {
         Ok(l) => l.items.get(i).map_or(std::ptr::null(), |s| s.as_ptr()),
         Err(_) => std::ptr::null(),
-    }
+    })
 }
 
 /// Free a string list. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn netns_string_list_free(list: *mut netns_string_list) {
-    if !list.is_null() {
-        // SAFETY: `list` was made by Box::into_raw in this library and, per
-        // the ABI contract, is freed once.
-        drop(unsafe { Box::from_raw(list) });
-    }
+    crate::read::free_box(list)
 }
 
 /// Free a string the library returned as `char *` (a CNI result, a sysctl
@@ -449,11 +441,7 @@ pub extern "C" fn netns_handle_new(
 /// Free a handle. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn netns_handle_free(h: *mut netns_handle) {
-    if !h.is_null() {
-        // SAFETY: `h` was made by Box::into_raw in this library and, per the
-        // ABI contract, is freed once.
-        drop(unsafe { Box::from_raw(h) });
-    }
+    crate::read::free_box(h)
 }
 
 pub(crate) fn parse_macvlan_mode(mode: &str) -> FfiResult<MacVlanMode> {
