@@ -19,7 +19,9 @@
  *   host (this namespace)                NETNS_DIR/c-user-pod
  *   veth-c0 10.99.0.1/24  <--- veth --->  eth0 10.99.0.2/24, fd00:99::2/64,
  *                                              and the address IPAM gave it
- *                                         default via 10.99.0.1
+ *                                         default via 10.99.0.1,
+ *                                         10.99.0.1 and fd00:99::1 at
+ *                                         veth-c0's MAC (permanent)
  *   br-c0 (bridge)
  *     `- veth-c1          <--- veth --->  eth1 10.97.0.2/24
  *     `- (parent of) ...   -- macvlan -->  mv0
@@ -29,9 +31,9 @@
  *
  * ABI version 1 calls (netns_link_add_veth, netns_addr_add, netns_route_add,
  * ...) build the first pair; version 2's link specs (netns_link_spec_new,
- * netns_link_add, netns_link_add_in), a batch, sysctls and the read side
- * (netns_link_list, netns_link_get, netns_route_list, netns_route_get) the
- * rest.
+ * netns_link_add, netns_link_add_in), a batch, neighbours, sysctls and the
+ * read side (netns_link_list, netns_link_get, netns_route_list,
+ * netns_route_get, netns_neigh_list) the rest.
  *
  * Prints one "ok: ..." line per step; on the first failure prints the
  * library's message and exits with status 1. Exit status 0 means every step
@@ -286,6 +288,31 @@ static void print_routes(const char *where, const netns_handle *h)
     netns_links_free(links);
 }
 
+/*
+ * The permanent neighbour entries of a link, read back through the ABI, as
+ * `ip neigh show dev IFNAME nud permanent` prints them (the list also has
+ * the kernel's own entries, e.g. NOARP ones for multicast: left out):
+ *
+ *   == permanent neighbours of eth0 in pod ==
+ *   10.99.0.1 dev eth0 lladdr f2:65:ec:1f:e1:ab PERMANENT
+ *   (a blank line)
+ */
+static void print_neighs(const char *where, const netns_handle *h, const char *ifname)
+{
+    netns_neighs *neighs = NULL;
+    TRY_QUIET(netns_neigh_list(h, ifname, &neighs, &err));
+    printf("== permanent neighbours of %s in %s ==\n", ifname, where);
+    for (size_t i = 0; i < netns_neighs_len(neighs); i++) {
+        const netns_neigh *e = netns_neighs_get(neighs, i);
+        if (!str_eq(netns_neigh_state(e), "PERMANENT"))
+            continue;
+        printf("%s dev %s lladdr %s %s\n", netns_neigh_ip(e), ifname, or_dash(netns_neigh_mac(e)),
+               netns_neigh_state(e));
+    }
+    printf("\n");
+    netns_neighs_free(neighs);
+}
+
 /* Run argv in the namespace at ns_path, wait for it, return its exit status. */
 static int spawn_and_wait(const char *ns_path, const char *const *argv)
 {
@@ -351,6 +378,7 @@ static void boundary_rules(const char *netns_dir)
     netns_route_free(NULL);
     netns_batch_free(NULL);
     netns_outcomes_free(NULL);
+    netns_neighs_free(NULL);
     require(netns_error_code(NULL) == 0 && strcmp(netns_error_message(NULL), "") == 0,
             "NULL error reads as code 0, empty message");
     require(netns_string_list_len(NULL) == 0 && netns_string_list_get(NULL, 0) == NULL,
@@ -362,6 +390,9 @@ static void boundary_rules(const char *netns_dir)
     require(netns_routes_len(NULL) == 0 && netns_route_dst(NULL) == NULL &&
                 netns_route_family(NULL) == 0,
             "NULL routes and route read as empty");
+    require(netns_neighs_len(NULL) == 0 && netns_neigh_ip(NULL) == NULL &&
+                netns_neigh_state(NULL) == NULL,
+            "NULL neighbours and neighbour read as empty");
 }
 
 /*
@@ -808,6 +839,42 @@ int main(int argc, char **argv)
         require(routes == NULL, "out-parameter untouched on failure");
     }
 
+    /*
+     * The gateway's MAC, read from the host end, as permanent neighbour
+     * entries in the pod (no ARP or neighbour discovery needed for it).
+     */
+    char gateway_mac[32];
+    {
+        netns_link_info *l = NULL;
+        TRY(netns_link_get(host, HOST_IF, &l, &err));
+        require(netns_link_info_mac(l) != NULL &&
+                    strlen(netns_link_info_mac(l)) < sizeof gateway_mac,
+                "veth-c0 has a MAC");
+        strcpy(gateway_mac, netns_link_info_mac(l));
+        netns_link_info_free(l);
+    }
+    TRY(netns_neigh_add(pod, POD_IF, "10.99.0.1", gateway_mac, &err));
+    EXPECT_CODE(netns_neigh_add(pod, POD_IF, "10.99.0.1", gateway_mac, &err), EEXIST, NULL);
+    TRY(netns_neigh_replace(pod, POD_IF, "10.99.0.1", gateway_mac, &err));
+    TRY(netns_neigh_replace(pod, POD_IF, "fd00:99::1", gateway_mac, &err));
+    EXPECT_CODE(netns_neigh_add(pod, POD_IF, "10.99.0.9", "not-a-mac", &err), EINVAL, "not-a-mac");
+    {
+        netns_neighs *neighs = NULL;
+        TRY(netns_neigh_list(pod, POD_IF, &neighs, &err));
+        bool found = false;
+        for (size_t i = 0; i < netns_neighs_len(neighs); i++) {
+            const netns_neigh *e = netns_neighs_get(neighs, i);
+            if (str_eq(netns_neigh_ip(e), "10.99.0.1"))
+                found = str_eq(netns_neigh_mac(e), gateway_mac) &&
+                        str_eq(netns_neigh_state(e), "PERMANENT") &&
+                        netns_neigh_link_index(e) == eth0_index;
+        }
+        require(netns_neighs_get(neighs, netns_neighs_len(neighs)) == NULL,
+                "netns_neighs_get past the end is NULL");
+        netns_neighs_free(neighs);
+        require(found, "10.99.0.1 is at veth-c0's MAC on eth0, PERMANENT");
+    }
+
     /* A process inside the namespace sees eth0, its address and the route. */
     {
         const char *const show_link[] = {"ip", "-o", "link", "show", "dev", POD_IF, NULL};
@@ -835,6 +902,7 @@ int main(int argc, char **argv)
     print_routes("host", host);
     print_links("pod", pod);
     print_routes("pod", pod);
+    print_neighs("pod", pod, POD_IF);
 
     if (pause) {
         printf("paused: press Enter to clean up\n");
@@ -852,7 +920,10 @@ int main(int argc, char **argv)
     require(!link_exists(pod, PORT_PEER), "eth1 went with veth-c1");
     ipam_cleanup(pod, &ipam_state);
 
-    /* Route, addresses, the pair (deleting one end deletes both). */
+    /* Neighbours, route, addresses, the pair (deleting one end deletes both). */
+    TRY(netns_neigh_del(pod, POD_IF, "10.99.0.1", &err));
+    TRY(netns_neigh_del(pod, POD_IF, "fd00:99::1", &err));
+    EXPECT_CODE(netns_neigh_del(pod, POD_IF, "10.99.0.1", &err), ENOENT, NULL);
     TRY(netns_route_del(pod, "default", "10.99.0.1", NULL, &err));
     TRY(netns_addr_del(pod, POD_IF, "10.99.0.2/24", &err));
     TRY(netns_addr_del(host, HOST_IF, "10.99.0.1/24", &err));

@@ -3,9 +3,9 @@
 //! against libnetns.a and once against libnetns.so, each run in a private
 //! network namespace with a temporary netns directory; the shared build also
 //! under valgrind (zero errors, no definite leaks). Every run is paused once
-//! its topology is complete, and the links, routes and IPAM result it
-//! printed (read back through the ABI) are compared with the kernel's, as
-//! `ip -j` reports them in the same namespaces.
+//! its topology is complete, and the links, routes, neighbours and IPAM
+//! result it printed (read back through the ABI) are compared with the
+//! kernel's, as `ip -j` reports them in the same namespaces.
 //!
 //! The library: netns-ffi is a (dev-)dependency of this package, so cargo
 //! builds its cdylib and staticlib before any test runs, into the directory
@@ -401,6 +401,47 @@ fn check_against_kernel(stdout: &str, pod: &Path) {
         "{host_routes:#?}"
     );
 
+    // Neighbours: the permanent entries of the pod's eth0, the gateway's
+    // addresses at veth-c0's MAC.
+    let mut printed: Vec<String> = block(stdout, "== permanent neighbours of eth0 in pod ==")
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect();
+    printed.sort();
+    let kernel = ip_json_in(pod, &["neigh", "show", "dev", "eth0", "nud", "permanent"]);
+    let mut kernel: Vec<String> = kernel
+        .as_array()
+        .expect("ip -j neigh is an array")
+        .iter()
+        .map(|n| {
+            let state: Vec<&str> = n["state"]
+                .as_array()
+                .expect("state")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            format!(
+                "{} dev eth0 lladdr {} {}",
+                n["dst"].as_str().unwrap(),
+                n["lladdr"].as_str().unwrap_or("-"),
+                state.join(",")
+            )
+        })
+        .collect();
+    kernel.sort();
+    assert_eq!(
+        printed, kernel,
+        "eth0's permanent neighbours, printed (left) and by ip -j (right)"
+    );
+    let gateway_mac = &link(&host_links, "veth-c0").mac;
+    assert_eq!(
+        printed,
+        [
+            format!("10.99.0.1 dev eth0 lladdr {gateway_mac} PERMANENT"),
+            format!("fd00:99::1 dev eth0 lladdr {gateway_mac} PERMANENT"),
+        ]
+    );
+
     // IPAM: the CNI result, with the range's gateway; its address is on eth0.
     let json = block(stdout, "== ipam result of eth0 ==").join("\n");
     let result: Value = serde_json::from_str(&json)
@@ -537,6 +578,7 @@ fn run(program: &Path, args: &[&str]) -> Output {
         "allocated: 10.99.0.10/24",
         "ok: netns_link_spec_set_peer(bridge, \"x\", &err) -> 10004: ",
         "batch 4: addr_add no-such-link 198.51.100.2/24 -> 19: ",
+        "ok: 10.99.0.1 is at veth-c0's MAC on eth0, PERMANENT",
         "ok: the veth pair is gone",
         "ok: only lo is left in the pod",
         "All steps passed.",
