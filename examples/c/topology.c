@@ -1,8 +1,8 @@
 /*
  * A C user of the netns C ABI: builds a small topology through include/netns.h
- * only, checks every step through the ABI, prints the links, routes and IPAM
- * result it made (read back from the kernel through the ABI), exercises the
- * error rules, and removes everything it made.
+ * only, checks every step through the ABI, prints the links, routes,
+ * neighbours and IPAM result it made (read back from the kernel through the
+ * ABI), exercises the error rules, and removes everything it made.
  *
  *   topology NETNS_DIR IPAM_DATA_DIR [--pause]
  *
@@ -28,6 +28,10 @@
  *                                         vx0 (vxlan 42) 198.51.100.1/24,
  *                                         203.0.113.0/24 dev vx0 metric 50
  *                                         (made by one batch)
+ *   net.ipv4.ip_forward = 1 here; net.ipv6.conf.default.addr_gen_mode = 1
+ *   (no IPv6 link-local addresses) on both sides.
+ *
+ * The kernel must have veth, bridge, macvlan and vxlan links.
  *
  * ABI version 1 calls (netns_link_add_veth, netns_addr_add, netns_route_add,
  * ...) build the first pair; version 2's link specs (netns_link_spec_new,
