@@ -707,7 +707,7 @@ void netns_route_free(netns_route *r);
  * source; default vepa, the kernel's); vlan: parent and id (both
  * required, 0..4094); ipvlan: parent (required), mode (l2, l3, l3s;
  * default l3); vxlan: id (the VNI, required, below 2^24), parent
- * (`dev`); bond: mode (balance-rr, active-backup, balance-xor, broadcast,
+ * (`dev`); bridge: vlan_filtering; bond: mode (balance-rr, active-backup, balance-xor, broadcast,
  * 802.3ad, balance-tlb, balance-alb; default balance-rr); vrf: id (the
  * table, required).
  */
@@ -761,6 +761,13 @@ int32_t netns_link_spec_set_id(netns_link_spec *s, uint32_t id, netns_error **er
  * Create the link administratively up (`up`), or not (the default).
  */
 int32_t netns_link_spec_set_up(netns_link_spec *s, bool up, netns_error **err);
+
+/**
+ * A bridge's VLAN filtering (`vlan_filtering 1|0`), what the
+ * `netns_bridge_vlan_*` functions need; a kernel without it refuses the
+ * bridge with EOPNOTSUPP when it is added.
+ */
+int32_t netns_link_spec_set_vlan_filtering(netns_link_spec *s, bool on, netns_error **err);
 
 /**
  * Free a spec. NULL is a no-op.

@@ -11,7 +11,7 @@
 use std::ffi::c_char;
 
 use netns_core::{
-    BondMode, IpVlanMode, LinkKind, LinkSpec, MacAddr, MacVlanMode, NetNs, VxlanSpec,
+    BondMode, BridgeSpec, IpVlanMode, LinkKind, LinkSpec, MacAddr, MacVlanMode, NetNs, VxlanSpec,
 };
 
 use crate::objects::with_handle;
@@ -84,6 +84,7 @@ pub struct netns_link_spec {
     mode: Option<Mode>,
     id: Option<u32>,
     up: bool,
+    vlan_filtering: Option<bool>,
 }
 
 fn lacks(kind: Kind, key: &str) -> Failure {
@@ -130,7 +131,12 @@ impl netns_link_spec {
                 }
                 s
             }
-            Kind::Bridge => LinkSpec::bridge(name),
+            Kind::Bridge => LinkSpec::new(
+                name,
+                LinkKind::Bridge(BridgeSpec {
+                    vlan_filtering: self.vlan_filtering,
+                }),
+            ),
             Kind::Macvlan | Kind::Macvtap => {
                 // The kernel's default when no mode is sent is vepa, as for
                 // `ip link add ... type macvlan` without `mode`.
@@ -218,7 +224,7 @@ impl netns_link_spec {
 /// source; default vepa, the kernel's); vlan: parent and id (both
 /// required, 0..4094); ipvlan: parent (required), mode (l2, l3, l3s;
 /// default l3); vxlan: id (the VNI, required, below 2^24), parent
-/// (`dev`); bond: mode (balance-rr, active-backup, balance-xor, broadcast,
+/// (`dev`); bridge: vlan_filtering; bond: mode (balance-rr, active-backup, balance-xor, broadcast,
 /// 802.3ad, balance-tlb, balance-alb; default balance-rr); vrf: id (the
 /// table, required).
 #[no_mangle]
@@ -254,6 +260,7 @@ pub extern "C" fn netns_link_spec_new(
             mode: None,
             id: None,
             up: false,
+            vlan_filtering: None,
         }));
         Ok(())
     })
@@ -417,6 +424,21 @@ pub extern "C" fn netns_link_spec_set_up(
 ) -> i32 {
     setter(s, err, "up", None, |spec| {
         spec.up = up;
+        Ok(())
+    })
+}
+
+/// A bridge's VLAN filtering (`vlan_filtering 1|0`), what the
+/// `netns_bridge_vlan_*` functions need; a kernel without it refuses the
+/// bridge with EOPNOTSUPP when it is added.
+#[no_mangle]
+pub extern "C" fn netns_link_spec_set_vlan_filtering(
+    s: *mut netns_link_spec,
+    on: bool,
+    err: *mut *mut netns_error,
+) -> i32 {
+    setter(s, err, "vlan_filtering", Some(&[Kind::Bridge]), |spec| {
+        spec.vlan_filtering = Some(on);
         Ok(())
     })
 }

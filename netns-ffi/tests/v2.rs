@@ -76,6 +76,7 @@ enum Key<'a> {
     Mode(&'a str),
     Id(u32),
     Up,
+    VlanFiltering,
 }
 
 impl Spec {
@@ -103,6 +104,7 @@ impl Spec {
             Key::Mode(m) => netns_link_spec_set_mode(s, c(m).as_ptr(), e),
             Key::Id(i) => netns_link_spec_set_id(s, i, e),
             Key::Up => netns_link_spec_set_up(s, true, e),
+            Key::VlanFiltering => netns_link_spec_set_vlan_filtering(s, true, e),
         }
     }
 }
@@ -381,6 +383,7 @@ fn a_key_a_kind_lacks_or_a_bad_value_is_refused_naming_it() {
             ("dummy", Key::Parent("m0"), "parent"),
             ("vrf", Key::Parent("m0"), "parent"),
             ("bond", Key::Id(1), "id"),
+            ("veth", Key::VlanFiltering, "vlan_filtering"),
         ];
         for (kind, key, name) in rows {
             let s = Spec::new(kind, "x", &[]);
@@ -887,22 +890,25 @@ fn bridge_vlans_of_ports_and_of_the_bridge() {
     in_private_netns(|| {
         let h = Handle::new(None);
         let br = c"vb0";
-        // VLAN filtering on: through the core (the ABI creates bridges
-        // without options); the ports through the ABI.
-        let core = netns_core::Handle::new().unwrap();
-        match core.link_add(&netns_core::LinkSpec::new(
-            "vb0",
-            netns_core::LinkKind::Bridge(netns_core::BridgeSpec {
-                vlan_filtering: Some(true),
-            }),
-        )) {
-            Ok(()) => {}
-            Err(e) if e.is_unsupported() => {
-                skip_kernel_lacks("bridge VLAN filtering", &e);
-                return;
-            }
-            Err(e) => panic!("{e}"),
+        let b = Spec::new("bridge", "vb0", &[]);
+        ok("filtering", |e| {
+            netns_link_spec_set_vlan_filtering(b.0, true, e)
+        });
+        let (rc, msg) = {
+            let mut err = null_mut();
+            let rc = netns_link_add(h.0, b.0, &mut err);
+            let msg = text(netns_error_message(err));
+            netns_error_free(err);
+            (rc, msg.unwrap_or_default())
+        };
+        if rc != 0 {
+            assert!(lacks("bridge VLAN filtering", rc, &msg), "rc {rc}: {msg}");
+            return;
         }
+        assert_eq!(
+            kernel_link("vb0")["linkinfo"]["info_data"]["vlan_filtering"],
+            1
+        );
         let p = Spec::new("veth", "vp0", &[Key::Peer("vp1")]);
         ok("port", |e| netns_link_add(h.0, p.0, e));
         ok("master", |e| {
