@@ -127,6 +127,9 @@ type LinkSpec struct {
 	ID uint32
 	// Up brings the link up as it is created.
 	Up bool
+	// VlanFiltering turns a bridge's VLAN filtering on (what BridgeVlanAdd
+	// needs).
+	VlanFiltering bool
 }
 
 // cspec builds the library's netns_link_spec for s; the caller frees it with
@@ -179,6 +182,11 @@ func (s *LinkSpec) cspec() (*C.netns_link_spec, error) {
 	if s.Up {
 		steps = append(steps, func(e **C.netns_error) C.int32_t {
 			return C.netns_link_spec_set_up(spec, C.bool(true), e)
+		})
+	}
+	if s.VlanFiltering {
+		steps = append(steps, func(e **C.netns_error) C.int32_t {
+			return C.netns_link_spec_set_vlan_filtering(spec, C.bool(true), e)
 		})
 	}
 	if a.err != nil {

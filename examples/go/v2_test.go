@@ -362,6 +362,7 @@ func TestLinkSpecErrors(t *testing.T) {
 		{LinkSpec{Kind: "macvlan", Name: "mv0", Parent: "br0", ID: 5}, []string{"id", "macvlan"}},
 		{LinkSpec{Kind: "vxlan", Name: "vx0", ID: 5, PeerNetns: path}, []string{"peer_netns", "vxlan"}},
 		{LinkSpec{Kind: "nosuchkind", Name: "n0"}, []string{"nosuchkind"}},
+		{LinkSpec{Kind: "veth", Name: "v0", Peer: "v1", VlanFiltering: true}, []string{"vlan_filtering", "veth"}},
 	}
 	for _, c := range refused {
 		err := h.LinkAdd(c.spec)
