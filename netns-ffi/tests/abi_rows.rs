@@ -119,12 +119,22 @@ const SAMPLES: &[(&str, &str, S)] = &[
     ("up", "bool", S::Int(1)),
     ("pvid", "bool", S::Int(0)),
     ("untagged", "bool", S::Int(1)),
+    ("on", "bool", S::Int(1)),
 ];
 
 /// Values for one function's parameter, before [`SAMPLES`].
 const OVERRIDES: &[(&str, &str, S)] = &[
-    // mode is a key of macvlan, not of veth.
+    // A spec of a kind that has the key (a veth has peer and peer_netns).
+    ("netns_link_spec_set_parent", "s", S::Spec(c"macvlan")),
     ("netns_link_spec_set_mode", "s", S::Spec(c"macvlan")),
+    ("netns_link_spec_set_id", "s", S::Spec(c"vxlan")),
+    (
+        "netns_link_spec_set_vlan_filtering",
+        "s",
+        S::Spec(c"bridge"),
+    ),
+    // An address, not "default".
+    ("netns_route_get", "dst", S::Str(c"10.0.0.1")),
 ];
 
 /// Values for other parameters of one row: (parameter, value).
@@ -162,9 +172,18 @@ const NULL_OK: &[(&str, &str, Extra)] = &[
     ("netns_batch_route_add", "ifname", &[]),
 ];
 
-/// Infallible functions whose NULL value is not the generic one (0, NULL,
-/// false): the expected C string.
-const NULL_READS_AS: &[(&str, &CStr)] = &[("netns_error_message", c"")];
+/// What an infallible function documents for NULL where that is not the
+/// generic 0, NULL, false.
+#[derive(Debug)]
+enum Empty {
+    Str(&'static CStr),
+    Int(i64),
+}
+
+const NULL_READS_AS: &[(&str, Empty)] = &[
+    ("netns_error_message", Empty::Str(c"")),
+    ("netns_outcomes_code", Empty::Int(NETNS_ERR_INTERNAL as i64)),
+];
 
 /// Exports without pointer parameters (nothing to pass NULL to).
 const NO_POINTERS: &[&str] = &["netns_version", "netns_abi_version"];
@@ -448,6 +467,12 @@ fn build(
                     &[kind.as_ptr() as usize, c"bt0".as_ptr() as usize],
                 );
                 b.objects.push(o);
+                if kind == c"veth" {
+                    // The key a veth requires, so that adding it can succeed.
+                    let set = function("netns_link_spec_set_peer").expect("set_peer");
+                    let rc = int((set.call)(&[o.1, c"bt1".as_ptr() as usize, 0]), set.name);
+                    assert_eq!(rc, 0, "veth spec's peer");
+                }
                 o.1
             }
             S::Batch => {
@@ -789,15 +814,22 @@ fn infallible_exports_take_null() {
                 .map(|p| if is_pointer(p.ty) { 0 } else { n })
                 .collect();
             let r = (f.call)(&args);
-            if let Some((_, s)) = NULL_READS_AS.iter().find(|(n, _)| *n == f.name) {
-                let Ret::Ptr(p) = r else {
-                    panic!("{}: {r:?}", f.name)
-                };
-                assert_ne!(p, 0, "{} on NULL", f.name);
-                // SAFETY: the function returns a NUL-terminated string.
-                let got = unsafe { CStr::from_ptr(p as *const c_char) };
-                assert_eq!(got, *s, "{}", f.name);
-                continue;
+            match NULL_READS_AS.iter().find(|(g, _)| *g == f.name) {
+                Some((_, Empty::Str(want))) => {
+                    let Ret::Ptr(p) = r else {
+                        panic!("{}: {r:?}", f.name)
+                    };
+                    assert_ne!(p, 0, "{} on NULL", f.name);
+                    // SAFETY: the function returns a NUL-terminated string.
+                    let got = unsafe { CStr::from_ptr(p as *const c_char) };
+                    assert_eq!(got, *want, "{}", f.name);
+                    continue;
+                }
+                Some((_, Empty::Int(want))) => {
+                    assert_eq!(r, Ret::Int(*want), "{} on NULL", f.name);
+                    continue;
+                }
+                None => {}
             }
             let want = match f.ret {
                 "void" => Ret::Void,

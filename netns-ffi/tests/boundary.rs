@@ -163,8 +163,8 @@ fn version_strings() {
         v.to_str().unwrap(),
         concat!("netns-ffi/", env!("CARGO_PKG_VERSION"))
     );
-    assert_eq!(netns_abi_version(), 1);
-    assert_eq!(NETNS_ABI_VERSION, 1);
+    assert_eq!(netns_abi_version(), 2);
+    assert_eq!(NETNS_ABI_VERSION, 2);
 }
 
 #[test]

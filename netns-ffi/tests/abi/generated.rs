@@ -100,6 +100,14 @@ pub static FUNCTIONS: &[Function] = &[
         call: call_netns_string_list_free,
     },
     Function {
+        name: "netns_string_free",
+        ret: "void",
+        params: &[
+            Param { ty: "char *", name: "s" },
+        ],
+        call: call_netns_string_free,
+    },
+    Function {
         name: "netns_ns_create_named",
         ret: "int32_t",
         params: &[
@@ -162,7 +170,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_add_veth",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "const char *", name: "peer_name" },
             Param { ty: "const char *", name: "peer_netns_path" },
@@ -174,7 +182,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_add_bridge",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "netns_error **", name: "err" },
         ],
@@ -184,7 +192,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_add_macvlan",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "const char *", name: "parent" },
             Param { ty: "const char *", name: "mode" },
@@ -196,7 +204,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_add_vlan",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "const char *", name: "parent" },
             Param { ty: "uint16_t", name: "vlan_id" },
@@ -208,7 +216,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_add_vxlan",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "uint32_t", name: "vni" },
             Param { ty: "const char *", name: "parent" },
@@ -221,7 +229,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_del",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "netns_error **", name: "err" },
         ],
@@ -231,7 +239,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_index",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "uint32_t *", name: "out_index" },
             Param { ty: "netns_error **", name: "err" },
@@ -242,7 +250,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_set_up",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "netns_error **", name: "err" },
         ],
@@ -252,7 +260,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_set_down",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "netns_error **", name: "err" },
         ],
@@ -262,7 +270,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_set_mtu",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "uint32_t", name: "mtu" },
             Param { ty: "netns_error **", name: "err" },
@@ -273,7 +281,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_set_name",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "const char *", name: "new_name" },
             Param { ty: "netns_error **", name: "err" },
@@ -284,7 +292,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_set_controller",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "const char *", name: "controller" },
             Param { ty: "netns_error **", name: "err" },
@@ -295,7 +303,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_set_netns",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "name" },
             Param { ty: "const char *", name: "netns_path" },
             Param { ty: "netns_error **", name: "err" },
@@ -306,7 +314,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_link_names",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "netns_string_list **", name: "out" },
             Param { ty: "netns_error **", name: "err" },
         ],
@@ -316,7 +324,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_addr_add",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "ifname" },
             Param { ty: "const char *", name: "cidr" },
             Param { ty: "netns_error **", name: "err" },
@@ -327,7 +335,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_addr_del",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "ifname" },
             Param { ty: "const char *", name: "cidr" },
             Param { ty: "netns_error **", name: "err" },
@@ -338,7 +346,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_addr_list",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "ifname" },
             Param { ty: "netns_string_list **", name: "out_cidrs" },
             Param { ty: "netns_error **", name: "err" },
@@ -349,7 +357,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_route_add",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "dst" },
             Param { ty: "const char *", name: "gateway" },
             Param { ty: "const char *", name: "ifname" },
@@ -362,7 +370,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_route_replace",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "dst" },
             Param { ty: "const char *", name: "gateway" },
             Param { ty: "const char *", name: "ifname" },
@@ -375,7 +383,7 @@ pub static FUNCTIONS: &[Function] = &[
         name: "netns_route_del",
         ret: "int32_t",
         params: &[
-            Param { ty: "netns_handle *", name: "h" },
+            Param { ty: "const netns_handle *", name: "h" },
             Param { ty: "const char *", name: "dst" },
             Param { ty: "const char *", name: "gateway" },
             Param { ty: "const char *", name: "ifname" },
@@ -424,6 +432,723 @@ pub static FUNCTIONS: &[Function] = &[
         ],
         call: call_netns_ipam_release,
     },
+    Function {
+        name: "netns_ipam_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_ipam *", name: "ipam" },
+            Param { ty: "const char *", name: "container_id" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "char **", name: "out_result_json" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_ipam_add,
+    },
+    Function {
+        name: "netns_ipam_check",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_ipam *", name: "ipam" },
+            Param { ty: "const char *", name: "container_id" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_ipam_check,
+    },
+    Function {
+        name: "netns_link_get",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "netns_link_info **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_get,
+    },
+    Function {
+        name: "netns_link_info_index",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_index,
+    },
+    Function {
+        name: "netns_link_info_name",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_name,
+    },
+    Function {
+        name: "netns_link_info_kind",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_kind,
+    },
+    Function {
+        name: "netns_link_info_mtu",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_mtu,
+    },
+    Function {
+        name: "netns_link_info_mac",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_mac,
+    },
+    Function {
+        name: "netns_link_info_is_up",
+        ret: "bool",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_is_up,
+    },
+    Function {
+        name: "netns_link_info_controller",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_controller,
+    },
+    Function {
+        name: "netns_link_info_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_link_info *", name: "l" },
+        ],
+        call: call_netns_link_info_free,
+    },
+    Function {
+        name: "netns_link_list",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "netns_links **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_list,
+    },
+    Function {
+        name: "netns_links_len",
+        ret: "size_t",
+        params: &[
+            Param { ty: "const netns_links *", name: "l" },
+        ],
+        call: call_netns_links_len,
+    },
+    Function {
+        name: "netns_links_get",
+        ret: "const netns_link_info *",
+        params: &[
+            Param { ty: "const netns_links *", name: "l" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_links_get,
+    },
+    Function {
+        name: "netns_links_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_links *", name: "l" },
+        ],
+        call: call_netns_links_free,
+    },
+    Function {
+        name: "netns_route_list",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "int32_t", name: "family" },
+            Param { ty: "uint32_t", name: "table" },
+            Param { ty: "netns_routes **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_route_list,
+    },
+    Function {
+        name: "netns_routes_len",
+        ret: "size_t",
+        params: &[
+            Param { ty: "const netns_routes *", name: "l" },
+        ],
+        call: call_netns_routes_len,
+    },
+    Function {
+        name: "netns_routes_get",
+        ret: "const netns_route *",
+        params: &[
+            Param { ty: "const netns_routes *", name: "l" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_routes_get,
+    },
+    Function {
+        name: "netns_route_dst",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_route *", name: "r" },
+        ],
+        call: call_netns_route_dst,
+    },
+    Function {
+        name: "netns_route_family",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_route *", name: "r" },
+        ],
+        call: call_netns_route_family,
+    },
+    Function {
+        name: "netns_route_gateway",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_route *", name: "r" },
+        ],
+        call: call_netns_route_gateway,
+    },
+    Function {
+        name: "netns_route_link_index",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_route *", name: "r" },
+        ],
+        call: call_netns_route_link_index,
+    },
+    Function {
+        name: "netns_route_metric",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_route *", name: "r" },
+        ],
+        call: call_netns_route_metric,
+    },
+    Function {
+        name: "netns_route_table",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_route *", name: "r" },
+        ],
+        call: call_netns_route_table,
+    },
+    Function {
+        name: "netns_routes_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_routes *", name: "l" },
+        ],
+        call: call_netns_routes_free,
+    },
+    Function {
+        name: "netns_route_get",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "dst" },
+            Param { ty: "netns_route **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_route_get,
+    },
+    Function {
+        name: "netns_route_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_route *", name: "r" },
+        ],
+        call: call_netns_route_free,
+    },
+    Function {
+        name: "netns_link_spec_new",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const char *", name: "kind" },
+            Param { ty: "const char *", name: "name" },
+            Param { ty: "netns_link_spec **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_new,
+    },
+    Function {
+        name: "netns_link_spec_set_parent",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_parent,
+    },
+    Function {
+        name: "netns_link_spec_set_peer",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "const char *", name: "peer_name" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_peer,
+    },
+    Function {
+        name: "netns_link_spec_set_peer_netns",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "const char *", name: "ns_path" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_peer_netns,
+    },
+    Function {
+        name: "netns_link_spec_set_mtu",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "uint32_t", name: "mtu" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_mtu,
+    },
+    Function {
+        name: "netns_link_spec_set_mac",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "const char *", name: "mac" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_mac,
+    },
+    Function {
+        name: "netns_link_spec_set_mode",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "const char *", name: "mode" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_mode,
+    },
+    Function {
+        name: "netns_link_spec_set_id",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "uint32_t", name: "id" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_id,
+    },
+    Function {
+        name: "netns_link_spec_set_up",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "bool", name: "up" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_up,
+    },
+    Function {
+        name: "netns_link_spec_set_vlan_filtering",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+            Param { ty: "bool", name: "on" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_spec_set_vlan_filtering,
+    },
+    Function {
+        name: "netns_link_spec_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_link_spec *", name: "s" },
+        ],
+        call: call_netns_link_spec_free,
+    },
+    Function {
+        name: "netns_link_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const netns_link_spec *", name: "s" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_add,
+    },
+    Function {
+        name: "netns_link_add_in",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const netns_link_spec *", name: "s" },
+            Param { ty: "const char *", name: "target_ns_path" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_link_add_in,
+    },
+    Function {
+        name: "netns_addr_replace",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "const char *", name: "cidr" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_addr_replace,
+    },
+    Function {
+        name: "netns_neigh_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "const char *", name: "ip" },
+            Param { ty: "const char *", name: "mac" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_neigh_add,
+    },
+    Function {
+        name: "netns_neigh_replace",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "const char *", name: "ip" },
+            Param { ty: "const char *", name: "mac" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_neigh_replace,
+    },
+    Function {
+        name: "netns_neigh_del",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "const char *", name: "ip" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_neigh_del,
+    },
+    Function {
+        name: "netns_neigh_list",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "netns_neighs **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_neigh_list,
+    },
+    Function {
+        name: "netns_neighs_len",
+        ret: "size_t",
+        params: &[
+            Param { ty: "const netns_neighs *", name: "l" },
+        ],
+        call: call_netns_neighs_len,
+    },
+    Function {
+        name: "netns_neighs_get",
+        ret: "const netns_neigh *",
+        params: &[
+            Param { ty: "const netns_neighs *", name: "l" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_neighs_get,
+    },
+    Function {
+        name: "netns_neigh_ip",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_neigh *", name: "n" },
+        ],
+        call: call_netns_neigh_ip,
+    },
+    Function {
+        name: "netns_neigh_mac",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_neigh *", name: "n" },
+        ],
+        call: call_netns_neigh_mac,
+    },
+    Function {
+        name: "netns_neigh_link_index",
+        ret: "uint32_t",
+        params: &[
+            Param { ty: "const netns_neigh *", name: "n" },
+        ],
+        call: call_netns_neigh_link_index,
+    },
+    Function {
+        name: "netns_neigh_state",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_neigh *", name: "n" },
+        ],
+        call: call_netns_neigh_state,
+    },
+    Function {
+        name: "netns_neighs_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_neighs *", name: "l" },
+        ],
+        call: call_netns_neighs_free,
+    },
+    Function {
+        name: "netns_bridge_vlan_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "uint16_t", name: "vid" },
+            Param { ty: "bool", name: "pvid" },
+            Param { ty: "bool", name: "untagged" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_bridge_vlan_add,
+    },
+    Function {
+        name: "netns_bridge_vlan_del",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "uint16_t", name: "vid" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_bridge_vlan_del,
+    },
+    Function {
+        name: "netns_bridge_vlan_list",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "netns_bridge_vlans **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_bridge_vlan_list,
+    },
+    Function {
+        name: "netns_bridge_vlans_len",
+        ret: "size_t",
+        params: &[
+            Param { ty: "const netns_bridge_vlans *", name: "l" },
+        ],
+        call: call_netns_bridge_vlans_len,
+    },
+    Function {
+        name: "netns_bridge_vlans_vid",
+        ret: "uint16_t",
+        params: &[
+            Param { ty: "const netns_bridge_vlans *", name: "l" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_bridge_vlans_vid,
+    },
+    Function {
+        name: "netns_bridge_vlans_is_pvid",
+        ret: "bool",
+        params: &[
+            Param { ty: "const netns_bridge_vlans *", name: "l" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_bridge_vlans_is_pvid,
+    },
+    Function {
+        name: "netns_bridge_vlans_is_untagged",
+        ret: "bool",
+        params: &[
+            Param { ty: "const netns_bridge_vlans *", name: "l" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_bridge_vlans_is_untagged,
+    },
+    Function {
+        name: "netns_bridge_vlans_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_bridge_vlans *", name: "l" },
+        ],
+        call: call_netns_bridge_vlans_free,
+    },
+    Function {
+        name: "netns_sysctl_get",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "key" },
+            Param { ty: "char **", name: "out_value" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_sysctl_get,
+    },
+    Function {
+        name: "netns_sysctl_set",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const char *", name: "key" },
+            Param { ty: "const char *", name: "value" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_sysctl_set,
+    },
+    Function {
+        name: "netns_batch_new",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_new,
+    },
+    Function {
+        name: "netns_batch_link_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+            Param { ty: "const netns_link_spec *", name: "s" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_link_add,
+    },
+    Function {
+        name: "netns_batch_link_set_up",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+            Param { ty: "const char *", name: "name" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_link_set_up,
+    },
+    Function {
+        name: "netns_batch_link_del",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+            Param { ty: "const char *", name: "name" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_link_del,
+    },
+    Function {
+        name: "netns_batch_addr_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "const char *", name: "cidr" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_addr_add,
+    },
+    Function {
+        name: "netns_batch_route_add",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+            Param { ty: "const char *", name: "dst" },
+            Param { ty: "const char *", name: "gateway" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "uint32_t", name: "metric" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_route_add,
+    },
+    Function {
+        name: "netns_batch_neigh_replace",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+            Param { ty: "const char *", name: "ifname" },
+            Param { ty: "const char *", name: "ip" },
+            Param { ty: "const char *", name: "mac" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_neigh_replace,
+    },
+    Function {
+        name: "netns_batch_len",
+        ret: "size_t",
+        params: &[
+            Param { ty: "const netns_batch *", name: "b" },
+        ],
+        call: call_netns_batch_len,
+    },
+    Function {
+        name: "netns_batch_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_batch *", name: "b" },
+        ],
+        call: call_netns_batch_free,
+    },
+    Function {
+        name: "netns_batch_execute",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_handle *", name: "h" },
+            Param { ty: "const netns_batch *", name: "b" },
+            Param { ty: "netns_outcomes **", name: "out" },
+            Param { ty: "netns_error **", name: "err" },
+        ],
+        call: call_netns_batch_execute,
+    },
+    Function {
+        name: "netns_outcomes_len",
+        ret: "size_t",
+        params: &[
+            Param { ty: "const netns_outcomes *", name: "o" },
+        ],
+        call: call_netns_outcomes_len,
+    },
+    Function {
+        name: "netns_outcomes_code",
+        ret: "int32_t",
+        params: &[
+            Param { ty: "const netns_outcomes *", name: "o" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_outcomes_code,
+    },
+    Function {
+        name: "netns_outcomes_message",
+        ret: "const char *",
+        params: &[
+            Param { ty: "const netns_outcomes *", name: "o" },
+            Param { ty: "size_t", name: "i" },
+        ],
+        call: call_netns_outcomes_message,
+    },
+    Function {
+        name: "netns_outcomes_free",
+        ret: "void",
+        params: &[
+            Param { ty: "netns_outcomes *", name: "o" },
+        ],
+        call: call_netns_outcomes_free,
+    },
 ];
 
 fn call_netns_version(_a: &[usize]) -> Ret {
@@ -468,6 +1193,12 @@ fn call_netns_string_list_free(a: &[usize]) -> Ret {
     Ret::Void
 }
 
+fn call_netns_string_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_string_free takes 1 arguments");
+    netns_string_free(a[0] as *mut c_char);
+    Ret::Void
+}
+
 fn call_netns_ns_create_named(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 3, "netns_ns_create_named takes 3 arguments");
     Ret::Int(netns_ns_create_named(a[0] as *const c_char, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
@@ -501,102 +1232,102 @@ fn call_netns_handle_free(a: &[usize]) -> Ret {
 
 fn call_netns_link_add_veth(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 5, "netns_link_add_veth takes 5 arguments");
-    Ret::Int(netns_link_add_veth(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_add_veth(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_add_bridge(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 3, "netns_link_add_bridge takes 3 arguments");
-    Ret::Int(netns_link_add_bridge(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_add_bridge(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_add_macvlan(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 5, "netns_link_add_macvlan takes 5 arguments");
-    Ret::Int(netns_link_add_macvlan(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_add_macvlan(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_add_vlan(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 5, "netns_link_add_vlan takes 5 arguments");
-    Ret::Int(netns_link_add_vlan(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as u16, a[4] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_add_vlan(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as u16, a[4] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_add_vxlan(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 6, "netns_link_add_vxlan takes 6 arguments");
-    Ret::Int(netns_link_add_vxlan(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as u32, a[3] as *const c_char, a[4] as u16, a[5] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_add_vxlan(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as u32, a[3] as *const c_char, a[4] as u16, a[5] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_del(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 3, "netns_link_del takes 3 arguments");
-    Ret::Int(netns_link_del(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_del(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_index(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_link_index takes 4 arguments");
-    Ret::Int(netns_link_index(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *mut u32, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_index(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut u32, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_set_up(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 3, "netns_link_set_up takes 3 arguments");
-    Ret::Int(netns_link_set_up(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_set_up(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_set_down(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 3, "netns_link_set_down takes 3 arguments");
-    Ret::Int(netns_link_set_down(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_set_down(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_set_mtu(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_link_set_mtu takes 4 arguments");
-    Ret::Int(netns_link_set_mtu(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as u32, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_set_mtu(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as u32, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_set_name(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_link_set_name takes 4 arguments");
-    Ret::Int(netns_link_set_name(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_set_name(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_set_controller(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_link_set_controller takes 4 arguments");
-    Ret::Int(netns_link_set_controller(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_set_controller(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_set_netns(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_link_set_netns takes 4 arguments");
-    Ret::Int(netns_link_set_netns(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_set_netns(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_link_names(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 3, "netns_link_names takes 3 arguments");
-    Ret::Int(netns_link_names(a[0] as *mut netns_handle, a[1] as *mut *mut netns_string_list, a[2] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_link_names(a[0] as *const netns_handle, a[1] as *mut *mut netns_string_list, a[2] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_addr_add(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_addr_add takes 4 arguments");
-    Ret::Int(netns_addr_add(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_addr_add(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_addr_del(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_addr_del takes 4 arguments");
-    Ret::Int(netns_addr_del(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_addr_del(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_addr_list(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_addr_list takes 4 arguments");
-    Ret::Int(netns_addr_list(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_string_list, a[3] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_addr_list(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_string_list, a[3] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_route_add(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 6, "netns_route_add takes 6 arguments");
-    Ret::Int(netns_route_add(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as u32, a[5] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_route_add(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as u32, a[5] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_route_replace(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 6, "netns_route_replace takes 6 arguments");
-    Ret::Int(netns_route_replace(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as u32, a[5] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_route_replace(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as u32, a[5] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_route_del(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 5, "netns_route_del takes 5 arguments");
-    Ret::Int(netns_route_del(a[0] as *mut netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
+    Ret::Int(netns_route_del(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
 }
 
 fn call_netns_ipam_new(a: &[usize]) -> Ret {
@@ -618,6 +1349,395 @@ fn call_netns_ipam_allocate(a: &[usize]) -> Ret {
 fn call_netns_ipam_release(a: &[usize]) -> Ret {
     assert_eq!(a.len(), 4, "netns_ipam_release takes 4 arguments");
     Ret::Int(netns_ipam_release(a[0] as *mut netns_ipam, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_ipam_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 5, "netns_ipam_add takes 5 arguments");
+    Ret::Int(netns_ipam_add(a[0] as *mut netns_ipam, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut c_char, a[4] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_ipam_check(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_ipam_check takes 4 arguments");
+    Ret::Int(netns_ipam_check(a[0] as *mut netns_ipam, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_get(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_link_get takes 4 arguments");
+    Ret::Int(netns_link_get(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_link_info, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_info_index(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_index takes 1 arguments");
+    Ret::Int(netns_link_info_index(a[0] as *const netns_link_info) as i64)
+}
+
+fn call_netns_link_info_name(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_name takes 1 arguments");
+    Ret::Ptr(netns_link_info_name(a[0] as *const netns_link_info) as usize)
+}
+
+fn call_netns_link_info_kind(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_kind takes 1 arguments");
+    Ret::Ptr(netns_link_info_kind(a[0] as *const netns_link_info) as usize)
+}
+
+fn call_netns_link_info_mtu(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_mtu takes 1 arguments");
+    Ret::Int(netns_link_info_mtu(a[0] as *const netns_link_info) as i64)
+}
+
+fn call_netns_link_info_mac(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_mac takes 1 arguments");
+    Ret::Ptr(netns_link_info_mac(a[0] as *const netns_link_info) as usize)
+}
+
+fn call_netns_link_info_is_up(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_is_up takes 1 arguments");
+    Ret::Bool(netns_link_info_is_up(a[0] as *const netns_link_info))
+}
+
+fn call_netns_link_info_controller(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_controller takes 1 arguments");
+    Ret::Int(netns_link_info_controller(a[0] as *const netns_link_info) as i64)
+}
+
+fn call_netns_link_info_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_info_free takes 1 arguments");
+    netns_link_info_free(a[0] as *mut netns_link_info);
+    Ret::Void
+}
+
+fn call_netns_link_list(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_list takes 3 arguments");
+    Ret::Int(netns_link_list(a[0] as *const netns_handle, a[1] as *mut *mut netns_links, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_links_len(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_links_len takes 1 arguments");
+    Ret::Int(netns_links_len(a[0] as *const netns_links) as i64)
+}
+
+fn call_netns_links_get(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_links_get takes 2 arguments");
+    Ret::Ptr(netns_links_get(a[0] as *const netns_links, a[1] as usize) as usize)
+}
+
+fn call_netns_links_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_links_free takes 1 arguments");
+    netns_links_free(a[0] as *mut netns_links);
+    Ret::Void
+}
+
+fn call_netns_route_list(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 5, "netns_route_list takes 5 arguments");
+    Ret::Int(netns_route_list(a[0] as *const netns_handle, a[1] as i32, a[2] as u32, a[3] as *mut *mut netns_routes, a[4] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_routes_len(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_routes_len takes 1 arguments");
+    Ret::Int(netns_routes_len(a[0] as *const netns_routes) as i64)
+}
+
+fn call_netns_routes_get(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_routes_get takes 2 arguments");
+    Ret::Ptr(netns_routes_get(a[0] as *const netns_routes, a[1] as usize) as usize)
+}
+
+fn call_netns_route_dst(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_dst takes 1 arguments");
+    Ret::Ptr(netns_route_dst(a[0] as *const netns_route) as usize)
+}
+
+fn call_netns_route_family(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_family takes 1 arguments");
+    Ret::Int(netns_route_family(a[0] as *const netns_route) as i64)
+}
+
+fn call_netns_route_gateway(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_gateway takes 1 arguments");
+    Ret::Ptr(netns_route_gateway(a[0] as *const netns_route) as usize)
+}
+
+fn call_netns_route_link_index(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_link_index takes 1 arguments");
+    Ret::Int(netns_route_link_index(a[0] as *const netns_route) as i64)
+}
+
+fn call_netns_route_metric(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_metric takes 1 arguments");
+    Ret::Int(netns_route_metric(a[0] as *const netns_route) as i64)
+}
+
+fn call_netns_route_table(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_table takes 1 arguments");
+    Ret::Int(netns_route_table(a[0] as *const netns_route) as i64)
+}
+
+fn call_netns_routes_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_routes_free takes 1 arguments");
+    netns_routes_free(a[0] as *mut netns_routes);
+    Ret::Void
+}
+
+fn call_netns_route_get(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_route_get takes 4 arguments");
+    Ret::Int(netns_route_get(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_route, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_route_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_route_free takes 1 arguments");
+    netns_route_free(a[0] as *mut netns_route);
+    Ret::Void
+}
+
+fn call_netns_link_spec_new(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_link_spec_new takes 4 arguments");
+    Ret::Int(netns_link_spec_new(a[0] as *const c_char, a[1] as *const c_char, a[2] as *mut *mut netns_link_spec, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_parent(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_parent takes 3 arguments");
+    Ret::Int(netns_link_spec_set_parent(a[0] as *mut netns_link_spec, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_peer(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_peer takes 3 arguments");
+    Ret::Int(netns_link_spec_set_peer(a[0] as *mut netns_link_spec, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_peer_netns(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_peer_netns takes 3 arguments");
+    Ret::Int(netns_link_spec_set_peer_netns(a[0] as *mut netns_link_spec, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_mtu(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_mtu takes 3 arguments");
+    Ret::Int(netns_link_spec_set_mtu(a[0] as *mut netns_link_spec, a[1] as u32, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_mac(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_mac takes 3 arguments");
+    Ret::Int(netns_link_spec_set_mac(a[0] as *mut netns_link_spec, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_mode(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_mode takes 3 arguments");
+    Ret::Int(netns_link_spec_set_mode(a[0] as *mut netns_link_spec, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_id(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_id takes 3 arguments");
+    Ret::Int(netns_link_spec_set_id(a[0] as *mut netns_link_spec, a[1] as u32, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_up(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_up takes 3 arguments");
+    Ret::Int(netns_link_spec_set_up(a[0] as *mut netns_link_spec, a[1] != 0, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_set_vlan_filtering(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_spec_set_vlan_filtering takes 3 arguments");
+    Ret::Int(netns_link_spec_set_vlan_filtering(a[0] as *mut netns_link_spec, a[1] != 0, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_spec_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_link_spec_free takes 1 arguments");
+    netns_link_spec_free(a[0] as *mut netns_link_spec);
+    Ret::Void
+}
+
+fn call_netns_link_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_link_add takes 3 arguments");
+    Ret::Int(netns_link_add(a[0] as *const netns_handle, a[1] as *const netns_link_spec, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_link_add_in(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_link_add_in takes 4 arguments");
+    Ret::Int(netns_link_add_in(a[0] as *const netns_handle, a[1] as *const netns_link_spec, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_addr_replace(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_addr_replace takes 4 arguments");
+    Ret::Int(netns_addr_replace(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_neigh_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 5, "netns_neigh_add takes 5 arguments");
+    Ret::Int(netns_neigh_add(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_neigh_replace(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 5, "netns_neigh_replace takes 5 arguments");
+    Ret::Int(netns_neigh_replace(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_neigh_del(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_neigh_del takes 4 arguments");
+    Ret::Int(netns_neigh_del(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_neigh_list(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_neigh_list takes 4 arguments");
+    Ret::Int(netns_neigh_list(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_neighs, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_neighs_len(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_neighs_len takes 1 arguments");
+    Ret::Int(netns_neighs_len(a[0] as *const netns_neighs) as i64)
+}
+
+fn call_netns_neighs_get(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_neighs_get takes 2 arguments");
+    Ret::Ptr(netns_neighs_get(a[0] as *const netns_neighs, a[1] as usize) as usize)
+}
+
+fn call_netns_neigh_ip(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_neigh_ip takes 1 arguments");
+    Ret::Ptr(netns_neigh_ip(a[0] as *const netns_neigh) as usize)
+}
+
+fn call_netns_neigh_mac(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_neigh_mac takes 1 arguments");
+    Ret::Ptr(netns_neigh_mac(a[0] as *const netns_neigh) as usize)
+}
+
+fn call_netns_neigh_link_index(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_neigh_link_index takes 1 arguments");
+    Ret::Int(netns_neigh_link_index(a[0] as *const netns_neigh) as i64)
+}
+
+fn call_netns_neigh_state(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_neigh_state takes 1 arguments");
+    Ret::Ptr(netns_neigh_state(a[0] as *const netns_neigh) as usize)
+}
+
+fn call_netns_neighs_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_neighs_free takes 1 arguments");
+    netns_neighs_free(a[0] as *mut netns_neighs);
+    Ret::Void
+}
+
+fn call_netns_bridge_vlan_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 6, "netns_bridge_vlan_add takes 6 arguments");
+    Ret::Int(netns_bridge_vlan_add(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as u16, a[3] != 0, a[4] != 0, a[5] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_bridge_vlan_del(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_bridge_vlan_del takes 4 arguments");
+    Ret::Int(netns_bridge_vlan_del(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as u16, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_bridge_vlan_list(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_bridge_vlan_list takes 4 arguments");
+    Ret::Int(netns_bridge_vlan_list(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut netns_bridge_vlans, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_bridge_vlans_len(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_bridge_vlans_len takes 1 arguments");
+    Ret::Int(netns_bridge_vlans_len(a[0] as *const netns_bridge_vlans) as i64)
+}
+
+fn call_netns_bridge_vlans_vid(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_bridge_vlans_vid takes 2 arguments");
+    Ret::Int(netns_bridge_vlans_vid(a[0] as *const netns_bridge_vlans, a[1] as usize) as i64)
+}
+
+fn call_netns_bridge_vlans_is_pvid(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_bridge_vlans_is_pvid takes 2 arguments");
+    Ret::Bool(netns_bridge_vlans_is_pvid(a[0] as *const netns_bridge_vlans, a[1] as usize))
+}
+
+fn call_netns_bridge_vlans_is_untagged(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_bridge_vlans_is_untagged takes 2 arguments");
+    Ret::Bool(netns_bridge_vlans_is_untagged(a[0] as *const netns_bridge_vlans, a[1] as usize))
+}
+
+fn call_netns_bridge_vlans_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_bridge_vlans_free takes 1 arguments");
+    netns_bridge_vlans_free(a[0] as *mut netns_bridge_vlans);
+    Ret::Void
+}
+
+fn call_netns_sysctl_get(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_sysctl_get takes 4 arguments");
+    Ret::Int(netns_sysctl_get(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *mut *mut c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_sysctl_set(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_sysctl_set takes 4 arguments");
+    Ret::Int(netns_sysctl_set(a[0] as *const netns_handle, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_new(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_batch_new takes 2 arguments");
+    Ret::Int(netns_batch_new(a[0] as *mut *mut netns_batch, a[1] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_link_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_batch_link_add takes 3 arguments");
+    Ret::Int(netns_batch_link_add(a[0] as *mut netns_batch, a[1] as *const netns_link_spec, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_link_set_up(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_batch_link_set_up takes 3 arguments");
+    Ret::Int(netns_batch_link_set_up(a[0] as *mut netns_batch, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_link_del(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 3, "netns_batch_link_del takes 3 arguments");
+    Ret::Int(netns_batch_link_del(a[0] as *mut netns_batch, a[1] as *const c_char, a[2] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_addr_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_batch_addr_add takes 4 arguments");
+    Ret::Int(netns_batch_addr_add(a[0] as *mut netns_batch, a[1] as *const c_char, a[2] as *const c_char, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_route_add(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 6, "netns_batch_route_add takes 6 arguments");
+    Ret::Int(netns_batch_route_add(a[0] as *mut netns_batch, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as u32, a[5] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_neigh_replace(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 5, "netns_batch_neigh_replace takes 5 arguments");
+    Ret::Int(netns_batch_neigh_replace(a[0] as *mut netns_batch, a[1] as *const c_char, a[2] as *const c_char, a[3] as *const c_char, a[4] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_batch_len(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_batch_len takes 1 arguments");
+    Ret::Int(netns_batch_len(a[0] as *const netns_batch) as i64)
+}
+
+fn call_netns_batch_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_batch_free takes 1 arguments");
+    netns_batch_free(a[0] as *mut netns_batch);
+    Ret::Void
+}
+
+fn call_netns_batch_execute(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 4, "netns_batch_execute takes 4 arguments");
+    Ret::Int(netns_batch_execute(a[0] as *const netns_handle, a[1] as *const netns_batch, a[2] as *mut *mut netns_outcomes, a[3] as *mut *mut netns_error) as i64)
+}
+
+fn call_netns_outcomes_len(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_outcomes_len takes 1 arguments");
+    Ret::Int(netns_outcomes_len(a[0] as *const netns_outcomes) as i64)
+}
+
+fn call_netns_outcomes_code(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_outcomes_code takes 2 arguments");
+    Ret::Int(netns_outcomes_code(a[0] as *const netns_outcomes, a[1] as usize) as i64)
+}
+
+fn call_netns_outcomes_message(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 2, "netns_outcomes_message takes 2 arguments");
+    Ret::Ptr(netns_outcomes_message(a[0] as *const netns_outcomes, a[1] as usize) as usize)
+}
+
+fn call_netns_outcomes_free(a: &[usize]) -> Ret {
+    assert_eq!(a.len(), 1, "netns_outcomes_free takes 1 arguments");
+    netns_outcomes_free(a[0] as *mut netns_outcomes);
+    Ret::Void
 }
 
 #[allow(unused)]
