@@ -9,7 +9,7 @@ use std::ffi::{c_char, CString};
 use netns_core::{AddrSpec, LinkId, NeighSpec, NetNs, RouteSpec};
 
 use crate::more::neigh_spec;
-use crate::objects::{addr_spec, route_spec, with_handle};
+use crate::objects::{addr_spec_brd, route_spec, with_handle};
 use crate::read::{cstring, free_box, opt_ptr};
 use crate::spec::netns_link_spec;
 use crate::{
@@ -150,13 +150,7 @@ pub extern "C" fn netns_batch_addr_add(
     cidr: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
-    push(b, err, || {
-        let mut spec = addr_spec(ifname, cidr)?;
-        if netns_core::IpFamily::of_net(&spec.prefix) == netns_core::IpFamily::V4 {
-            spec = spec.broadcast_auto();
-        }
-        Ok(Op::AddrAdd(spec))
-    })
+    push(b, err, || Ok(Op::AddrAdd(addr_spec_brd(ifname, cidr)?)))
 }
 
 /// Add a route, arguments as for `netns_route_add`, to the batch.

@@ -94,6 +94,23 @@ fn with_ipam(
     boundary(err, || f(obj(ipam.cast_const(), "ipam")?))
 }
 
+/// Run a body on one attachment: the allocator (locked for the call),
+/// `container_id` and `ifname` checked first.
+fn with_owner(
+    ipam: *mut netns_ipam,
+    container_id: *const c_char,
+    ifname: *const c_char,
+    err: *mut *mut netns_error,
+    f: impl FnOnce(&netns_ipam, &mut Allocator<FileStore>, &str, &str) -> FfiResult,
+) -> i32 {
+    with_ipam(ipam, err, |ipam| {
+        let id = req_str(container_id, "container_id")?;
+        let ifname = req_str(ifname, "ifname")?;
+        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
+        f(ipam, &mut alloc, id, ifname)
+    })
+}
+
 /// host-local's ADD for (`container_id`, `ifname`): one address from every
 /// range set, as CIDRs with the range's prefix ("10.22.0.2/16"), in range-set
 /// order, in a new `*out_cidrs`. Fails with NETNS_ERR_IPAM_DUPLICATE if the
@@ -107,15 +124,18 @@ pub extern "C" fn netns_ipam_allocate(
     out_cidrs: *mut *mut netns_string_list,
     err: *mut *mut netns_error,
 ) -> i32 {
-    with_ipam(ipam, err, |ipam| {
-        let id = req_str(container_id, "container_id")?;
-        let ifname = req_str(ifname, "ifname")?;
-        let out = out_ptr(out_cidrs, "out_cidrs")?;
-        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
-        let got = alloc.allocate(id, ifname, &ipam.config.requested_ips)?;
-        *out = string_list(got.iter().map(|a| a.address.to_string()).collect());
-        Ok(())
-    })
+    with_owner(
+        ipam,
+        container_id,
+        ifname,
+        err,
+        |ipam, alloc, id, ifname| {
+            let out = out_ptr(out_cidrs, "out_cidrs")?;
+            let got = alloc.allocate(id, ifname, &ipam.config.requested_ips)?;
+            *out = string_list(got.iter().map(|a| a.address.to_string()).collect());
+            Ok(())
+        },
+    )
 }
 
 /// host-local's DEL for (`container_id`, `ifname`): release what it holds.
@@ -127,10 +147,7 @@ pub extern "C" fn netns_ipam_release(
     ifname: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
-    with_ipam(ipam, err, |ipam| {
-        let id = req_str(container_id, "container_id")?;
-        let ifname = req_str(ifname, "ifname")?;
-        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
+    with_owner(ipam, container_id, ifname, err, |_, alloc, id, ifname| {
         alloc.release(id, ifname)?;
         Ok(())
     })
@@ -151,26 +168,29 @@ pub extern "C" fn netns_ipam_add(
     out_result_json: *mut *mut c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
-    with_ipam(ipam, err, |ipam| {
-        let id = req_str(container_id, "container_id")?;
-        let ifname = req_str(ifname, "ifname")?;
-        let out = out_ptr(out_result_json, "out_result_json")?;
-        let dns = host_local::dns(&ipam.config)
-            .map_err(|e| Failure::new(NETNS_ERR_IPAM_CONFIG, e.text()))?;
-        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
-        let got = alloc.allocate(id, ifname, &ipam.config.requested_ips)?;
-        let result = host_local::result(&ipam.config, &got, dns, RESULT_VERSION);
-        let json = match result.to_json(RESULT_VERSION) {
-            Ok(j) => j,
-            Err(e) => {
-                // Nothing is kept from a failed call.
-                let _ = alloc.release(id, ifname);
-                return Err(Failure::new(NETNS_ERR_INTERNAL, e.text()));
-            }
-        };
-        *out = crate::read::cstring(json).into_raw();
-        Ok(())
-    })
+    with_owner(
+        ipam,
+        container_id,
+        ifname,
+        err,
+        |ipam, alloc, id, ifname| {
+            let out = out_ptr(out_result_json, "out_result_json")?;
+            let dns = host_local::dns(&ipam.config)
+                .map_err(|e| Failure::new(NETNS_ERR_IPAM_CONFIG, e.text()))?;
+            let got = alloc.allocate(id, ifname, &ipam.config.requested_ips)?;
+            let result = host_local::result(&ipam.config, &got, dns, RESULT_VERSION);
+            let json = match result.to_json(RESULT_VERSION) {
+                Ok(j) => j,
+                Err(e) => {
+                    // Nothing is kept from a failed call.
+                    let _ = alloc.release(id, ifname);
+                    return Err(Failure::new(NETNS_ERR_INTERNAL, e.text()));
+                }
+            };
+            *out = crate::read::cstring(json).into_raw();
+            Ok(())
+        },
+    )
 }
 
 /// The CNI version of the results [`netns_ipam_add`] returns.
@@ -185,10 +205,7 @@ pub extern "C" fn netns_ipam_check(
     ifname: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
-    with_ipam(ipam, err, |ipam| {
-        let id = req_str(container_id, "container_id")?;
-        let ifname = req_str(ifname, "ifname")?;
-        let mut alloc = ipam.alloc.lock().unwrap_or_else(|p| p.into_inner());
+    with_owner(ipam, container_id, ifname, err, |_, alloc, id, ifname| {
         if alloc.check(id, ifname)? {
             Ok(())
         } else {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use netns_core::{BridgeVlan, MacAddr, NeighFilter, NeighSpec, Neighbour, Sysctl};
 
-use crate::objects::{addr_spec, with_handle};
+use crate::objects::{addr_spec_brd, with_handle};
 use crate::read::{cstring, free_box, opt_ptr};
 use crate::{
     boundary, guard, netns_error, netns_handle, obj, opt_str, out_ptr, req_str, Failure, FfiResult,
@@ -22,11 +22,7 @@ pub extern "C" fn netns_addr_replace(
     err: *mut *mut netns_error,
 ) -> i32 {
     with_handle(h, err, |h| {
-        let mut spec = addr_spec(ifname, cidr)?;
-        if netns_core::IpFamily::of_net(&spec.prefix) == netns_core::IpFamily::V4 {
-            spec = spec.broadcast_auto();
-        }
-        h.addr_replace(&spec)?;
+        h.addr_replace(&addr_spec_brd(ifname, cidr)?)?;
         Ok(())
     })
 }

@@ -299,6 +299,20 @@ pub(crate) fn addr_spec(
     Ok(netns_core::AddrSpec::new(ifname, cidr))
 }
 
+/// The address to add: [`addr_spec`], with the prefix's broadcast address
+/// for IPv4 (`brd +`).
+pub(crate) fn addr_spec_brd(
+    ifname: *const c_char,
+    cidr: *const c_char,
+) -> FfiResult<netns_core::AddrSpec> {
+    let spec = addr_spec(ifname, cidr)?;
+    if netns_core::IpFamily::of_net(&spec.prefix) == netns_core::IpFamily::V4 {
+        Ok(spec.broadcast_auto())
+    } else {
+        Ok(spec)
+    }
+}
+
 /// Add the address `cidr` (e.g. "10.0.0.2/24" or "2001:db8::2/64") to
 /// `ifname`; IPv4 addresses get the broadcast address of their prefix. Like
 /// `ip addr add CIDR brd + dev IFNAME`.
@@ -310,11 +324,7 @@ pub extern "C" fn netns_addr_add(
     err: *mut *mut netns_error,
 ) -> i32 {
     with_handle(h, err, |h| {
-        let mut spec = addr_spec(ifname, cidr)?;
-        if netns_core::IpFamily::of_net(&spec.prefix) == netns_core::IpFamily::V4 {
-            spec = spec.broadcast_auto();
-        }
-        h.addr_add(&spec)?;
+        h.addr_add(&addr_spec_brd(ifname, cidr)?)?;
         Ok(())
     })
 }
