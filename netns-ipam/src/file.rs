@@ -55,18 +55,19 @@
 //! therefore reads the directory once per command, as host-local does, but
 //! does not probe a file per candidate address.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use crate::diskindex::{self, INDEX_MAX, INDEX_PREFIX};
 use crate::ip;
-use crate::store::{owner_key, Index, Reservation, Store, StoreError};
+use crate::store::{owner_key, release_by_id_in, Index, Reservation, Store, StoreError};
 
 const CURSOR_PREFIX: &str = "last_reserved_ip.";
 
@@ -90,10 +91,28 @@ pub struct FileStore {
     dir: PathBuf,
     /// The network directory, opened once: every entry is reached from it.
     dirfd: File,
+    /// The data directory (where the persistent index lives), opened once.
+    datafd: File,
+    /// The persistent index's name in the data directory.
+    index_name: String,
     lock: File,
     index: Index,
     built: bool,
     watch: Option<OwnedFd>,
+    network: String,
+    /// The inode of each reservation file in the index.
+    inos: HashMap<IpAddr, u64>,
+    /// The owners came from the persistent index (names and inodes checked
+    /// against the directory), not from reading every file.
+    from_index: bool,
+    /// The index's signature at lock, corrected for what was learnt from
+    /// the files since: differs from the current one iff this lock changed
+    /// the reservations.
+    sig_at_lock: u64,
+    /// This lock removed the persistent index (before its first change).
+    removed_index: bool,
+    /// The persistent index is known to be in the directory.
+    index_on_disk: bool,
 }
 
 impl FileStore {
@@ -117,6 +136,8 @@ impl FileStore {
         // The data directory itself is the admin's choice (it may be a
         // symlink); the network's entry in it is not followed.
         let dirfd = open_dir_nofollow(&dir)?;
+        let datafd = File::open(data_dir.as_ref())
+            .map_err(|e| StoreError::io("open", data_dir.as_ref(), e))?;
         let lock = openat(
             &dirfd,
             b"lock",
@@ -128,10 +149,18 @@ impl FileStore {
         Ok(FileStore {
             dir,
             dirfd,
+            datafd,
+            index_name: format!("{INDEX_PREFIX}{network}"),
             lock,
             index: Index::default(),
             built: false,
             watch: None,
+            network: network.to_string(),
+            inos: HashMap::new(),
+            from_index: false,
+            sig_at_lock: 0,
+            removed_index: false,
+            index_on_disk: true,
         })
     }
 
@@ -243,9 +272,13 @@ impl FileStore {
     /// Bring the index entry of `ip` in line with the directory.
     fn refresh(&mut self, ip: IpAddr) {
         match read_owner_at(&self.dirfd, ip.to_string().as_bytes()) {
-            Some(owner) => self.index.insert(ip, owner),
+            Some((owner, ino)) => {
+                self.index.insert(ip, owner);
+                self.inos.insert(ip, ino);
+            }
             None => {
                 self.index.remove(&ip);
+                self.inos.remove(&ip);
             }
         }
     }
@@ -255,19 +288,124 @@ impl FileStore {
             self.add_watch();
         }
         self.index.clear();
+        self.inos.clear();
         let names =
             read_dir_at(&self.dirfd).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
-        for name in names {
+        self.index_on_disk = true;
+        for (name, _) in names {
             let Some(ip) = Self::entry_ip(&name) else {
                 continue;
             };
-            if let Some(owner) = read_owner_at(&self.dirfd, &name) {
+            if let Some((owner, ino)) = read_owner_at(&self.dirfd, &name) {
                 self.index.insert(ip, owner);
+                self.inos.insert(ip, ino);
             }
         }
         // Whatever was queued while we read is already in the index.
         let _ = self.drain();
         self.built = true;
+        self.from_index = false;
+        Ok(())
+    }
+
+    /// The network directory's (device, inode).
+    fn dir_id(&self) -> Result<(u64, u64), StoreError> {
+        let m = self
+            .dirfd
+            .metadata()
+            .map_err(|e| StoreError::io("stat", &self.dir, e))?;
+        Ok((m.dev(), m.ino()))
+    }
+
+    /// The first lock of a one-shot user: the index from the persistent
+    /// index file, checked against the directory's listing (names and
+    /// inodes, exact whatever the timestamps say); only the reservation
+    /// files the index does not know as they are now are read. Without a
+    /// usable index file, every file is read.
+    fn load(&mut self) -> Result<(), StoreError> {
+        let names =
+            read_dir_at(&self.dirfd).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
+        let (dev, ino) = self.dir_id()?;
+        let file = read_regular_at(&self.datafd, self.index_name.as_bytes(), INDEX_MAX);
+        self.index_on_disk = file.is_some();
+        let disk = file
+            .and_then(|(b, _)| diskindex::decode(&b))
+            .filter(|d| d.network == self.network && d.dev == dev && d.ino == ino);
+        let Some(disk) = disk else {
+            return self.rebuild(false);
+        };
+        let known: HashMap<IpAddr, (u64, String)> = disk
+            .entries
+            .into_iter()
+            .map(|(ip, ino, owner)| (ip, (ino, owner)))
+            .collect();
+        self.index.clear();
+        self.inos.clear();
+        let mut known = known;
+        for (name, ino) in names {
+            let Some(ip) = Self::entry_ip(&name) else {
+                continue;
+            };
+            match known.remove(&ip) {
+                Some((i, owner)) if i == ino && ino != 0 => {
+                    self.index.insert(ip, owner);
+                    self.inos.insert(ip, ino);
+                }
+                _ => self.refresh(ip),
+            }
+        }
+        self.built = true;
+        self.from_index = true;
+        Ok(())
+    }
+
+    /// Read every file again (the owners from the index are in doubt),
+    /// keeping track of what this lock itself changed.
+    fn reread(&mut self) -> Result<(), StoreError> {
+        let before = self.index.sig();
+        self.rebuild(false)?;
+        self.sig_at_lock ^= before ^ self.index.sig();
+        Ok(())
+    }
+
+    /// Before the first change of a lock: remove the persistent index, so
+    /// that if this process dies or cannot write the new one, no stale
+    /// index survives its changes.
+    fn before_change(&mut self) -> Result<(), StoreError> {
+        if self.index_on_disk && !self.removed_index {
+            match unlinkat(&self.datafd, self.index_name.as_bytes()) {
+                Ok(()) => self.removed_index = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let path = self.dir.with_file_name(&self.index_name);
+                    return Err(StoreError::io("unlink", path, e));
+                }
+            }
+            self.index_on_disk = false;
+        }
+        Ok(())
+    }
+
+    /// Write the persistent index (temporary file + rename). Best effort:
+    /// the index is a cache, and a missing one only costs a full read.
+    fn write_index(&mut self) -> Result<(), StoreError> {
+        let (dev, ino) = self.dir_id()?;
+        let res = self.index.reservations();
+        let bytes = diskindex::encode(
+            &self.network,
+            dev,
+            ino,
+            res.iter().map(|r| {
+                (
+                    r.ip,
+                    self.inos.get(&r.ip).copied().unwrap_or(0),
+                    r.owner.as_str(),
+                )
+            }),
+        );
+        let data_dir = self.dir.parent().unwrap_or(&self.dir);
+        write_atomic(&self.datafd, data_dir, &self.index_name, &bytes)?;
+        self.index_on_disk = true;
         Ok(())
     }
 
@@ -278,7 +416,7 @@ impl FileStore {
         // RCU grace period, ~20 ms). The second lock reads it again and
         // starts watching; from then on only the changes are read.
         if !self.built {
-            return self.rebuild(false);
+            return self.load();
         }
         if self.watch.is_none() {
             return self.rebuild(true);
@@ -298,33 +436,40 @@ impl FileStore {
 
     fn write_cursor(&self, range_id: usize, ip: IpAddr) -> Result<(), StoreError> {
         let name = format!("{CURSOR_PREFIX}{range_id}");
-        // A name no one can plant in advance, created with O_EXCL: never an
-        // existing file, never a symlink.
-        let (tmp, f) = (0..8)
-            .find_map(|_| {
-                let tmp = format!(".{name}.{:016x}.tmp", random_u64());
-                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-                match openat(&self.dirfd, tmp.as_bytes(), flags, 0o644) {
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
-                    other => Some(other.map(|f| (tmp, f))),
-                }
-            })
-            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EEXIST)))
-            .map_err(|e| StoreError::io("create", self.dir.join(format!(".{name}.tmp")), e))?;
-        let mut f = f;
-        if let Err(e) = f.write_all(ip.to_string().as_bytes()) {
-            let _ = unlinkat(&self.dirfd, tmp.as_bytes());
-            return Err(StoreError::io("write", self.dir.join(&tmp), e));
-        }
-        drop(f);
-        // rename(2) replaces whatever entry is at the name, a planted symlink
-        // included, without following it.
-        if let Err(e) = renameat(&self.dirfd, tmp.as_bytes(), name.as_bytes()) {
-            let _ = unlinkat(&self.dirfd, tmp.as_bytes());
-            return Err(StoreError::io("rename", self.dir.join(name), e));
-        }
-        Ok(())
+        write_atomic(&self.dirfd, &self.dir, &name, ip.to_string().as_bytes())
     }
+}
+
+/// Write `data` to a fresh temporary file of `dirfd` (the directory `dir`
+/// names, or, for the index, whose parent holds it) and rename it over
+/// `name`.
+fn write_atomic(dirfd: &File, dir: &Path, name: &str, data: &[u8]) -> Result<(), StoreError> {
+    // A name no one can plant in advance, created with O_EXCL: never an
+    // existing file, never a symlink.
+    let (tmp, f) = (0..8)
+        .find_map(|_| {
+            let tmp = format!(".{name}.{:016x}.tmp", random_u64());
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+            match openat(dirfd, tmp.as_bytes(), flags, 0o644) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                other => Some(other.map(|f| (tmp, f))),
+            }
+        })
+        .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EEXIST)))
+        .map_err(|e| StoreError::io("create", dir.join(format!(".{name}.tmp")), e))?;
+    let mut f = f;
+    if let Err(e) = f.write_all(data) {
+        let _ = unlinkat(dirfd, tmp.as_bytes());
+        return Err(StoreError::io("write", dir.join(&tmp), e));
+    }
+    drop(f);
+    // rename(2) replaces whatever entry is at the name, a planted symlink
+    // included, without following it.
+    if let Err(e) = renameat(dirfd, tmp.as_bytes(), name.as_bytes()) {
+        let _ = unlinkat(dirfd, tmp.as_bytes());
+        return Err(StoreError::io("rename", dir.join(name), e));
+    }
+    Ok(())
 }
 
 impl Store for FileStore {
@@ -334,10 +479,19 @@ impl Store for FileStore {
             let _ = self.flock(libc::LOCK_UN);
             return Err(e);
         }
+        self.sig_at_lock = self.index.sig();
+        self.removed_index = false;
         Ok(())
     }
 
     fn unlock(&mut self) -> Result<(), StoreError> {
+        // Only a lock that changed the reservations writes the index (or
+        // one that removed it): a refused or read-only command leaves the
+        // directory as it found it.
+        if self.index.sig() != self.sig_at_lock || self.removed_index {
+            let _ = self.write_index();
+        }
+        self.removed_index = false;
         self.flock(libc::LOCK_UN)
     }
 
@@ -350,6 +504,7 @@ impl Store for FileStore {
     ) -> Result<bool, StoreError> {
         let ip = ip::canonical(ip);
         let name = ip.to_string();
+        self.before_change()?;
         let path = || self.dir.join(&name);
         // O_EXCL: an existing entry of that name, whatever it is (a
         // reservation, a planted symlink or FIFO), means the address is
@@ -369,6 +524,7 @@ impl Store for FileStore {
             let _ = unlinkat(&self.dirfd, name.as_bytes());
             return Err(StoreError::io("write", path(), e));
         }
+        let file_ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
         drop(f);
         if let Err(e) = self.write_cursor(range_id, ip) {
             // host-local leaks the reservation here; we do not.
@@ -376,6 +532,7 @@ impl Store for FileStore {
             return Err(e);
         }
         self.index.insert(ip, owner.trim().to_string());
+        self.inos.insert(ip, file_ino);
         Ok(true)
     }
 
@@ -385,21 +542,24 @@ impl Store for FileStore {
         // so does one that is not a regular file (never followed or read
         // without a bound).
         Ok(read_regular_at(&self.dirfd, name.as_bytes(), CURSOR_MAX)
-            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|(b, _)| String::from_utf8(b).ok())
             .and_then(|s| ip::parse_ip(&s)))
     }
 
     fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
         let ip = ip::canonical(ip);
         let name = ip.to_string();
+        self.before_change()?;
         // unlink(2) removes the entry itself, a symlink included.
         match unlinkat(&self.dirfd, name.as_bytes()) {
             Ok(()) => {
                 self.index.remove(&ip);
+                self.inos.remove(&ip);
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.index.remove(&ip);
+                self.inos.remove(&ip);
                 Ok(false)
             }
             Err(e) => Err(StoreError::io("unlink", self.dir.join(name), e)),
@@ -407,7 +567,20 @@ impl Store for FileStore {
     }
 
     fn ips_of_owner(&mut self, owner: &str) -> Result<Vec<IpAddr>, StoreError> {
-        Ok(self.index.ips_of_owner(owner))
+        let ips = self.index.ips_of_owner(owner);
+        if self.from_index {
+            // An owner from the index is confirmed by the file itself
+            // before anything is done with it (a file rewritten in place
+            // keeps its name and inode).
+            for ip in &ips {
+                let now = read_owner_at(&self.dirfd, ip.to_string().as_bytes());
+                if now.as_ref().map(|(o, _)| o.as_str()) != Some(owner) {
+                    self.reread()?;
+                    return Ok(self.index.ips_of_owner(owner));
+                }
+            }
+        }
+        Ok(ips)
     }
 
     fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
@@ -415,7 +588,37 @@ impl Store for FileStore {
     }
 
     fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError> {
+        // Every owner matters here (GC): read them from the files.
+        if self.from_index {
+            self.reread()?;
+        }
         Ok(self.index.reservations())
+    }
+
+    fn find_by_id(&mut self, id: &str, ifname: &str) -> Result<bool, StoreError> {
+        let found = |s: &mut Self| -> Result<bool, StoreError> {
+            Ok(!s.ips_of_owner(&owner_key(id, ifname))?.is_empty()
+                || !s.ips_of_owner(id.trim())?.is_empty())
+        };
+        if found(self)? {
+            return Ok(true);
+        }
+        // "Nothing" from the index is confirmed from the files.
+        if self.from_index {
+            self.reread()?;
+            return found(self);
+        }
+        Ok(false)
+    }
+
+    fn release_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>, StoreError> {
+        let released = release_by_id_in(self, id, ifname)?;
+        if released.is_empty() && self.from_index {
+            // "Nothing" from the index is confirmed from the files.
+            self.reread()?;
+            return release_by_id_in(self, id, ifname);
+        }
+        Ok(released)
     }
 }
 
@@ -428,37 +631,29 @@ const CURSOR_MAX: usize = 64;
 /// Read a reservation file relative to the network directory: `None` if it
 /// is not a regular file that can be read (see the module docs). One
 /// `openat`, one `fstat`, usually one `read`, one `close`.
-fn read_owner_at(dir: &File, name: &[u8]) -> Option<String> {
-    let data = read_regular_at(dir, name, OWNER_MAX)?;
-    Some(String::from_utf8_lossy(&data).trim().to_string())
+fn read_owner_at(dir: &File, name: &[u8]) -> Option<(String, u64)> {
+    let (data, ino) = read_regular_at(dir, name, OWNER_MAX)?;
+    Some((String::from_utf8_lossy(&data).trim().to_string(), ino))
 }
 
 /// Up to `max` bytes of the regular file `name` of `dir`: opened without
 /// following a symlink and without blocking on a FIFO, checked to be a
-/// regular file. `None` otherwise.
-fn read_regular_at(dir: &File, name: &[u8], max: usize) -> Option<Vec<u8>> {
-    let mut f = openat(
+/// regular file, with its inode. `None` otherwise.
+fn read_regular_at(dir: &File, name: &[u8], max: usize) -> Option<(Vec<u8>, u64)> {
+    let f = openat(
         dir,
         name,
         libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
         0,
     )
     .ok()?;
-    if !is_regular(&f).ok()? {
+    let meta = f.metadata().ok()?;
+    if !meta.file_type().is_file() {
         return None;
     }
-    let mut buf = [0u8; 512];
-    let mut data = Vec::new();
-    while data.len() < max {
-        let want = buf.len().min(max - data.len());
-        match f.read(&mut buf[..want]) {
-            Ok(0) => break,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        }
-    }
-    Some(data)
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(max) + 1);
+    f.take(max as u64).read_to_end(&mut data).ok()?;
+    Some((data, meta.ino()))
 }
 
 /// `openat(dir, name, flags | O_CLOEXEC, mode)`.
@@ -518,7 +713,7 @@ fn unlinkat(dir: &File, name: &[u8]) -> io::Result<()> {
 
 /// The names of the entries of `dir` (without `.` and `..`), read through
 /// the descriptor, not the path.
-fn read_dir_at(dir: &File) -> io::Result<Vec<Vec<u8>>> {
+fn read_dir_at(dir: &File) -> io::Result<Vec<(Vec<u8>, u64)>> {
     // fdopendir takes the descriptor over: give it a duplicate.
     let dup = dir.try_clone()?;
     let fd = std::os::fd::IntoRawFd::into_raw_fd(dup);
@@ -556,13 +751,11 @@ fn read_dir_at(dir: &File) -> io::Result<Vec<Vec<u8>>> {
         // NUL-terminated string, valid until the next readdir call.
         let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
         if name != b"." && name != b".." {
-            names.push(name.to_vec());
+            // SAFETY: as above, `ent` is valid until the next readdir.
+            let ino = unsafe { (*ent).d_ino };
+            names.push((name.to_vec(), ino));
         }
     }
-}
-
-fn is_regular(f: &File) -> io::Result<bool> {
-    Ok(f.metadata()?.file_type().is_file())
 }
 
 /// What a non-regular entry is, for messages.

@@ -111,6 +111,7 @@
 
 mod allocator;
 mod config;
+mod diskindex;
 pub mod file;
 pub mod gojson;
 mod ip;

@@ -180,21 +180,30 @@ pub trait Store {
     /// `ifname`); only if there was nothing, release what the legacy owner
     /// `id` holds. Returns the released addresses.
     fn release_by_id(&mut self, id: &str, ifname: &str) -> Result<Vec<IpAddr>, StoreError> {
-        let mut released = Vec::new();
-        for ip in self.ips_of_owner(&owner_key(id, ifname))? {
-            if self.release_ip(ip)? {
+        release_by_id_in(self, id, ifname)
+    }
+}
+
+/// [`Store::release_by_id`]'s semantics, for stores that wrap it.
+pub(crate) fn release_by_id_in<S: Store + ?Sized>(
+    s: &mut S,
+    id: &str,
+    ifname: &str,
+) -> Result<Vec<IpAddr>, StoreError> {
+    let mut released = Vec::new();
+    for ip in s.ips_of_owner(&owner_key(id, ifname))? {
+        if s.release_ip(ip)? {
+            released.push(ip);
+        }
+    }
+    if released.is_empty() {
+        for ip in s.ips_of_owner(id.trim())? {
+            if s.release_ip(ip)? {
                 released.push(ip);
             }
         }
-        if released.is_empty() {
-            for ip in self.ips_of_owner(id.trim())? {
-                if self.release_ip(ip)? {
-                    released.push(ip);
-                }
-            }
-        }
-        Ok(released)
     }
+    Ok(released)
 }
 
 /// Maximal runs of taken addresses: `start -> end`, inclusive, disjoint and
@@ -262,6 +271,10 @@ impl Intervals {
 /// as runs of taken addresses. Every operation is O(log n).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Index {
+    /// XOR of a hash of every (address, owner): equal before and after a
+    /// lock iff the reservations are the same set (with overwhelming
+    /// probability), whatever was done and undone in between.
+    sig: u64,
     by_ip: HashMap<IpAddr, String>,
     by_owner: HashMap<String, BTreeSet<IpAddr>>,
     taken_v4: Intervals,
@@ -288,9 +301,23 @@ impl Index {
         self.by_ip.len()
     }
 
+    pub(crate) fn sig(&self) -> u64 {
+        self.sig
+    }
+
+    fn entry_hash(ip: &IpAddr, owner: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // DefaultHasher::new() has fixed keys: the same in every process.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ip.hash(&mut h);
+        owner.hash(&mut h);
+        h.finish()
+    }
+
     /// Record `ip` as owned by `owner`, replacing any previous owner.
     pub(crate) fn insert(&mut self, ip: IpAddr, owner: String) {
         self.remove(&ip);
+        self.sig ^= Self::entry_hash(&ip, &owner);
         self.by_owner.entry(owner.clone()).or_default().insert(ip);
         self.by_ip.insert(ip, owner);
         let v = ip::to_u128(ip);
@@ -301,6 +328,7 @@ impl Index {
         let Some(owner) = self.by_ip.remove(ip) else {
             return false;
         };
+        self.sig ^= Self::entry_hash(ip, &owner);
         if let Some(set) = self.by_owner.get_mut(&owner) {
             set.remove(ip);
             if set.is_empty() {
