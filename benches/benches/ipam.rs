@@ -8,6 +8,12 @@
 //!    netns-host-local and through /usr/lib/cni/host-local, each on a fresh
 //!    directory, alternating, three rounds; printed as totals and a ratio.
 //!
+//! 3. Occupancy: one plugin ADD and one DEL on a /20 already holding 100 and
+//!    2,000 reservations (written as host-local writes them), netns-host-local
+//!    and host-local alternating on two identical directories, 40 of each;
+//!    printed as the median and mean per command and the ratios (filter
+//!    `occupancy`).
+//!
 //! Build the plugin first:
 //! `cargo build --release -p netns-examples --example netns-host-local && cargo bench -p netns-benches --bench ipam`
 //! (or point NETNS_HOST_LOCAL_BIN at a build of it).
@@ -131,9 +137,13 @@ fn our_plugin() -> Option<PathBuf> {
 }
 
 fn add(bin: &Path, dir: &Path, id: &str) {
+    cni(bin, dir, "ADD", id);
+}
+
+fn cni(bin: &Path, dir: &Path, verb: &str, id: &str) {
     let mut c = Command::new(bin)
         .env_clear()
-        .env("CNI_COMMAND", "ADD")
+        .env("CNI_COMMAND", verb)
         .env("CNI_CONTAINERID", id)
         .env("CNI_IFNAME", "eth0")
         .env("CNI_NETNS", "/var/run/netns/bench")
@@ -149,7 +159,7 @@ fn add(bin: &Path, dir: &Path, id: &str) {
     c.stdin.take().unwrap().write_all(conf.as_bytes()).unwrap();
     assert!(
         c.wait().unwrap().success(),
-        "{} ADD {id} failed",
+        "{} {verb} {id} failed",
         bin.display()
     );
 }
@@ -203,12 +213,133 @@ fn plugin_vs_host_local() {
     );
 }
 
+/// A /20's directory holding `n` reservations, written as host-local writes
+/// them, and its cursor.
+fn occupied(tag: &str, n: usize) -> PathBuf {
+    let dir = temp(tag);
+    let net = dir.join("bench");
+    std::fs::create_dir_all(&net).unwrap();
+    let mut last = String::new();
+    for i in 0..n {
+        // 10.20.0.2 onwards, skipping nothing (.0/.1 of later /24s are fine
+        // in a /20).
+        let v = 2 + i as u32;
+        last = format!("10.20.{}.{}", v / 256, v % 256);
+        std::fs::write(net.join(&last), format!("f{i}\r\neth0")).unwrap();
+    }
+    std::fs::write(net.join("last_reserved_ip.0"), &last).unwrap();
+    dir
+}
+
+struct Times {
+    add: Vec<Duration>,
+    del: Vec<Duration>,
+}
+
+fn ms(v: &[Duration]) -> (f64, f64) {
+    let mut v: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    (median, mean)
+}
+
+fn plugin_occupancy() {
+    let hl = PathBuf::from("/usr/lib/cni/host-local");
+    let Some(ours) = our_plugin() else {
+        println!("plugin occupancy: SKIPPED, netns-host-local not built");
+        return;
+    };
+    if !hl.is_file() {
+        println!("plugin occupancy: SKIPPED, /usr/lib/cni/host-local missing");
+        return;
+    }
+    const ROUNDS: usize = 40;
+    let mut results = Vec::new();
+    for n in [100usize, 2000] {
+        let dirs = [
+            occupied(&format!("occ-hl-{n}"), n),
+            occupied(&format!("occ-ours-{n}"), n),
+        ];
+        let bins = [&hl, &ours];
+        settle();
+        // One untimed ADD + DEL each (netns-host-local writes its index).
+        for (bin, dir) in bins.iter().zip(&dirs) {
+            cni(bin, dir, "ADD", "warm");
+            cni(bin, dir, "DEL", "warm");
+        }
+        let mut t: [Times; 2] = [
+            Times {
+                add: vec![],
+                del: vec![],
+            },
+            Times {
+                add: vec![],
+                del: vec![],
+            },
+        ];
+        for r in 0..ROUNDS {
+            for k in 0..2 {
+                let id = format!("o{r}");
+                let s = Instant::now();
+                cni(bins[k], &dirs[k], "ADD", &id);
+                t[k].add.push(s.elapsed());
+                let s = Instant::now();
+                cni(bins[k], &dirs[k], "DEL", &id);
+                t[k].del.push(s.elapsed());
+            }
+        }
+        for (k, name) in ["host-local", "netns-host-local"].iter().enumerate() {
+            let left = std::fs::read_dir(dirs[k].join("bench")).unwrap().count();
+            assert_eq!(left, n + 2, "{name}: {n} reservations + lock + cursor");
+            let (am, aa) = ms(&t[k].add);
+            let (dm, da) = ms(&t[k].del);
+            println!(
+                "plugin occupancy {n:>5} reservations: {name:>16}: ADD median {am:.2} ms (mean {aa:.2}), \
+                 DEL median {dm:.2} ms (mean {da:.2})"
+            );
+            results.push((n, k, am, dm));
+        }
+        for d in dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    let get = |n: usize, k: usize| {
+        results
+            .iter()
+            .find(|r| r.0 == n && r.1 == k)
+            .map(|r| (r.2, r.3))
+            .unwrap_or((f64::NAN, f64::NAN))
+    };
+    let (o100, o2000, h2000) = (get(100, 1), get(2000, 1), get(2000, 0));
+    println!(
+        "plugin occupancy: netns-host-local at 2,000 / at 100: ADD {:.2}x, DEL {:.2}x; \
+         host-local / netns-host-local at 2,000: ADD {:.1}x, DEL {:.1}x",
+        o2000.0 / o100.0,
+        o2000.1 / o100.1,
+        h2000.0 / o2000.0,
+        h2000.1 / o2000.1
+    );
+}
+
 fn main() {
     // `cargo bench --bench ipam -- FILTER`: the plugin comparison runs when
     // there is no filter or the filter mentions "plugin".
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    if filter.as_deref().is_none_or(|f| f.contains("plugin")) {
+    if filter
+        .as_deref()
+        .is_none_or(|f| f.contains("plugin") && !f.contains("occupancy"))
+    {
         plugin_vs_host_local();
+    }
+    if filter
+        .as_deref()
+        .is_none_or(|f| f.contains("plugin") || f.contains("occupancy"))
+    {
+        plugin_occupancy();
+    }
+    if filter.as_deref().is_some_and(|f| f.contains("occupancy")) {
+        return;
     }
     let mut c = Criterion::default()
         .sample_size(20)

@@ -5,6 +5,8 @@
 //! "NNSIPIX1"                     magic and format version
 //! u32 len, network name          the network the index was built for
 //! u64 dev, u64 ino               the network directory it was built for
+//! i64 s, u32 ns  x 2             that directory's ctime and mtime when the
+//!                                index was written (after the last change)
 //! u32 count
 //! count x { u8 family (4 | 6), 4 | 16 address bytes, u64 inode of the
 //!           reservation file, u32 len, owner bytes }
@@ -28,12 +30,20 @@ const MAGIC: &[u8; 8] = b"NNSIPIX1";
 /// The largest index read (a /8 fully reserved, with long owners, fits).
 pub(crate) const INDEX_MAX: usize = 1 << 30;
 
+/// The network directory's identity and timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DirStamp {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) ctime: (i64, u32),
+    pub(crate) mtime: (i64, u32),
+}
+
 /// A decoded index.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct DiskIndex {
     pub(crate) network: String,
-    pub(crate) dev: u64,
-    pub(crate) ino: u64,
+    pub(crate) stamp: DirStamp,
     /// (address, inode of its file, owner), in address order.
     pub(crate) entries: Vec<(IpAddr, u64, String)>,
 }
@@ -58,15 +68,18 @@ pub(crate) fn checksum(data: &[u8]) -> u64 {
 /// Encode an index. `entries` must be in address order.
 pub(crate) fn encode<'a>(
     network: &str,
-    dev: u64,
-    ino: u64,
+    stamp: DirStamp,
     entries: impl ExactSizeIterator<Item = (IpAddr, u64, &'a str)>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + entries.len() * 48);
     out.extend_from_slice(MAGIC);
     put_bytes(&mut out, network.as_bytes());
-    out.extend_from_slice(&dev.to_le_bytes());
-    out.extend_from_slice(&ino.to_le_bytes());
+    out.extend_from_slice(&stamp.dev.to_le_bytes());
+    out.extend_from_slice(&stamp.ino.to_le_bytes());
+    for (sec, nsec) in [stamp.ctime, stamp.mtime] {
+        out.extend_from_slice(&sec.to_le_bytes());
+        out.extend_from_slice(&nsec.to_le_bytes());
+    }
     let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&count.to_le_bytes());
     for (ip, file_ino, owner) in entries.take(count as usize) {
@@ -138,6 +151,16 @@ pub(crate) fn decode(data: &[u8]) -> Option<DiskIndex> {
     let network = std::str::from_utf8(r.bytes()?).ok()?.to_string();
     let dev = r.u64()?;
     let ino = r.u64()?;
+    let mut times = [(0i64, 0u32); 2];
+    for t in &mut times {
+        *t = (r.u64()?.cast_signed(), r.u32()?);
+    }
+    let stamp = DirStamp {
+        dev,
+        ino,
+        ctime: times[0],
+        mtime: times[1],
+    };
     let count = usize::try_from(r.u32()?).ok()?;
     // Every entry takes at least 17 bytes: a count the data cannot hold is
     // a damaged index, not a reason to allocate.
@@ -169,8 +192,7 @@ pub(crate) fn decode(data: &[u8]) -> Option<DiskIndex> {
     }
     Some(DiskIndex {
         network,
-        dev,
-        ino,
+        stamp,
         entries,
     })
 }
@@ -185,14 +207,21 @@ mod tests {
             ("10.0.0.3".parse().unwrap(), 12, "c2"),
             ("2001:db8::5".parse().unwrap(), 13, "c3\r\nnet1"),
         ];
-        encode("net1", 7, 8, e.into_iter())
+        let stamp = DirStamp {
+            dev: 7,
+            ino: 8,
+            ctime: (1, 2),
+            mtime: (3, 4),
+        };
+        encode("net1", stamp, e.into_iter())
     }
 
     #[test]
     fn round_trip() {
         let d = decode(&sample()).unwrap();
         assert_eq!(d.network, "net1");
-        assert_eq!((d.dev, d.ino), (7, 8));
+        assert_eq!((d.stamp.dev, d.stamp.ino), (7, 8));
+        assert_eq!((d.stamp.ctime, d.stamp.mtime), ((1, 2), (3, 4)));
         assert_eq!(d.entries.len(), 3);
         assert_eq!(d.entries[1].2, "c2");
         assert_eq!(d.entries[2].1, 13);

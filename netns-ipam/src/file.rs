@@ -55,7 +55,7 @@
 //! therefore reads the directory once per command, as host-local does, but
 //! does not probe a file per candidate address.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read, Write};
@@ -65,9 +65,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::diskindex::{self, INDEX_MAX, INDEX_PREFIX};
+use crate::diskindex::{self, DirStamp, INDEX_MAX, INDEX_PREFIX};
 use crate::ip;
-use crate::store::{owner_key, release_by_id_in, Index, Reservation, Store, StoreError};
+use crate::store::{owner_key, release_by_id_in, FastMap, Index, Reservation, Store, StoreError};
 
 const CURSOR_PREFIX: &str = "last_reserved_ip.";
 
@@ -101,7 +101,7 @@ pub struct FileStore {
     watch: Option<OwnedFd>,
     network: String,
     /// The inode of each reservation file in the index.
-    inos: HashMap<IpAddr, u64>,
+    inos: FastMap<IpAddr, u64>,
     /// The owners came from the persistent index (names and inodes checked
     /// against the directory), not from reading every file.
     from_index: bool,
@@ -156,7 +156,7 @@ impl FileStore {
             built: false,
             watch: None,
             network: network.to_string(),
-            inos: HashMap::new(),
+            inos: FastMap::default(),
             from_index: false,
             sig_at_lock: 0,
             removed_index: false,
@@ -308,33 +308,65 @@ impl FileStore {
         Ok(())
     }
 
-    /// The network directory's (device, inode).
-    fn dir_id(&self) -> Result<(u64, u64), StoreError> {
+    /// The network directory's identity and timestamps.
+    fn dir_stamp(&self) -> Result<DirStamp, StoreError> {
         let m = self
             .dirfd
             .metadata()
             .map_err(|e| StoreError::io("stat", &self.dir, e))?;
-        Ok((m.dev(), m.ino()))
+        Ok(DirStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            ctime: (m.ctime(), u32::try_from(m.ctime_nsec()).unwrap_or(u32::MAX)),
+            mtime: (m.mtime(), u32::try_from(m.mtime_nsec()).unwrap_or(u32::MAX)),
+        })
     }
 
     /// The first lock of a one-shot user: the index from the persistent
-    /// index file, checked against the directory's listing (names and
-    /// inodes, exact whatever the timestamps say); only the reservation
-    /// files the index does not know as they are now are read. Without a
-    /// usable index file, every file is read.
+    /// index file. Trusted as it is if the directory's timestamps prove
+    /// nothing changed since it was written (see the racy rule below);
+    /// otherwise checked against the directory's listing (names and inodes,
+    /// exact whatever the timestamps say), and only the reservation files
+    /// the index does not know as they are now are read. Without a usable
+    /// index file, every file is read.
     fn load(&mut self) -> Result<(), StoreError> {
-        let names =
-            read_dir_at(&self.dirfd).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
-        let (dev, ino) = self.dir_id()?;
-        let file = read_regular_at(&self.datafd, self.index_name.as_bytes(), INDEX_MAX);
+        let now = self.dir_stamp()?;
+        let file = read_regular_meta_at(&self.datafd, self.index_name.as_bytes(), INDEX_MAX);
         self.index_on_disk = file.is_some();
-        let disk = file
-            .and_then(|(b, _)| diskindex::decode(&b))
-            .filter(|d| d.network == self.network && d.dev == dev && d.ino == ino);
+        let written = file
+            .as_ref()
+            .map(|(_, m)| (m.mtime(), u32::try_from(m.mtime_nsec()).unwrap_or(u32::MAX)));
+        let disk = file.and_then(|(b, _)| diskindex::decode(&b)).filter(|d| {
+            d.network == self.network && d.stamp.dev == now.dev && d.stamp.ino == now.ino
+        });
         let Some(disk) = disk else {
             return self.rebuild(false);
         };
-        let known: HashMap<IpAddr, (u64, String)> = disk
+        // The racy-timestamp rule: the directory is as the index saw it
+        // only if its timestamps are unchanged AND they are strictly older
+        // than the index's own write time. A change made after the index
+        // was written gets a timestamp no earlier than that write time, so
+        // it cannot leave them unchanged; one made in the same clock tick as
+        // the directory's last recorded change could, so an index whose
+        // recorded times are not strictly older than its own is checked
+        // against the listing instead.
+        let unchanged = disk.stamp == now
+            && written.is_some_and(|w| disk.stamp.ctime < w && disk.stamp.mtime < w);
+        if unchanged {
+            self.inos.clear();
+            self.inos.reserve(disk.entries.len());
+            self.inos
+                .extend(disk.entries.iter().map(|(ip, ino, _)| (*ip, *ino)));
+            // Entries decode in strictly increasing address order.
+            self.index =
+                Index::from_sorted(disk.entries.into_iter().map(|(ip, _, owner)| (ip, owner)));
+            self.built = true;
+            self.from_index = true;
+            return Ok(());
+        }
+        let names =
+            read_dir_at(&self.dirfd).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
+        let known: FastMap<IpAddr, (u64, String)> = disk
             .entries
             .into_iter()
             .map(|(ip, ino, owner)| (ip, (ino, owner)))
@@ -389,12 +421,12 @@ impl FileStore {
     /// Write the persistent index (temporary file + rename). Best effort:
     /// the index is a cache, and a missing one only costs a full read.
     fn write_index(&mut self) -> Result<(), StoreError> {
-        let (dev, ino) = self.dir_id()?;
+        // After the last change this lock made to the network directory.
+        let stamp = self.dir_stamp()?;
         let res = self.index.reservations();
         let bytes = diskindex::encode(
             &self.network,
-            dev,
-            ino,
+            stamp,
             res.iter().map(|r| {
                 (
                     r.ip,
@@ -404,7 +436,7 @@ impl FileStore {
             }),
         );
         let data_dir = self.dir.parent().unwrap_or(&self.dir);
-        write_atomic(&self.datafd, data_dir, &self.index_name, &bytes)?;
+        write_atomic(&self.datafd, data_dir, &self.index_name, &bytes, true)?;
         self.index_on_disk = true;
         Ok(())
     }
@@ -436,14 +468,30 @@ impl FileStore {
 
     fn write_cursor(&self, range_id: usize, ip: IpAddr) -> Result<(), StoreError> {
         let name = format!("{CURSOR_PREFIX}{range_id}");
-        write_atomic(&self.dirfd, &self.dir, &name, ip.to_string().as_bytes())
+        write_atomic(
+            &self.dirfd,
+            &self.dir,
+            &name,
+            ip.to_string().as_bytes(),
+            false,
+        )
     }
 }
 
 /// Write `data` to a fresh temporary file of `dirfd` (the directory `dir`
 /// names, or, for the index, whose parent holds it) and rename it over
 /// `name`.
-fn write_atomic(dirfd: &File, dir: &Path, name: &str, data: &[u8]) -> Result<(), StoreError> {
+///
+/// `stamp_fine`: query the new file's timestamps before writing it, so that
+/// on a filesystem with multigrain timestamps (Linux 6.13+: ext4, xfs,
+/// btrfs, tmpfs) its mtime is fine-grained, later than anything before it.
+fn write_atomic(
+    dirfd: &File,
+    dir: &Path,
+    name: &str,
+    data: &[u8],
+    stamp_fine: bool,
+) -> Result<(), StoreError> {
     // A name no one can plant in advance, created with O_EXCL: never an
     // existing file, never a symlink.
     let (tmp, f) = (0..8)
@@ -458,6 +506,9 @@ fn write_atomic(dirfd: &File, dir: &Path, name: &str, data: &[u8]) -> Result<(),
         .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EEXIST)))
         .map_err(|e| StoreError::io("create", dir.join(format!(".{name}.tmp")), e))?;
     let mut f = f;
+    if stamp_fine {
+        let _ = f.metadata();
+    }
     if let Err(e) = f.write_all(data) {
         let _ = unlinkat(dirfd, tmp.as_bytes());
         return Err(StoreError::io("write", dir.join(&tmp), e));
@@ -640,6 +691,11 @@ fn read_owner_at(dir: &File, name: &[u8]) -> Option<(String, u64)> {
 /// following a symlink and without blocking on a FIFO, checked to be a
 /// regular file, with its inode. `None` otherwise.
 fn read_regular_at(dir: &File, name: &[u8], max: usize) -> Option<(Vec<u8>, u64)> {
+    read_regular_meta_at(dir, name, max).map(|(d, m)| (d, m.ino()))
+}
+
+/// [`read_regular_at`] with the file's metadata.
+fn read_regular_meta_at(dir: &File, name: &[u8], max: usize) -> Option<(Vec<u8>, fs::Metadata)> {
     let f = openat(
         dir,
         name,
@@ -653,7 +709,7 @@ fn read_regular_at(dir: &File, name: &[u8], max: usize) -> Option<(Vec<u8>, u64)
     }
     let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(max) + 1);
     f.take(max as u64).read_to_end(&mut data).ok()?;
-    Some((data, meta.ino()))
+    Some((data, meta))
 }
 
 /// `openat(dir, name, flags | O_CLOEXEC, mode)`.

@@ -267,6 +267,33 @@ impl Intervals {
     }
 }
 
+/// A fast, deterministic hasher (FxHash's mixing) for the index's maps: their
+/// keys are addresses and owner strings, and SipHash's cost dominated
+/// building an index of thousands of entries in a one-shot process.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
 /// The in-memory view of a store's reservations: by address, by owner, and
 /// as runs of taken addresses. Every operation is O(log n).
 #[derive(Debug, Default, Clone)]
@@ -275,8 +302,8 @@ pub(crate) struct Index {
     /// lock iff the reservations are the same set (with overwhelming
     /// probability), whatever was done and undone in between.
     sig: u64,
-    by_ip: HashMap<IpAddr, String>,
-    by_owner: HashMap<String, BTreeSet<IpAddr>>,
+    by_ip: FastMap<IpAddr, String>,
+    by_owner: FastMap<String, BTreeSet<IpAddr>>,
     taken_v4: Intervals,
     taken_v6: Intervals,
 }
@@ -287,6 +314,33 @@ impl Index {
             Family::V4 => &mut self.taken_v4,
             Family::V6 => &mut self.taken_v6,
         }
+    }
+
+    /// An index of `entries`, which must be in strictly increasing
+    /// address order (as a persistent index stores them): the runs are
+    /// built in one pass.
+    pub(crate) fn from_sorted(entries: impl ExactSizeIterator<Item = (IpAddr, String)>) -> Index {
+        let mut idx = Index::default();
+        idx.by_ip.reserve(entries.len());
+        idx.by_owner.reserve(entries.len());
+        let (mut v4, mut v6): (Vec<(u128, u128)>, Vec<(u128, u128)>) = (Vec::new(), Vec::new());
+        for (ip, owner) in entries {
+            idx.sig ^= Self::entry_hash(&ip, &owner);
+            let v = ip::to_u128(ip);
+            let runs = match Family::of(&ip) {
+                Family::V4 => &mut v4,
+                Family::V6 => &mut v6,
+            };
+            match runs.last_mut() {
+                Some((_, e)) if e.checked_add(1) == Some(v) => *e = v,
+                _ => runs.push((v, v)),
+            }
+            idx.by_owner.entry(owner.clone()).or_default().insert(ip);
+            idx.by_ip.insert(ip, owner);
+        }
+        idx.taken_v4 = Intervals(v4.into_iter().collect());
+        idx.taken_v6 = Intervals(v6.into_iter().collect());
+        idx
     }
 
     pub(crate) fn clear(&mut self) {
@@ -307,8 +361,8 @@ impl Index {
 
     fn entry_hash(ip: &IpAddr, owner: &str) -> u64 {
         use std::hash::{Hash, Hasher};
-        // DefaultHasher::new() has fixed keys: the same in every process.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // Compared within one process only; any deterministic hash will do.
+        let mut h = FastHasher::default();
         ip.hash(&mut h);
         owner.hash(&mut h);
         h.finish()
