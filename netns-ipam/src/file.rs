@@ -901,3 +901,140 @@ fn random_u64() -> u64 {
     h.write_u32(std::process::id());
     h.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!(
+            "netns-ipam-racy-{tag}-{}-{}",
+            std::process::id(),
+            random_u64()
+        ));
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// Set a file's mtime (and atime) to `t`.
+    fn set_mtime(path: &Path, t: (i64, u32)) {
+        let ts = libc::timespec {
+            tv_sec: t.0,
+            tv_nsec: i64::from(t.1),
+        };
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path and two timespecs alive for the call.
+        let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [ts, ts].as_ptr(), 0) };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+    }
+
+    /// A reservation created the way host-local creates one (O_EXCL),
+    /// after the index was written, and an index whose recorded directory
+    /// stamp is then made to match the directory (modelling a change in
+    /// the same clock tick as the stamp, which the timestamps cannot show).
+    /// `index_mtime_after`: the index's own mtime is later than the stamp
+    /// (not racy) or equal to it (racy).
+    fn forged(tag: &str, index_mtime_after: bool) -> FileStore {
+        let data = tmp(tag);
+        let mut s = FileStore::open(&data, "net").unwrap();
+        s.lock().unwrap();
+        assert!(s.reserve("c1", "eth0", ip("10.0.0.2"), 0).unwrap());
+        s.unlock().unwrap();
+        let idx = data.join(".netns-ipam-index.net");
+        assert!(idx.is_file());
+
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(data.join("net/10.0.0.3"))
+            .unwrap();
+        f.write_all(b"hl\r\neth0").unwrap();
+        drop(f);
+
+        let mut d = diskindex::decode(&fs::read(&idx).unwrap()).unwrap();
+        let m = fs::metadata(data.join("net")).unwrap();
+        d.stamp.ctime = (m.ctime(), u32::try_from(m.ctime_nsec()).unwrap());
+        d.stamp.mtime = (m.mtime(), u32::try_from(m.mtime_nsec()).unwrap());
+        let bytes = diskindex::encode(
+            "net",
+            d.stamp,
+            d.entries.iter().map(|(i, n, o)| (*i, *n, o.as_str())),
+        );
+        fs::write(&idx, bytes).unwrap();
+        let newest = d.stamp.ctime.max(d.stamp.mtime);
+        let w = if index_mtime_after {
+            (newest.0 + 1, newest.1)
+        } else {
+            newest
+        };
+        set_mtime(&idx, w);
+        let mut s = FileStore::open(&data, "net").unwrap();
+        s.lock().unwrap();
+        s
+    }
+
+    #[test]
+    fn an_index_not_strictly_older_than_its_stamp_is_checked_against_the_listing() {
+        let mut s = forged("racy", false);
+        assert!(s.from_index);
+        assert_eq!(
+            s.next_free(ip("10.0.0.2"), ip("10.0.0.3")).unwrap(),
+            None,
+            "the O_EXCL create the timestamps cannot show is seen"
+        );
+        assert_eq!(s.ips_of_owner("hl\r\neth0").unwrap(), vec![ip("10.0.0.3")]);
+        s.unlock().unwrap();
+        let _ = fs::remove_dir_all(s.dir().parent().unwrap());
+    }
+
+    /// The control: the same forged index with its own mtime later than
+    /// the stamp is trusted without a listing, so it is the racy rule that
+    /// catches the change above. (A real change after the index write
+    /// moves the directory's ctime; the forgery is what no real sequence
+    /// of events produces.)
+    #[test]
+    fn an_index_strictly_newer_than_its_stamp_is_trusted_without_a_listing() {
+        let mut s = forged("trusted", true);
+        assert!(s.from_index);
+        assert_eq!(
+            s.next_free(ip("10.0.0.2"), ip("10.0.0.3")).unwrap(),
+            Some(ip("10.0.0.3"))
+        );
+        s.unlock().unwrap();
+        let _ = fs::remove_dir_all(s.dir().parent().unwrap());
+    }
+
+    /// Nothing changed in the directory: the next one-shot store is built
+    /// from the index alone (no reservation file is read).
+    #[test]
+    fn an_unchanged_directory_is_not_read_again() {
+        let data = tmp("unchanged");
+        let mut s = FileStore::open(&data, "net").unwrap();
+        s.lock().unwrap();
+        for (i, a) in ["10.0.0.2", "10.0.0.3", "10.0.0.4"].iter().enumerate() {
+            assert!(s.reserve(&format!("c{i}"), "eth0", ip(a), 0).unwrap());
+        }
+        s.unlock().unwrap();
+        // Rewritten in place (the directory does not change): a full read
+        // would see the new owner, the index still has the old one.
+        fs::write(data.join("net/10.0.0.3"), "zz\r\neth0").unwrap();
+        let mut s = FileStore::open(&data, "net").unwrap();
+        s.lock().unwrap();
+        assert!(s.from_index);
+        assert_eq!(s.index.ips_of_owner("c1\r\neth0"), vec![ip("10.0.0.3")]);
+        assert_eq!(
+            s.next_free(ip("10.0.0.2"), ip("10.0.0.9")).unwrap(),
+            Some(ip("10.0.0.5"))
+        );
+        // An owner from the index is confirmed by its file before use.
+        assert!(s.ips_of_owner("c1\r\neth0").unwrap().is_empty());
+        assert_eq!(s.ips_of_owner("zz\r\neth0").unwrap(), vec![ip("10.0.0.3")]);
+        s.unlock().unwrap();
+        let _ = fs::remove_dir_all(&data);
+    }
+}
