@@ -153,7 +153,7 @@ pub(crate) fn decode(data: &[u8]) -> Option<DiskIndex> {
     let ino = r.u64()?;
     let mut times = [(0i64, 0u32); 2];
     for t in &mut times {
-        *t = (r.u64()?.cast_signed(), r.u32()?);
+        *t = (i64::from_le_bytes(r.u64()?.to_le_bytes()), r.u32()?);
     }
     let stamp = DirStamp {
         dev,

@@ -44,16 +44,54 @@
 //!
 //! The store keeps an [index](crate) of the directory: by address, by owner
 //! and as runs of taken addresses, so finding the next free address, the
-//! duplicate check and a release are O(log n) however full the range is. The
-//! index is built from the directory (one `read` per reservation file, no
-//! per-candidate probing) at the first lock, built again and put under an
-//! inotify watch at the second, and from then on kept exact from the watch:
-//! at every lock the queued events name the entries other processes
-//! (host-local included) created or removed, and only those are read again.
-//! If inotify is unavailable, or its queue overflowed, the index is rebuilt
-//! from the directory. A one-shot user (the plugin, one process per command)
-//! therefore reads the directory once per command, as host-local does, but
-//! does not probe a file per candidate address.
+//! duplicate check and a release are O(log n) however full the range is.
+//!
+//! A long-lived store builds it from the directory (one `read` per
+//! reservation file, no per-candidate probing) at the first lock, builds it
+//! again and puts it under an inotify watch at the second, and from then on
+//! keeps it exact from the watch: at every lock the queued events name the
+//! entries other processes (host-local included) created or removed, and
+//! only those are read again. If inotify is unavailable, or its queue
+//! overflowed, the index is rebuilt from the directory.
+//!
+//! # The persistent index (one-shot users)
+//!
+//! A one-shot user (the plugin, one process per command) would read every
+//! reservation file at each command. Instead, a lock that changed the
+//! reservations writes the index to
+//! `<dataDir>/.netns-ipam-index.<network>` (temporary file + rename, under
+//! the network's lock): beside the network's directory, not in it, so that
+//! directory stays exactly what host-local writes. It holds the network
+//! name, the directory's device, inode, ctime and mtime after the lock's
+//! last change, every reservation's address, file inode and owner, and a
+//! checksum. The first lock of the next store trusts it as follows:
+//!
+//! - Not decodable (truncated, edited, checksum), another network's, or
+//!   another directory's: not used; every file is read.
+//! - The directory's ctime and mtime equal the recorded ones AND are
+//!   strictly older than the index file's own mtime: nothing was created,
+//!   removed or renamed in the directory since (a later change gets a
+//!   timestamp no earlier than the index's write). Used as it is.
+//! - Otherwise (changed, or racy: the recorded times are not strictly
+//!   older than the index's write, so a change in the same clock tick could
+//!   hide; git's "racy timestamp" rule): the directory is listed and each
+//!   reservation name's inode compared with the index's; only new or
+//!   replaced files are read, vanished ones dropped. The listing is exact
+//!   whatever the timestamps.
+//!
+//! The index's write is queried (fstat) before its data is written, so on a
+//! filesystem with multigrain timestamps (Linux 6.13+) its mtime is
+//! fine-grained and the racy case is rare. What no listing shows is a file
+//! rewritten in place (same name, same inode: a hand edit): so an owner
+//! taken from the index is confirmed by reading its file before it is
+//! acted on (DEL, CHECK, the duplicate check), an answer of "holds nothing"
+//! to DEL or CHECK is confirmed by reading every file, and GC reads every
+//! file. What a hand edit in place gave to an owner is not seen by that
+//! owner's ADD duplicate check, nor by its DEL if the index knows another
+//! address of it (that one is released): the address stays reserved (never
+//! handed out twice) until GC, which reads everything. The cursor files are always read from the directory.
+//! A lock that changed nothing (a refused or read-only command) writes
+//! nothing.
 
 use std::collections::HashSet;
 use std::ffi::CString;

@@ -323,7 +323,8 @@ impl Index {
         let mut idx = Index::default();
         idx.by_ip.reserve(entries.len());
         idx.by_owner.reserve(entries.len());
-        let (mut v4, mut v6): (Vec<(u128, u128)>, Vec<(u128, u128)>) = (Vec::new(), Vec::new());
+        let mut v4: Vec<(u128, u128)> = Vec::new();
+        let mut v6: Vec<(u128, u128)> = Vec::new();
         for (ip, owner) in entries {
             idx.sig ^= Self::entry_hash(&ip, &owner);
             let v = ip::to_u128(ip);
