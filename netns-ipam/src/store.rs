@@ -1,7 +1,7 @@
 //! The [`Store`] trait, the in-memory index shared by the stores, and
 //! [`MemoryStore`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
@@ -294,6 +294,54 @@ impl std::hash::Hasher for FastHasher {
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
+/// A sorted set of addresses, with no allocation for the usual one.
+#[derive(Debug, Clone)]
+enum Ips {
+    One(IpAddr),
+    Many(Vec<IpAddr>),
+}
+
+impl Ips {
+    fn as_slice(&self) -> &[IpAddr] {
+        match self {
+            Ips::One(ip) => std::slice::from_ref(ip),
+            Ips::Many(v) => v,
+        }
+    }
+
+    fn insert(&mut self, ip: IpAddr) {
+        let mut v = match self {
+            Ips::One(a) if *a == ip => return,
+            Ips::One(a) => vec![*a],
+            Ips::Many(v) => std::mem::take(v),
+        };
+        if let Err(at) = v.binary_search(&ip) {
+            v.insert(at, ip);
+        }
+        *self = Ips::Many(v);
+    }
+
+    /// Remove `ip`; whether the set is now empty.
+    fn remove(&mut self, ip: &IpAddr) -> bool {
+        match self {
+            Ips::One(a) => a == ip,
+            Ips::Many(v) => {
+                if let Ok(at) = v.binary_search(ip) {
+                    v.remove(at);
+                }
+                v.is_empty()
+            }
+        }
+    }
+}
+
+fn owner_hash(owner: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FastHasher::default();
+    h.write(owner.as_bytes());
+    h.finish()
+}
+
 /// The in-memory view of a store's reservations: by address, by owner, and
 /// as runs of taken addresses. Every operation is O(log n).
 #[derive(Debug, Default, Clone)]
@@ -303,7 +351,9 @@ pub(crate) struct Index {
     /// probability), whatever was done and undone in between.
     sig: u64,
     by_ip: FastMap<IpAddr, String>,
-    by_owner: FastMap<String, BTreeSet<IpAddr>>,
+    /// Owner hash -> the addresses of the owners with that hash, sorted
+    /// (no copy of the owner string: `by_ip` tells colliding owners apart).
+    by_owner: FastMap<u64, Ips>,
     taken_v4: Intervals,
     taken_v6: Intervals,
 }
@@ -336,7 +386,12 @@ impl Index {
                 Some((_, e)) if e.checked_add(1) == Some(v) => *e = v,
                 _ => runs.push((v, v)),
             }
-            idx.by_owner.entry(owner.clone()).or_default().insert(ip);
+            match idx.by_owner.entry(owner_hash(&owner)) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(Ips::One(ip));
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().insert(ip),
+            }
             idx.by_ip.insert(ip, owner);
         }
         idx.taken_v4 = Intervals(v4.into_iter().collect());
@@ -373,7 +428,12 @@ impl Index {
     pub(crate) fn insert(&mut self, ip: IpAddr, owner: String) {
         self.remove(&ip);
         self.sig ^= Self::entry_hash(&ip, &owner);
-        self.by_owner.entry(owner.clone()).or_default().insert(ip);
+        match self.by_owner.entry(owner_hash(&owner)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Ips::One(ip));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().insert(ip),
+        }
         self.by_ip.insert(ip, owner);
         let v = ip::to_u128(ip);
         self.taken(Family::of(&ip)).insert(v);
@@ -384,11 +444,13 @@ impl Index {
             return false;
         };
         self.sig ^= Self::entry_hash(ip, &owner);
-        if let Some(set) = self.by_owner.get_mut(&owner) {
-            set.remove(ip);
-            if set.is_empty() {
-                self.by_owner.remove(&owner);
-            }
+        let h = owner_hash(&owner);
+        if self
+            .by_owner
+            .get_mut(&h)
+            .is_some_and(|list| list.remove(ip))
+        {
+            self.by_owner.remove(&h);
         }
         let v = ip::to_u128(*ip);
         self.taken(Family::of(ip)).remove(v);
@@ -397,8 +459,14 @@ impl Index {
 
     pub(crate) fn ips_of_owner(&self, owner: &str) -> Vec<IpAddr> {
         self.by_owner
-            .get(owner)
-            .map(|s| s.iter().copied().collect())
+            .get(&owner_hash(owner))
+            .map(|list| {
+                list.as_slice()
+                    .iter()
+                    .copied()
+                    .filter(|ip| self.by_ip.get(ip).is_some_and(|o| o == owner))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
