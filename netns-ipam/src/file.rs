@@ -461,17 +461,12 @@ impl FileStore {
     fn write_index(&mut self) -> Result<(), StoreError> {
         // After the last change this lock made to the network directory.
         let stamp = self.dir_stamp()?;
-        let res = self.index.reservations();
+        let res = self.index.sorted_entries();
         let bytes = diskindex::encode(
             &self.network,
             stamp,
-            res.iter().map(|r| {
-                (
-                    r.ip,
-                    self.inos.get(&r.ip).copied().unwrap_or(0),
-                    r.owner.as_str(),
-                )
-            }),
+            res.into_iter()
+                .map(|(ip, owner)| (ip, self.inos.get(&ip).copied().unwrap_or(0), owner)),
         );
         let data_dir = self.dir.parent().unwrap_or(&self.dir);
         write_atomic(&self.datafd, data_dir, &self.index_name, &bytes, true)?;

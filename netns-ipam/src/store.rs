@@ -484,6 +484,14 @@ impl Index {
             .map(|v| ip::from_u128(f, v))
     }
 
+    /// Every (address, owner), in address order, without copying owners.
+    pub(crate) fn sorted_entries(&self) -> Vec<(IpAddr, &str)> {
+        let mut out: Vec<(IpAddr, &str)> =
+            self.by_ip.iter().map(|(ip, o)| (*ip, o.as_str())).collect();
+        out.sort_unstable_by_key(|e| e.0);
+        out
+    }
+
     pub(crate) fn reservations(&self) -> Vec<Reservation> {
         let mut out: Vec<Reservation> = self
             .by_ip
