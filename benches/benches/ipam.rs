@@ -10,7 +10,8 @@
 //!
 //! 3. Occupancy: one plugin ADD and one DEL on a /20 already holding 100 and
 //!    2,000 reservations (written as host-local writes them), netns-host-local
-//!    and host-local alternating on two identical directories, 40 of each;
+//!    and host-local on four identical-per-occupancy directories, the four
+//!    cases in turn in each of 40 rounds;
 //!    printed as the median and mean per command and the ratios (filter
 //!    `occupancy`).
 //!
@@ -255,54 +256,57 @@ fn plugin_occupancy() {
         return;
     }
     const ROUNDS: usize = 40;
+    // Four cases, measured in turn in every round, so that a change in the
+    // machine's load during the run weighs on all of them alike.
+    let cases: Vec<(usize, usize)> = [100usize, 2000]
+        .iter()
+        .flat_map(|&n| [(n, 0usize), (n, 1usize)])
+        .collect();
+    let bins = [&hl, &ours];
+    let names = ["host-local", "netns-host-local"];
+    let dirs: Vec<PathBuf> = cases
+        .iter()
+        .map(|&(n, k)| occupied(&format!("occ-{k}-{n}"), n))
+        .collect();
+    settle();
+    // One untimed ADD + DEL each (netns-host-local writes its index).
+    for (&(_, k), dir) in cases.iter().zip(&dirs) {
+        cni(bins[k], dir, "ADD", "warm");
+        cni(bins[k], dir, "DEL", "warm");
+    }
+    let mut t: Vec<Times> = cases
+        .iter()
+        .map(|_| Times {
+            add: vec![],
+            del: vec![],
+        })
+        .collect();
+    for r in 0..ROUNDS {
+        for (c, &(_, k)) in cases.iter().enumerate() {
+            let id = format!("o{r}");
+            let s = Instant::now();
+            cni(bins[k], &dirs[c], "ADD", &id);
+            t[c].add.push(s.elapsed());
+            let s = Instant::now();
+            cni(bins[k], &dirs[c], "DEL", &id);
+            t[c].del.push(s.elapsed());
+        }
+    }
     let mut results = Vec::new();
-    for n in [100usize, 2000] {
-        let dirs = [
-            occupied(&format!("occ-hl-{n}"), n),
-            occupied(&format!("occ-ours-{n}"), n),
-        ];
-        let bins = [&hl, &ours];
-        settle();
-        // One untimed ADD + DEL each (netns-host-local writes its index).
-        for (bin, dir) in bins.iter().zip(&dirs) {
-            cni(bin, dir, "ADD", "warm");
-            cni(bin, dir, "DEL", "warm");
-        }
-        let mut t: [Times; 2] = [
-            Times {
-                add: vec![],
-                del: vec![],
-            },
-            Times {
-                add: vec![],
-                del: vec![],
-            },
-        ];
-        for r in 0..ROUNDS {
-            for k in 0..2 {
-                let id = format!("o{r}");
-                let s = Instant::now();
-                cni(bins[k], &dirs[k], "ADD", &id);
-                t[k].add.push(s.elapsed());
-                let s = Instant::now();
-                cni(bins[k], &dirs[k], "DEL", &id);
-                t[k].del.push(s.elapsed());
-            }
-        }
-        for (k, name) in ["host-local", "netns-host-local"].iter().enumerate() {
-            let left = std::fs::read_dir(dirs[k].join("bench")).unwrap().count();
-            assert_eq!(left, n + 2, "{name}: {n} reservations + lock + cursor");
-            let (am, aa) = ms(&t[k].add);
-            let (dm, da) = ms(&t[k].del);
-            println!(
-                "plugin occupancy {n:>5} reservations: {name:>16}: ADD median {am:.2} ms (mean {aa:.2}), \
-                 DEL median {dm:.2} ms (mean {da:.2})"
-            );
-            results.push((n, k, am, dm));
-        }
-        for d in dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
+    for (c, &(n, k)) in cases.iter().enumerate() {
+        let name = names[k];
+        let left = std::fs::read_dir(dirs[c].join("bench")).unwrap().count();
+        assert_eq!(left, n + 2, "{name}: {n} reservations + lock + cursor");
+        let (am, aa) = ms(&t[c].add);
+        let (dm, da) = ms(&t[c].del);
+        println!(
+            "plugin occupancy {n:>5} reservations: {name:>16}: ADD median {am:.2} ms (mean {aa:.2}), \
+             DEL median {dm:.2} ms (mean {da:.2})"
+        );
+        results.push((n, k, am, dm));
+    }
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
     }
     let get = |n: usize, k: usize| {
         results
