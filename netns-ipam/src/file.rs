@@ -91,7 +91,9 @@
 //! address of it (that one is released): the address stays reserved (never
 //! handed out twice) until GC, which reads everything. The cursor files are always read from the directory.
 //! A lock that changed nothing (a refused or read-only command) writes
-//! nothing.
+//! nothing. A long-lived store (from its second lock on, under inotify)
+//! does not write the persistent index; it removes it before its first
+//! change in a lock, so no index ever predates changes it did not record.
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -149,6 +151,8 @@ pub struct FileStore {
     sig_at_lock: u64,
     /// This lock removed the persistent index (before its first change).
     removed_index: bool,
+    /// This lock made sure no persistent index predates its changes.
+    index_checked: bool,
     /// The persistent index is known to be in the directory.
     index_on_disk: bool,
 }
@@ -198,6 +202,7 @@ impl FileStore {
             from_index: false,
             sig_at_lock: 0,
             removed_index: false,
+            index_checked: false,
             index_on_disk: true,
         })
     }
@@ -442,7 +447,10 @@ impl FileStore {
     /// that if this process dies or cannot write the new one, no stale
     /// index survives its changes.
     fn before_change(&mut self) -> Result<(), StoreError> {
-        if self.index_on_disk && !self.removed_index {
+        // A long-lived (watching) store does not track what one-shot
+        // stores write meanwhile: it always looks.
+        if (self.index_on_disk || self.watch.is_some()) && !self.index_checked {
+            self.index_checked = true;
             match unlinkat(&self.datafd, self.index_name.as_bytes()) {
                 Ok(()) => self.removed_index = true,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -565,6 +573,7 @@ impl Store for FileStore {
         }
         self.sig_at_lock = self.index.sig();
         self.removed_index = false;
+        self.index_checked = false;
         Ok(())
     }
 
@@ -572,10 +581,18 @@ impl Store for FileStore {
         // Only a lock that changed the reservations writes the index (or
         // one that removed it): a refused or read-only command leaves the
         // directory as it found it.
-        if self.index.sig() != self.sig_at_lock || self.removed_index {
+        //
+        // A long-lived (watching) store keeps its own index exact and does
+        // not write the persistent one (at every change it would rewrite a
+        // file the size of the directory's content); it only removes it
+        // before its first change, and the next one-shot store reads the
+        // directory once and writes it again.
+        let changed = self.index.sig() != self.sig_at_lock || self.removed_index;
+        if changed && self.watch.is_none() {
             let _ = self.write_index();
         }
         self.removed_index = false;
+        self.index_checked = false;
         self.flock(libc::LOCK_UN)
     }
 
