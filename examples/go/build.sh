@@ -7,7 +7,9 @@
 # <target> is $CARGO_TARGET_DIR if set, else the repository's target/.
 #
 # 1. The library: `cargo build --release -p netns-ffi` (libnetns.a and
-#    libnetns.so in <target>/release).
+#    libnetns.so in <target>/release); or, when NETNS_LIBNETNS_A names a
+#    libnetns.a already built (the tests pass the one cargo built for their
+#    run, saving a release build of the workspace), that archive.
 # 2. Go in GOPATH mode (GO111MODULE=off, GOPROXY=off, GOTOOLCHAIN=local, no
 #    GOFLAGS of the caller's), as the tests build their libcni driver: a
 #    GOPATH made in <target>/go/gopath of symlinks, to Debian's libcni source
@@ -52,8 +54,12 @@ command -v go >/dev/null || {
 	exit 1
 }
 
-(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release -p netns-ffi)
-archive=$target/release/libnetns.a
+if [ -n "${NETNS_LIBNETNS_A:-}" ]; then
+	archive=$NETNS_LIBNETNS_A
+else
+	(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release -p netns-ffi)
+	archive=$target/release/libnetns.a
+fi
 [ -f "$archive" ] || { echo "build.sh: $archive was not built" >&2; exit 1; }
 
 out=$target/go

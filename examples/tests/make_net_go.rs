@@ -125,8 +125,14 @@ fn go_plugin() -> &'static PathBuf {
             return exe;
         }
         let script = cni_common::repo_root().join("examples/go/build.sh");
+        // The library cargo built for this run, not a release build of its
+        // own (what build.sh does when run by hand).
         let out = Command::new(&script)
             .env("CARGO_TARGET_DIR", target_dir())
+            .env(
+                "NETNS_LIBNETNS_A",
+                cni_common::profile_dir().join("deps/libnetns.a"),
+            )
             .output()
             .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
         assert!(
