@@ -140,6 +140,24 @@ fn kernel_link_in(path: &str, name: &str) -> Value {
     serde_json::from_str::<Value>(&out).unwrap()[0].clone()
 }
 
+/// The links of this namespace as (index, name, kind), from `ip -j -d`:
+/// what "nothing was made" compares (not the text, whose operstate the
+/// kernel updates asynchronously).
+fn links_here() -> Vec<(u64, String, Option<String>)> {
+    ip_json(["-d", "link", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["ifindex"].as_u64().unwrap(),
+                l["ifname"].as_str().unwrap().to_owned(),
+                l["linkinfo"]["info_kind"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
 /// The kernel's view of a link and the library's snapshot agree.
 fn same_link(l: *const netns_link_info, k: &Value) {
     assert_eq!(
@@ -283,12 +301,12 @@ fn link_add_in_makes_the_link_there_under_a_name_taken_here() {
             k["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
             "{k}"
         );
-        let before = ip(["-o", "link", "show"]);
+        let before = links_here();
         // A second time: the kernel's EEXIST inside the pod, nothing left here.
         let (rc, msg) = failed(|e| netns_link_add_in(h.0, mv.0, target.as_ptr(), e));
         assert_eq!(rc, libc::EEXIST, "{msg}");
         assert!(msg.contains("eth0"), "{msg}");
-        assert_eq!(ip(["-o", "link", "show"]), before);
+        assert_eq!(links_here(), before);
         // A veth whose own end goes in and whose peer stays here.
         let v = Spec::new("veth", "net1", &[Key::Peer("hostside")]);
         ok("veth in", |e| {
@@ -362,7 +380,7 @@ fn every_kind_the_kernel_has_is_made_from_its_spec() {
 fn a_key_a_kind_lacks_or_a_bad_value_is_refused_naming_it() {
     in_private_netns(|| {
         let h = Handle::new(None);
-        let before = ip(["-o", "link", "show"]);
+        let before = links_here();
         let (rc, msg) = failed(|e| {
             let mut s = null_mut();
             netns_link_spec_new(c"wireguard".as_ptr(), c"x".as_ptr(), &mut s, e)
@@ -429,7 +447,7 @@ fn a_key_a_kind_lacks_or_a_bad_value_is_refused_naming_it() {
             &[Key::Peer("v1"), Key::PeerNetns("/nonexistent/ns")],
         );
         assert_eq!(failed(|e| netns_link_add(h.0, s.0, e)).0, libc::ENOENT);
-        assert_eq!(ip(["-o", "link", "show"]), before, "nothing was made");
+        assert_eq!(links_here(), before, "nothing was made");
     });
 }
 
