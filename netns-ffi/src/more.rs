@@ -51,6 +51,21 @@ pub(crate) fn neigh_spec(
     Ok(NeighSpec::new(ifname, ip).lladdr(mac))
 }
 
+/// Send a permanent neighbour entry with `op` (add or replace).
+fn neigh_set(
+    h: *const netns_handle,
+    ifname: *const c_char,
+    ip: *const c_char,
+    mac: *const c_char,
+    err: *mut *mut netns_error,
+    op: fn(&netns_core::Handle, &NeighSpec) -> netns_core::Result<()>,
+) -> i32 {
+    with_handle(h, err, |h| {
+        op(h, &neigh_spec(ifname, ip, mac)?)?;
+        Ok(())
+    })
+}
+
 /// Add a permanent neighbour entry: `ip` ("10.0.0.7" or an IPv6 address) is
 /// at `mac` on `ifname`. An entry that exists is EEXIST. Like
 /// `ip neigh add IP lladdr MAC dev IFNAME` (nud permanent).
@@ -62,10 +77,7 @@ pub extern "C" fn netns_neigh_add(
     mac: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
-    with_handle(h, err, |h| {
-        h.neigh_add(&neigh_spec(ifname, ip, mac)?)?;
-        Ok(())
-    })
+    neigh_set(h, ifname, ip, mac, err, netns_core::Handle::neigh_add)
 }
 
 /// Add or replace a permanent neighbour entry. Like
@@ -78,10 +90,7 @@ pub extern "C" fn netns_neigh_replace(
     mac: *const c_char,
     err: *mut *mut netns_error,
 ) -> i32 {
-    with_handle(h, err, |h| {
-        h.neigh_replace(&neigh_spec(ifname, ip, mac)?)?;
-        Ok(())
-    })
+    neigh_set(h, ifname, ip, mac, err, netns_core::Handle::neigh_replace)
 }
 
 /// Delete the neighbour entry of `ip` on `ifname`. Like
