@@ -98,6 +98,18 @@ impl fmt::Display for AllocError {
     }
 }
 
+impl AllocError {
+    /// Whether the store could not serve (a shared store unreachable or
+    /// without quorum): CNI code 11, try again later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            AllocError::Store(StoreError::Unavailable(_)) => true,
+            AllocError::Range { source, .. } => source.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 impl std::error::Error for AllocError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -237,7 +249,7 @@ impl<S: Store> Allocator<S> {
     pub fn gc(&mut self, valid: &[(String, String)]) -> Result<Vec<IpAddr>, AllocError> {
         self.locked(|_, store| {
             let mut out = Vec::new();
-            for r in store.reservations()? {
+            for r in store.gc_candidates()? {
                 let keep = match r.ifname() {
                     Some(ifname) => valid.iter().any(|(i, n)| i.trim() == r.id() && n == ifname),
                     None => valid.iter().any(|(i, _)| i.trim() == r.id()),

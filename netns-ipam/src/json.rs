@@ -317,9 +317,170 @@ pub fn parse_valid_attachments(stdin: &[u8]) -> Result<Vec<(String, String)>, Co
     Ok(out)
 }
 
+/// The cluster store's settings of a netns-cluster-ipam config: `ipam.etcd`
+/// and the node name `ipam.node` (`None` when unset: the caller uses the
+/// host name).
+///
+/// ```text
+/// "ipam": {
+///   "type": "netns-cluster-ipam", "subnet": "10.1.0.0/23",
+///   "node": "worker-1",
+///   "etcd": {
+///     "endpoints": ["https://10.0.0.1:2379", "https://10.0.0.2:2379"],
+///     "prefix": "/netns-ipam",
+///     "tls": {"caFile": "/etc/etcd/ca.pem", "certFile": "/etc/etcd/client.pem",
+///             "keyFile": "/etc/etcd/client-key.pem"},
+///     "dialTimeoutMs": 2000, "requestTimeoutMs": 5000
+///   }
+/// }
+/// ```
+#[cfg(feature = "etcd")]
+pub fn parse_etcd_config(
+    stdin: &[u8],
+) -> Result<(crate::etcd::EtcdConfig, Option<String>), ConfigError> {
+    use crate::etcd::{EtcdConfig, EtcdTls};
+    use std::time::Duration;
+    let v = parse_value(stdin)?;
+    let top = object(&v, "")?;
+    let Some(ipam) = field(top, "ipam") else {
+        return Err(ConfigError::MissingIpam);
+    };
+    let ipam = object(ipam, "ipam")?;
+    let node = string(ipam, "node", "ipam")?.filter(|n| !n.is_empty());
+    let Some(etcd) = field(ipam, "etcd") else {
+        return Err(ConfigError::Invalid(
+            "ipam.etcd is required: {\"endpoints\": [\"http://HOST:2379\", ...]}".to_string(),
+        ));
+    };
+    let etcd = object(etcd, "ipam.etcd")?;
+    let mut endpoints = Vec::new();
+    for e in array(etcd, "endpoints", "ipam.etcd")? {
+        match e {
+            Value::Null => {}
+            Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                endpoints.push(s.clone())
+            }
+            Value::String(s) => {
+                return Err(ConfigError::Invalid(format!(
+                    "ipam.etcd.endpoints: {s:?} is not an http:// or https:// URL"
+                )))
+            }
+            other => return Err(type_error(other, "ipam.etcd.endpoints", "string")),
+        }
+    }
+    if endpoints.is_empty() {
+        return Err(ConfigError::Invalid(
+            "ipam.etcd.endpoints: at least one endpoint is required".to_string(),
+        ));
+    }
+    let mut conf = EtcdConfig::new(endpoints);
+    if let Some(p) = string(etcd, "prefix", "ipam.etcd")? {
+        if !p.starts_with('/') || p.contains('\0') {
+            return Err(ConfigError::Invalid(format!(
+                "ipam.etcd.prefix: {p:?} must start with /"
+            )));
+        }
+        conf.prefix = p;
+    }
+    if let Some(t) = field(etcd, "tls") {
+        let t = object(t, "ipam.etcd.tls")?;
+        let path = |k: &str| -> Result<Option<std::path::PathBuf>, ConfigError> {
+            Ok(string(t, k, "ipam.etcd.tls")?
+                .filter(|s| !s.is_empty())
+                .map(Into::into))
+        };
+        let tls = EtcdTls {
+            ca_file: path("caFile")?,
+            cert_file: path("certFile")?,
+            key_file: path("keyFile")?,
+        };
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "ipam.etcd.tls: certFile and keyFile go together".to_string(),
+            ));
+        }
+        conf.tls = Some(tls);
+    }
+    for (key, slot) in [
+        ("dialTimeoutMs", &mut conf.dial_timeout),
+        ("requestTimeoutMs", &mut conf.request_timeout),
+    ] {
+        match int(etcd, key, "ipam.etcd")? {
+            None => {}
+            Some(ms) if (1..=600_000).contains(&ms) => *slot = Duration::from_millis(ms as u64),
+            Some(ms) => {
+                return Err(ConfigError::Invalid(format!(
+                    "ipam.etcd.{key}: {ms} is not between 1 and 600000"
+                )))
+            }
+        }
+    }
+    Ok((conf, node))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "etcd")]
+    #[test]
+    fn etcd_settings_parse_and_bad_ones_are_named() {
+        let (c, node) = parse_etcd_config(
+            br#"{"name":"n","ipam":{"node":"w1","etcd":{"endpoints":["http://a:1","https://b:2"],
+               "PREFIX":"/x","tls":{"caFile":"/ca","certFile":"/c","keyFile":"/k"},
+               "dialTimeoutMs":100,"requestTimeoutMs":200}}}"#,
+        )
+        .unwrap();
+        assert_eq!(node.as_deref(), Some("w1"));
+        assert_eq!(c.endpoints, ["http://a:1", "https://b:2"]);
+        assert_eq!(c.prefix, "/x");
+        assert_eq!(c.dial_timeout, std::time::Duration::from_millis(100));
+        assert_eq!(c.request_timeout, std::time::Duration::from_millis(200));
+        assert_eq!(c.tls.unwrap().key_file.unwrap(), std::path::Path::new("/k"));
+        let (c, node) =
+            parse_etcd_config(br#"{"ipam":{"etcd":{"endpoints":["http://a:1"]}}}"#).unwrap();
+        assert_eq!(
+            (c.prefix.as_str(), node),
+            (crate::etcd::DEFAULT_PREFIX, None)
+        );
+        for (bad, want) in [
+            (r#"{"ipam":{}}"#, "ipam.etcd is required"),
+            (r#"{"ipam":{"etcd":{}}}"#, "at least one endpoint"),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":[]}}}"#,
+                "at least one endpoint",
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":"http://a"}}}"#,
+                "of type array",
+            ),
+            (r#"{"ipam":{"etcd":{"endpoints":[7]}}}"#, "of type string"),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["a:2379"]}}}"#,
+                "not an http:// or https:// URL",
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://a"],"prefix":"x"}}}"#,
+                "must start with /",
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://a"],"tls":{"certFile":"/c"}}}}"#,
+                "go together",
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://a"],"dialTimeoutMs":0}}}"#,
+                "not between",
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://a"],"requestTimeoutMs":"5"}}}"#,
+                "of type int",
+            ),
+            (r#"{"ipam":{"etcd":7}}"#, "of type struct"),
+        ] {
+            let e = parse_etcd_config(bad.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
 
     fn deep(levels: usize) -> Vec<u8> {
         let mut v = br#"{"cniVersion":"1.0.0","name":"n","x":"#.to_vec();

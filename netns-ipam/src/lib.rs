@@ -112,6 +112,8 @@
 mod allocator;
 mod config;
 mod diskindex;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod file;
 pub mod gojson;
 mod ip;

@@ -69,6 +69,12 @@ pub enum StoreError {
         /// What it is instead (`symbolic link`, `fifo`...).
         found: &'static str,
     },
+    /// A shared store (etcd) cannot serve now: unreachable, no leader, no
+    /// quorum, timed out. Nothing was changed by the failed operation; try
+    /// again later (CNI code 11). The text names every endpoint tried.
+    Unavailable(String),
+    /// A shared store refused the request or answered what cannot be read.
+    Remote(String),
 }
 
 impl StoreError {
@@ -93,6 +99,7 @@ impl fmt::Display for StoreError {
                 "{}: is a {found}, not what the store made: refusing to follow or open it",
                 path.display()
             ),
+            StoreError::Unavailable(m) | StoreError::Remote(m) => f.write_str(m),
         }
     }
 }
@@ -101,7 +108,10 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::Io { source, .. } => Some(source),
-            StoreError::InvalidNetworkName(_) | StoreError::NotRegular { .. } => None,
+            StoreError::InvalidNetworkName(_)
+            | StoreError::NotRegular { .. }
+            | StoreError::Unavailable(_)
+            | StoreError::Remote(_) => None,
         }
     }
 }
@@ -158,6 +168,13 @@ pub trait Store {
 
     /// Every reservation, in address order.
     fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError>;
+
+    /// The reservations GC may release when their attachment is not valid:
+    /// every reservation, unless the store is shared by nodes, whose GC sees
+    /// only its own node's.
+    fn gc_candidates(&mut self) -> Result<Vec<Reservation>, StoreError> {
+        self.reservations()
+    }
 
     /// host-local's `GetByID`: the addresses owned by (`id`, `ifname`) or by
     /// the legacy owner `id`.

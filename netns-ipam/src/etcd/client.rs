@@ -1,0 +1,268 @@
+//! A blocking client of etcd's v3 JSON gateway: one keep-alive HTTP/1.1
+//! connection pool (ureq), several endpoints with failover, TLS with client
+//! certificates, a timeout on every call.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+use ureq::Agent;
+
+use super::wire::ErrorReply;
+use super::EtcdConfig;
+use crate::store::StoreError;
+
+/// The largest reply read (a page of 1,000 reservations is about 200 KB).
+const REPLY_MAX: u64 = 16 << 20;
+
+/// gRPC status codes that mean "this member cannot serve now" (not "the
+/// request is wrong"): Unavailable, DeadlineExceeded, Aborted,
+/// ResourceExhausted.
+fn retryable_code(code: i64) -> bool {
+    matches!(code, 14 | 4 | 10 | 8)
+}
+
+/// A reply, and whether an earlier attempt of the same request may have
+/// reached a member (and been applied) before it failed: a txn that was
+/// sent again must then be judged by what it finds.
+#[derive(Debug)]
+pub(crate) struct Reply<T> {
+    pub body: T,
+    pub resent: bool,
+}
+
+/// Why one attempt failed.
+struct Failure {
+    detail: String,
+    /// The request may have reached the member.
+    maybe_sent: bool,
+}
+
+pub(crate) struct Client {
+    agent: Agent,
+    endpoints: Vec<String>,
+    /// The endpoint that answered last: tried first next time.
+    current: usize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", &self.endpoints)
+            .field("current", &self.current)
+            .finish()
+    }
+}
+
+fn read(path: &std::path::Path, what: &'static str) -> Result<Vec<u8>, StoreError> {
+    fs::read(path).map_err(|e| StoreError::io(what, path, e))
+}
+
+fn bad_pem(path: &std::path::Path, e: ureq::Error) -> StoreError {
+    StoreError::io(
+        "parse PEM",
+        path,
+        io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+    )
+}
+
+impl Client {
+    pub(crate) fn new(conf: &EtcdConfig) -> Result<Client, StoreError> {
+        let mut tls = TlsConfig::builder().provider(TlsProvider::Rustls);
+        if let Some(t) = &conf.tls {
+            if let Some(ca) = &t.ca_file {
+                let pem = read(ca, "read")?;
+                let mut certs = Vec::new();
+                for item in ureq::tls::parse_pem(&pem) {
+                    match item.map_err(|e| bad_pem(ca, e))? {
+                        ureq::tls::PemItem::Certificate(c) => certs.push(c),
+                        _ => continue,
+                    }
+                }
+                if certs.is_empty() {
+                    return Err(bad_pem(
+                        ca,
+                        ureq::Error::Io(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "no certificate in the file",
+                        )),
+                    ));
+                }
+                tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+            }
+            match (&t.cert_file, &t.key_file) {
+                (Some(cert), Some(key)) => {
+                    let cert_pem = read(cert, "read")?;
+                    let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(&cert_pem)
+                        .filter_map(|i| match i {
+                            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                            Ok(_) => None,
+                            Err(e) => Some(Err(e)),
+                        })
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| bad_pem(cert, e))?;
+                    let key_pem = read(key, "read")?;
+                    let key_parsed = PrivateKey::from_pem(&key_pem).map_err(|e| bad_pem(key, e))?;
+                    tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key_parsed)));
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(StoreError::Remote(
+                        "etcd tls: certFile and keyFile go together".to_string(),
+                    ))
+                }
+            }
+        }
+        let agent: Agent = Agent::config_builder()
+            .tls_config(tls.build())
+            // The CNI environment's proxy settings are not for etcd.
+            .proxy(None)
+            .http_status_as_error(false)
+            .timeout_connect(Some(conf.dial_timeout))
+            .timeout_global(Some(conf.request_timeout))
+            .user_agent(concat!("netns-ipam/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            endpoints: conf
+                .endpoints
+                .iter()
+                .map(|e| e.trim_end_matches('/').to_string())
+                .collect(),
+            current: 0,
+        })
+    }
+
+    /// POST `body` to `path` (`/v3/kv/txn`...) on the current endpoint,
+    /// then on each of the others while they fail to serve. A reply the
+    /// member gave (a refused request) is final; when none serves, the
+    /// error is [`StoreError::Unavailable`] naming every endpoint tried and
+    /// why.
+    pub(crate) fn call<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &Value,
+    ) -> Result<Reply<T>, StoreError> {
+        let bytes = body.to_string();
+        let mut tried = String::new();
+        let mut resent = false;
+        let n = self.endpoints.len();
+        for k in 0..n {
+            let i = (self.current + k) % n;
+            let ep = &self.endpoints[i];
+            match self.attempt(ep, path, &bytes) {
+                Ok(Ok(text)) => {
+                    self.current = i;
+                    let body = serde_json::from_slice(&text).map_err(|e| {
+                        StoreError::Remote(format!("etcd {ep}{path}: unreadable reply: {e}"))
+                    })?;
+                    return Ok(Reply { body, resent });
+                }
+                Ok(Err(refused)) => {
+                    self.current = i;
+                    return Err(StoreError::Remote(format!("etcd {ep}{path}: {refused}")));
+                }
+                Err(f) => {
+                    resent |= f.maybe_sent;
+                    if !tried.is_empty() {
+                        tried.push_str("; ");
+                    }
+                    let _ = write!(tried, "{ep}: {}", f.detail);
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "etcd cluster unavailable (tried {tried})"
+        )))
+    }
+
+    /// One attempt: the reply's bytes, a member's final refusal
+    /// (`Ok(Err)`), or a failure to serve (`Err`).
+    fn attempt(
+        &self,
+        ep: &str,
+        path: &str,
+        body: &str,
+    ) -> Result<Result<Vec<u8>, String>, Failure> {
+        let url = format!("{ep}{path}");
+        let mut resp = match self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(body)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(Failure {
+                    maybe_sent: maybe_sent(&e),
+                    detail: describe(&e),
+                })
+            }
+        };
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(REPLY_MAX)
+            .read_to_vec()
+            .map_err(|e| Failure {
+                // The member answered: the request reached it.
+                maybe_sent: true,
+                detail: describe(&e),
+            })?;
+        if status == 200 {
+            return Ok(Ok(text));
+        }
+        let err: ErrorReply = serde_json::from_slice(&text).unwrap_or_default();
+        let msg = if err.message.is_empty() {
+            if err.error.is_empty() {
+                format!("HTTP {status}: {}", String::from_utf8_lossy(&text).trim())
+            } else {
+                err.error
+            }
+        } else {
+            err.message
+        };
+        if retryable_code(err.code) || status == 503 || status == 502 || status == 504 {
+            return Err(Failure {
+                maybe_sent: true,
+                detail: msg,
+            });
+        }
+        Ok(Err(msg))
+    }
+}
+
+/// Whether a failed request may have reached the member: not when the
+/// connection was never made.
+fn maybe_sent(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => !matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::AddrNotAvailable
+                | io::ErrorKind::NetworkUnreachable
+                | io::ErrorKind::HostUnreachable
+        ),
+        ureq::Error::Timeout(t) => !matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve),
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_) => false,
+        _ => true,
+    }
+}
+
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Io(io) => crate::store::go_os_message(io),
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        other => other.to_string(),
+    }
+}

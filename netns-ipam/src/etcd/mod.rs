@@ -1,0 +1,530 @@
+//! [`EtcdStore`]: reservations in etcd v3, for a network whose range spans
+//! nodes. Every node's allocator reserves in the same keyspace, so no
+//! address is handed out twice anywhere in the cluster.
+//!
+//! # Keys
+//!
+//! Under `PREFIX/NETWORK/` (the network's name percent-encoded):
+//!
+//! | key | value |
+//! |---|---|
+//! | `ips/v4/0a000005` (the address in fixed-width hex, so keys sort as addresses) | `{"ip":"10.0.0.5","containerID":"c1","ifname":"eth0","node":"n1"}` |
+//! | `owners/ID/IFNAME/v4/0a000005` (id and ifname percent-encoded) | `10.0.0.5` |
+//! | `cursor/N` | the last address reserved in range set N |
+//!
+//! A reservation is one transaction: if the address key does not exist,
+//! put it, its owner key and the range set's cursor. A release is one
+//! transaction too: if the address key was last written by that
+//! reservation (its revision), delete it and its owner key. So no reader
+//! ever sees half a reservation, and a release never removes an address
+//! someone else has reserved since. There is no lock: allocators on many
+//! nodes race on the transaction, and the loser moves on to the next
+//! candidate, in host-local's round-robin order after the cursor.
+//!
+//! # Failures
+//!
+//! Each call has the config's timeouts; an endpoint that cannot serve
+//! (refused, timed out, no leader, no quorum) is skipped for the next one.
+//! When none serves the error is [`StoreError::Unavailable`] (CNI code 11,
+//! try again later), naming every endpoint and why. A reservation sent
+//! again after an attempt that may have been applied recognises itself by
+//! its owner, so a lost reply never strands an address.
+
+mod client;
+mod wire;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ip::{self, Family};
+use crate::store::{owner_key, Reservation, Store, StoreError};
+use client::Client;
+use wire::{RangeReply, TxnReply};
+
+/// The key prefix when the config names none.
+pub const DEFAULT_PREFIX: &str = "/netns-ipam";
+
+/// How to reach the etcd cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdConfig {
+    /// Client URLs (`http://10.0.0.1:2379`, `https://...`), tried in order
+    /// from the last one that answered.
+    pub endpoints: Vec<String>,
+    /// The key prefix ([`DEFAULT_PREFIX`] by default).
+    pub prefix: String,
+    /// TLS settings for `https` endpoints.
+    pub tls: Option<EtcdTls>,
+    /// Time allowed to connect to one endpoint (TLS handshake included).
+    pub dial_timeout: Duration,
+    /// Time allowed for one request to one endpoint, reply included.
+    pub request_timeout: Duration,
+}
+
+impl EtcdConfig {
+    /// A config for `endpoints` with the default prefix, no TLS, a 2 s dial
+    /// timeout and a 5 s request timeout.
+    pub fn new(endpoints: Vec<String>) -> EtcdConfig {
+        EtcdConfig {
+            endpoints,
+            prefix: DEFAULT_PREFIX.to_string(),
+            tls: None,
+            dial_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// TLS for `https` endpoints: the CA that signed the members' certificates
+/// (the system's roots if unset) and a client certificate for etcd's
+/// `--client-cert-auth`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EtcdTls {
+    /// PEM file of the CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate (chain).
+    pub cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    pub key_file: Option<PathBuf>,
+}
+
+/// The value of an address key.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Owner {
+    ip: String,
+    #[serde(rename = "containerID")]
+    container_id: String,
+    ifname: String,
+    node: String,
+}
+
+/// Reservations in etcd; see the [module docs](self).
+#[derive(Debug)]
+pub struct EtcdStore {
+    client: Client,
+    /// `PREFIX/NETWORK/`.
+    base: String,
+    node: String,
+    /// What this store last read of an address key: the revision that
+    /// wrote it and its owner key, for a release conditioned on both.
+    seen: HashMap<IpAddr, (i64, Vec<u8>)>,
+}
+
+/// etcd's keys are bytes; ours are text with every byte outside
+/// `[A-Za-z0-9._-]` percent-encoded, so `/` separates fields only.
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// `v4/0a000005`: the family and the address in fixed-width hex.
+fn addr_part(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("v4/{:08x}", u32::from(*a)),
+        IpAddr::V6(a) => format!("v6/{:032x}", u128::from(*a)),
+    }
+}
+
+/// The address of a key ending in [`addr_part`].
+fn parse_addr_part(key: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(key).ok()?;
+    let mut it = text.rsplitn(3, '/');
+    let hex = it.next()?;
+    match it.next()? {
+        "v4" if hex.len() == 8 => u32::from_str_radix(hex, 16)
+            .ok()
+            .map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+        "v6" if hex.len() == 32 => u128::from_str_radix(hex, 16)
+            .ok()
+            .map(|v| IpAddr::V6(Ipv6Addr::from(v))),
+        _ => None,
+    }
+}
+
+/// Page size of full listings (GC).
+const PAGE: i64 = 1000;
+/// Keys read per step when looking for a free address.
+const SCAN: i64 = 256;
+
+impl EtcdStore {
+    /// A store for `network`'s reservations made from `node`. Nothing is
+    /// sent yet: an unreachable cluster shows at the first operation (or
+    /// [`EtcdStore::status`]).
+    pub fn open(conf: &EtcdConfig, network: &str, node: &str) -> Result<EtcdStore, StoreError> {
+        if network.is_empty() || network.contains('\0') {
+            return Err(StoreError::InvalidNetworkName(network.to_string()));
+        }
+        if conf.endpoints.is_empty() {
+            return Err(StoreError::Remote("etcd: no endpoints".to_string()));
+        }
+        let prefix = conf.prefix.trim_end_matches('/');
+        Ok(EtcdStore {
+            client: Client::new(conf)?,
+            base: format!("{prefix}/{}/", enc(network)),
+            node: node.to_string(),
+            seen: HashMap::new(),
+        })
+    }
+
+    /// The node this store reserves for.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The key prefix of this network's entries (`PREFIX/NETWORK/`).
+    pub fn key_prefix(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether the cluster serves: a linearizable read, which needs a
+    /// leader and a quorum.
+    pub fn status(&mut self) -> Result<(), StoreError> {
+        let key = self.cursor_key(0);
+        self.range(&key, None, 1, true).map(|_| ())
+    }
+
+    fn ip_key(&self, ip: &IpAddr) -> Vec<u8> {
+        format!("{}ips/{}", self.base, addr_part(ip)).into_bytes()
+    }
+
+    fn owner_prefix(&self, id: &str, ifname: &str) -> String {
+        format!("{}owners/{}/{}/", self.base, enc(id), enc(ifname))
+    }
+
+    fn cursor_key(&self, range_id: usize) -> Vec<u8> {
+        format!("{}cursor/{range_id}", self.base).into_bytes()
+    }
+
+    fn range(
+        &mut self,
+        key: &[u8],
+        end: Option<&[u8]>,
+        limit: i64,
+        keys_only: bool,
+    ) -> Result<RangeReply, StoreError> {
+        let body = wire::range(key, end, limit, keys_only);
+        Ok(self.client.call("/v3/kv/range", &body)?.body)
+    }
+
+    fn txn(&mut self, body: &serde_json::Value) -> Result<(TxnReply, bool), StoreError> {
+        let r = self.client.call::<TxnReply>("/v3/kv/txn", body)?;
+        Ok((r.body, r.resent))
+    }
+
+    /// Every reservation of this network (all nodes), with the node that
+    /// made it, in address order.
+    pub fn reservations_with_node(&mut self) -> Result<Vec<(Reservation, String)>, StoreError> {
+        let start = format!("{}ips/", self.base).into_bytes();
+        let end = wire::prefix_end(&start);
+        let mut from = start;
+        let mut out = Vec::new();
+        loop {
+            let page = self.range(&from, Some(&end), PAGE, false)?;
+            for kv in &page.kvs {
+                let (Some(ip), Ok(o)) = (
+                    parse_addr_part(&kv.key),
+                    serde_json::from_slice::<Owner>(&kv.value),
+                ) else {
+                    // Not ours to interpret: never released by GC.
+                    continue;
+                };
+                let owner_k = format!(
+                    "{}{}",
+                    self.owner_prefix(&o.container_id, &o.ifname),
+                    addr_part(&ip)
+                );
+                self.seen
+                    .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
+                out.push((
+                    Reservation {
+                        ip,
+                        owner: owner_key(&o.container_id, &o.ifname),
+                    },
+                    o.node,
+                ));
+            }
+            match (page.more, page.kvs.last()) {
+                (true, Some(last)) => {
+                    from = last.key.clone();
+                    from.push(0);
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store for EtcdStore {
+    /// No lock: every reservation is a transaction of its own.
+    fn lock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn reserve(
+        &mut self,
+        id: &str,
+        ifname: &str,
+        ip: IpAddr,
+        range_id: usize,
+    ) -> Result<bool, StoreError> {
+        let ip = ip::canonical(ip);
+        let key = self.ip_key(&ip);
+        let owner_k = format!("{}{}", self.owner_prefix(id.trim(), ifname), addr_part(&ip));
+        let value = serde_json::to_vec(&Owner {
+            ip: ip.to_string(),
+            container_id: id.trim().to_string(),
+            ifname: ifname.to_string(),
+            node: self.node.clone(),
+        })
+        .map_err(|e| StoreError::Remote(e.to_string()))?;
+        let text = ip.to_string();
+        let body = wire::txn(
+            vec![wire::absent(&key)],
+            vec![
+                wire::put(&key, &value),
+                wire::put(owner_k.as_bytes(), text.as_bytes()),
+                wire::put(&self.cursor_key(range_id), text.as_bytes()),
+            ],
+            vec![wire::get(&key)],
+        );
+        let (reply, resent) = self.txn(&body)?;
+        if reply.succeeded {
+            self.seen
+                .insert(ip, (reply.header.revision, owner_k.into_bytes()));
+            return Ok(true);
+        }
+        // Taken; by this very reservation if an earlier attempt of it may
+        // have been applied before its reply was lost.
+        if resent {
+            if let Some(kv) = reply.range().and_then(|r| r.kvs.first()) {
+                if kv.value == value {
+                    self.seen
+                        .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
+        let key = self.cursor_key(range_id);
+        let r = self.range(&key, None, 1, false)?;
+        Ok(r.kvs
+            .first()
+            .and_then(|kv| std::str::from_utf8(&kv.value).ok())
+            .and_then(|s| s.trim().parse().ok()))
+    }
+
+    fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+        let ip = ip::canonical(ip);
+        let key = self.ip_key(&ip);
+        let (rev, owner_k) = match self.seen.get(&ip) {
+            Some(s) => s.clone(),
+            None => {
+                let r = self.range(&key, None, 1, false)?;
+                let Some(kv) = r.kvs.first() else {
+                    return Ok(false);
+                };
+                let Ok(o) = serde_json::from_slice::<Owner>(&kv.value) else {
+                    return Err(StoreError::Remote(format!(
+                        "etcd: {}: not a reservation this store can read",
+                        String::from_utf8_lossy(&key)
+                    )));
+                };
+                let owner_k = format!(
+                    "{}{}",
+                    self.owner_prefix(&o.container_id, &o.ifname),
+                    addr_part(&ip)
+                );
+                (kv.mod_revision, owner_k.into_bytes())
+            }
+        };
+        let body = wire::txn(
+            vec![wire::mod_is(&key, rev)],
+            vec![wire::delete(&key), wire::delete(&owner_k)],
+            vec![wire::get(&key)],
+        );
+        let (reply, resent) = self.txn(&body)?;
+        self.seen.remove(&ip);
+        if reply.succeeded {
+            return Ok(true);
+        }
+        // Gone: by this release if an earlier attempt may have been applied.
+        Ok(resent && reply.range().is_none_or(|r| r.kvs.is_empty()))
+    }
+
+    fn ips_of_owner(&mut self, owner: &str) -> Result<Vec<IpAddr>, StoreError> {
+        // Only `ID\r\nIFNAME` owners are ever written here (no legacy
+        // id-only reservations in etcd).
+        let Some((id, ifname)) = owner.split_once("\r\n") else {
+            return Ok(Vec::new());
+        };
+        let prefix = self.owner_prefix(id, ifname).into_bytes();
+        let end = wire::prefix_end(&prefix);
+        let r = self.range(&prefix, Some(&end), 0, true)?;
+        let mut out = Vec::with_capacity(r.kvs.len());
+        for kv in r.kvs {
+            if let Some(ip) = parse_addr_part(&kv.key) {
+                self.seen.insert(ip, (kv.mod_revision, kv.key));
+                out.push(ip);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
+        let (from, to) = (ip::canonical(from), ip::canonical(to));
+        if Family::of(&from) != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
+            return Ok(None);
+        }
+        let mut want = from;
+        let mut start = self.ip_key(&from);
+        let mut end = self.ip_key(&to);
+        end.push(0);
+        loop {
+            let page = self.range(&start, Some(&end), SCAN, true)?;
+            for kv in &page.kvs {
+                let Some(taken) = parse_addr_part(&kv.key) else {
+                    continue;
+                };
+                if ip::to_u128(taken) > ip::to_u128(want) {
+                    return Ok(Some(want));
+                }
+                if ip::to_u128(taken) == ip::to_u128(want) {
+                    match ip::next(want) {
+                        Some(n) if ip::to_u128(n) <= ip::to_u128(to) => want = n,
+                        _ => return Ok(None),
+                    }
+                }
+            }
+            match (page.more, page.kvs.last()) {
+                (true, Some(last)) => {
+                    start = last.key.clone();
+                    start.push(0);
+                }
+                _ => return Ok(Some(want)),
+            }
+        }
+    }
+
+    fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError> {
+        Ok(self
+            .reservations_with_node()?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    /// GC considers this node's reservations only: another node's
+    /// attachments are not in this node's valid list.
+    fn gc_candidates(&mut self) -> Result<Vec<Reservation>, StoreError> {
+        let node = self.node.clone();
+        Ok(self
+            .reservations_with_node()?
+            .into_iter()
+            .filter(|(_, n)| *n == node)
+            .map(|(r, _)| r)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_as_addresses_and_parse_back() {
+        let ips: Vec<IpAddr> = [
+            "10.0.0.1",
+            "10.0.0.2",
+            "10.0.1.0",
+            "192.168.0.1",
+            "255.255.255.255",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let keys: Vec<String> = ips.iter().map(addr_part).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        for (ip, k) in ips.iter().zip(&keys) {
+            assert_eq!(
+                parse_addr_part(format!("/p/n/ips/{k}").as_bytes()),
+                Some(*ip)
+            );
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(addr_part(&v6), "v6/20010db8000000000000000000000001");
+        assert_eq!(parse_addr_part(addr_part(&v6).as_bytes()), Some(v6));
+        for bad in [
+            "v4/0a00000",
+            "v4/0a0000zz",
+            "v5/0a000001",
+            "0a000001",
+            "v6/0a000001",
+        ] {
+            assert_eq!(parse_addr_part(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_escaped_so_slash_only_separates() {
+        assert_eq!(enc("c1_x.y-z"), "c1_x.y-z");
+        assert_eq!(enc("a/b c%"), "a%2Fb%20c%25");
+        assert_eq!(enc("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn open_refuses_what_cannot_name_keys() {
+        let c = EtcdConfig::new(vec!["http://127.0.0.1:1".into()]);
+        assert!(matches!(
+            EtcdStore::open(&c, "", "n"),
+            Err(StoreError::InvalidNetworkName(_))
+        ));
+        let none = EtcdConfig::new(vec![]);
+        assert!(EtcdStore::open(&none, "net", "n").is_err());
+        let s = EtcdStore::open(&c, "a/b", "n").unwrap();
+        assert_eq!(s.key_prefix(), "/netns-ipam/a%2Fb/");
+    }
+
+    #[test]
+    fn an_unreachable_cluster_is_unavailable_naming_each_endpoint() {
+        // Port 1 on loopback: nothing listens there (connection refused).
+        let c = EtcdConfig::new(vec![
+            "http://127.0.0.1:1".into(),
+            "http://127.0.0.1:2".into(),
+        ]);
+        let mut s = EtcdStore::open(&c, "net", "n").unwrap();
+        let e = s.status().unwrap_err();
+        let StoreError::Unavailable(msg) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            msg.contains("http://127.0.0.1:1: connection refused"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("http://127.0.0.1:2: connection refused"),
+            "{msg}"
+        );
+    }
+}
