@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -47,6 +48,9 @@ pub(crate) struct Client {
     endpoints: Vec<String>,
     /// The endpoint that answered last: tried first next time.
     current: usize,
+    dial_timeout: Duration,
+    /// For a whole call, across endpoints and rounds.
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Client {
@@ -122,8 +126,6 @@ impl Client {
             // The CNI environment's proxy settings are not for etcd.
             .proxy(None)
             .http_status_as_error(false)
-            .timeout_connect(Some(conf.dial_timeout))
-            .timeout_global(Some(conf.request_timeout))
             .user_agent(concat!("netns-ipam/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -135,64 +137,98 @@ impl Client {
                 .map(|e| e.trim_end_matches('/').to_string())
                 .collect(),
             current: 0,
+            dial_timeout: conf.dial_timeout,
+            request_timeout: conf.request_timeout,
         })
     }
 
     /// POST `body` to `path` (`/v3/kv/txn`...) on the current endpoint,
-    /// then on each of the others while they fail to serve. A reply the
-    /// member gave (a refused request) is final; when none serves, the
-    /// error is [`StoreError::Unavailable`] naming every endpoint tried and
-    /// why.
+    /// then on each of the others while they fail to serve, in rounds with
+    /// a short back-off (a leader election takes about a second) until the
+    /// config's request timeout has passed. A reply the member gave (a
+    /// refused request) is final; when none serves in time, the error is
+    /// [`StoreError::Unavailable`] naming every endpoint and its last
+    /// failure.
     pub(crate) fn call<T: DeserializeOwned>(
         &mut self,
         path: &str,
         body: &Value,
     ) -> Result<Reply<T>, StoreError> {
         let bytes = body.to_string();
-        let mut tried = String::new();
-        let mut resent = false;
         let n = self.endpoints.len();
-        for k in 0..n {
-            let i = (self.current + k) % n;
-            let ep = &self.endpoints[i];
-            match self.attempt(ep, path, &bytes) {
-                Ok(Ok(text)) => {
-                    self.current = i;
-                    let body = serde_json::from_slice(&text).map_err(|e| {
-                        StoreError::Remote(format!("etcd {ep}{path}: unreadable reply: {e}"))
-                    })?;
-                    return Ok(Reply { body, resent });
+        let mut last: Vec<Option<String>> = vec![None; n];
+        let mut resent = false;
+        let start = Instant::now();
+        let deadline = start + self.request_timeout;
+        let mut backoff = Duration::from_millis(20);
+        'rounds: loop {
+            for k in 0..n {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    break 'rounds;
                 }
-                Ok(Err(refused)) => {
-                    self.current = i;
-                    return Err(StoreError::Remote(format!("etcd {ep}{path}: {refused}")));
-                }
-                Err(f) => {
-                    resent |= f.maybe_sent;
-                    if !tried.is_empty() {
-                        tried.push_str("; ");
+                let i = (self.current + k) % n;
+                match self.attempt(i, path, &bytes, remaining) {
+                    Ok(Ok(text)) => {
+                        self.current = i;
+                        let body = serde_json::from_slice(&text).map_err(|e| {
+                            StoreError::Remote(format!(
+                                "etcd {}{path}: unreadable reply: {e}",
+                                self.endpoints[i]
+                            ))
+                        })?;
+                        return Ok(Reply { body, resent });
                     }
-                    let _ = write!(tried, "{ep}: {}", f.detail);
+                    Ok(Err(refused)) => {
+                        self.current = i;
+                        return Err(StoreError::Remote(format!(
+                            "etcd {}{path}: {refused}",
+                            self.endpoints[i]
+                        )));
+                    }
+                    Err(f) => {
+                        resent |= f.maybe_sent;
+                        last[i] = Some(f.detail);
+                    }
                 }
             }
+            if Instant::now() + backoff >= deadline {
+                break;
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(400));
+        }
+        let mut tried = String::new();
+        for (ep, why) in self.endpoints.iter().zip(&last) {
+            if !tried.is_empty() {
+                tried.push_str("; ");
+            }
+            let why = why.as_deref().unwrap_or("not tried: out of time");
+            let _ = write!(tried, "{ep}: {why}");
         }
         Err(StoreError::Unavailable(format!(
-            "etcd cluster unavailable (tried {tried})"
+            "etcd cluster unavailable for {} ms ({tried})",
+            start.elapsed().as_millis()
         )))
     }
 
-    /// One attempt: the reply's bytes, a member's final refusal
-    /// (`Ok(Err)`), or a failure to serve (`Err`).
+    /// One attempt on endpoint `i` within `budget`: the reply's bytes, a
+    /// member's final refusal (`Ok(Err)`), or a failure to serve (`Err`).
     fn attempt(
         &self,
-        ep: &str,
+        i: usize,
         path: &str,
         body: &str,
+        budget: Duration,
     ) -> Result<Result<Vec<u8>, String>, Failure> {
-        let url = format!("{ep}{path}");
+        let url = format!("{}{path}", self.endpoints[i]);
         let mut resp = match self
             .agent
             .post(&url)
+            .config()
+            .timeout_global(Some(budget))
+            .timeout_connect(Some(self.dial_timeout.min(budget)))
+            .build()
             .header("content-type", "application/json")
             .send(body)
         {
@@ -228,7 +264,7 @@ impl Client {
         } else {
             err.message
         };
-        if retryable_code(err.code) || status == 503 || status == 502 || status == 504 {
+        if retryable_code(err.code) || matches!(status, 502..=504) {
             return Err(Failure {
                 maybe_sent: true,
                 detail: msg,

@@ -509,10 +509,11 @@ mod tests {
     #[test]
     fn an_unreachable_cluster_is_unavailable_naming_each_endpoint() {
         // Port 1 on loopback: nothing listens there (connection refused).
-        let c = EtcdConfig::new(vec![
+        let mut c = EtcdConfig::new(vec![
             "http://127.0.0.1:1".into(),
             "http://127.0.0.1:2".into(),
         ]);
+        c.request_timeout = Duration::from_millis(200);
         let mut s = EtcdStore::open(&c, "net", "n").unwrap();
         let e = s.status().unwrap_err();
         let StoreError::Unavailable(msg) = &e else {

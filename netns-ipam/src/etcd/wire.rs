@@ -199,7 +199,7 @@ mod tests {
             r#"{"kvs":[{"key":"***"}]}"#,
             r#"{"kvs":[{"mod_revision":"x"}]}"#,
             r#"{"kvs":7}"#,
-            r#"{"header":{"revision":"99999999999999999999"}}"#,
+            r#"{"kvs":[{"mod_revision":"99999999999999999999"}]}"#,
         ] {
             assert!(serde_json::from_str::<RangeReply>(bad).is_err(), "{bad}");
         }
