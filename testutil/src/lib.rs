@@ -12,6 +12,7 @@
 //! - [`nft`]: nftables' `nft` as the oracle (`nft -j`, the ruleset without
 //!   its metainfo, `nft -c` round trips).
 //! - [`frames`]: raw Ethernet frames through a packet socket.
+//! - [`etcd`]: a real etcd cluster on loopback, etcdctl as the oracle.
 //! - [`host_only!`]: a test binary declares that the VM tier leaves it out.
 //!
 //! This crate deliberately does not depend on netns-core: what it checks with
@@ -23,6 +24,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod etcd;
 pub mod frames;
 pub mod nft;
 

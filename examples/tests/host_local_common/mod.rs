@@ -25,16 +25,22 @@ pub fn host_local() -> PathBuf {
 /// Our plugin: the `netns-host-local` example, which `cargo test` builds next
 /// to the test binaries (target/<profile>/examples/).
 pub fn plugin() -> PathBuf {
+    example("netns-host-local")
+}
+
+/// The example program `name`, which `cargo test` builds next to the test
+/// binaries (target/<profile>/examples/).
+pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binary lives in target/<profile>/deps");
-    let p = profile_dir.join("examples").join("netns-host-local");
+    let p = profile_dir.join("examples").join(name);
     assert!(
         p.is_file(),
         "{} is missing: run the tests with `cargo test -p netns-examples` (which builds the \
-         examples), or build it first with `cargo build -p netns-examples --example netns-host-local`",
+         examples), or build it first with `cargo build -p netns-examples --example {name}`",
         p.display()
     );
     p
