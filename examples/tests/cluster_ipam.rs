@@ -9,6 +9,7 @@ netns_testutil::host_only!(
     "IPAM plugin processes against etcd on loopback, no kernel feature the host lacks"
 );
 
+mod cni_common;
 mod host_local_common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -488,5 +489,55 @@ fn status_says_whether_the_cluster_serves_and_bad_configs_are_named() {
             assert!(o.msg().contains(want), "{}", o.msg());
         }
         assert!(stored(&c, "/netns-ipam/").is_empty());
+    });
+}
+
+#[test]
+fn main_plugins_delegate_to_it_and_pods_on_two_nodes_get_distinct_addresses() {
+    use cni_common::{check_result, one_plugin_list, our_path, veth_master, Network, Pod};
+    in_private_netns_lo_up(|| {
+        let c = Cluster::start(1);
+        let ipam = |node: &str| {
+            json!({"type": "netns-cluster-ipam", "subnet": "10.11.0.0/24", "node": node,
+                   "etcd": etcd_of(&c)})
+        };
+        // Node 0's pods on a bridge, node 1's on a macvlan: one range.
+        let bridge = Network::new(
+            one_plugin_list(
+                json!({"type": "netns-bridge", "bridge": "cbr0", "ipam": ipam("node-0")}),
+                json!({}),
+            ),
+            our_path(),
+        );
+        veth_master("mst0", 1500);
+        let macvlan = Network::new(
+            one_plugin_list(
+                json!({"type": "netns-macvlan", "master": "mst0", "ipam": ipam("node-1")}),
+                json!({}),
+            ),
+            our_path(),
+        );
+        let (p1, p2) = (Pod::new("cp1"), Pod::new("cp2"));
+        let a1 = bridge.add(&p1, "c1", "eth0");
+        a1.expect_ok();
+        let a2 = macvlan.add(&p2, "c2", "eth0");
+        a2.expect_ok();
+        // The results are what the pods' interfaces have (ip -j).
+        check_result(a1.result(), &p1);
+        check_result(a2.result(), &p2);
+        let (ip1, ip2) = (a1.first_ip(), a2.first_ip());
+        assert_ne!(ip1, ip2);
+        assert_eq!(
+            reservations(&c, "t"),
+            BTreeMap::from([
+                (ip1.clone(), ("c1".into(), "eth0".into(), "node-0".into())),
+                (ip2.clone(), ("c2".into(), "eth0".into(), "node-1".into())),
+            ])
+        );
+        bridge.check(&p1, "c1", "eth0").expect_ok();
+        macvlan.check(&p2, "c2", "eth0").expect_ok();
+        bridge.del(&p1, "c1", "eth0").expect_ok();
+        macvlan.del(&p2, "c2", "eth0").expect_ok();
+        assert!(reservations(&c, "t").is_empty());
     });
 }
