@@ -8,8 +8,9 @@
 //!    connection (a new store, one reservation), and one on a warm one.
 //! 2. Plugin ADD (then DEL, timed apart) through `netns-cluster-ipam`:
 //!    median and mean, and the ratio to the floor (target: at most 2x).
-//! 3. In-process allocations per second from 3 nodes at once (3 threads,
-//!    one store each, each talking to its own member first).
+//! 3. In-process allocations per second from 1 node, then from 3 nodes at
+//!    once (threads, one store each, each talking to its own member first)
+//!    on one range.
 //! 4. Occupancy of a /16 (65,533 allocatable addresses): one in-process
 //!    allocation (and its release) at 1% and at 99%, the holes scattered.
 //!
@@ -126,15 +127,18 @@ fn floor_and_plugin(c: &Cluster) {
     );
 }
 
-fn three_nodes(c: &Cluster) {
-    let per = 500;
+/// `nodes` allocators at once (threads, one store each, each talking to its
+/// own member first), `per` allocations each: allocations per second.
+fn nodes_at_once(c: &Cluster, nodes: usize, per: usize) -> f64 {
+    let net = format!("nodes{nodes}");
     let s = Instant::now();
     std::thread::scope(|sc| {
-        for n in 0..3 {
+        for n in 0..nodes {
             let mut eps = c.endpoints();
-            eps.rotate_left(n);
+            eps.rotate_left(n % eps.len());
+            let net = &net;
             sc.spawn(move || {
-                let st = EtcdStore::open(&EtcdConfig::new(eps), "three", &format!("n{n}")).unwrap();
+                let st = EtcdStore::open(&EtcdConfig::new(eps), net, &format!("n{n}")).unwrap();
                 let mut a = Allocator::new(one_set("10.40.0.0/16"), st);
                 for i in 0..per {
                     a.allocate(&format!("n{n}-{i}"), "eth0", &[]).unwrap();
@@ -142,12 +146,17 @@ fn three_nodes(c: &Cluster) {
             });
         }
     });
-    let t = s.elapsed();
+    (nodes * per) as f64 / s.elapsed().as_secs_f64()
+}
+
+fn three_nodes(c: &Cluster) {
+    let one = nodes_at_once(c, 1, 500);
+    let three = nodes_at_once(c, 3, 500);
+    println!("cluster_ipam/nodes_at_once (in process, 500 allocations per node)");
+    println!("  1 node     {one:7.0} allocations per second");
     println!(
-        "cluster_ipam/three_nodes: {} allocations from 3 nodes at once in {:.2} s: {:.0} per second",
-        3 * per,
-        t.as_secs_f64(),
-        (3 * per) as f64 / t.as_secs_f64()
+        "  3 nodes    {three:7.0} allocations per second ({:.2}x one node)",
+        three / one
     );
 }
 

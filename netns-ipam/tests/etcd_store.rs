@@ -260,8 +260,16 @@ fn without_quorum_it_is_unavailable_and_serves_again_when_quorum_returns() {
         assert!(e.is_unavailable(), "{e}");
         let msg = e.to_string();
         assert!(msg.contains("etcd cluster unavailable"), "{msg}");
+        // Every endpoint is named with its last failure.
+        for i in [leader, other] {
+            assert!(
+                msg.contains(&format!("{}: connection refused", c.endpoint(i))),
+                "{msg}"
+            );
+        }
+        let alive = 3 - leader - other;
         assert!(
-            msg.contains(&format!("{}: connection refused", c.endpoint(leader))),
+            msg.contains(&format!("{}: timed out", c.endpoint(alive))),
             "{msg}"
         );
         let StoreError::Unavailable(_) = a.store_mut().status().unwrap_err() else {
@@ -287,5 +295,33 @@ fn without_quorum_it_is_unavailable_and_serves_again_when_quorum_returns() {
         a.release("no-quorum", "eth0").unwrap();
         a.allocate("after", "eth0", &[]).unwrap();
         assert_eq!(a.store_mut().reservations().unwrap().len(), 3);
+    });
+}
+
+#[test]
+fn next_free_reads_windows_past_long_taken_runs_and_foreign_keys() {
+    in_private_netns_lo_up(|| {
+        let c = Cluster::start(1);
+        let mut st = EtcdStore::open(&EtcdConfig::new(c.endpoints()), "net", "node").unwrap();
+        let ip = |k: u32| IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + k));
+        // 10.0.0.1 - 10.0.2.88 taken (600 addresses, over two windows of
+        // 256), and keys under ips/ that are not addresses among them.
+        for k in 1..=600 {
+            assert!(st.reserve("c", "eth0", ip(k), 0).unwrap());
+        }
+        let prefix = st.key_prefix().to_string();
+        for junk in ["ips/v4/0a000005x", "ips/v4/zz", "ips/v4/0a0001"] {
+            c.etcdctl(&["put", &format!("{prefix}{junk}"), "{}"]);
+        }
+        assert_eq!(st.next_free(ip(1), ip(1000)).unwrap(), Some(ip(601)));
+        assert_eq!(st.next_free(ip(300), ip(1000)).unwrap(), Some(ip(601)));
+        assert_eq!(st.next_free(ip(1), ip(600)).unwrap(), None);
+        assert_eq!(st.next_free(ip(600), ip(600)).unwrap(), None);
+        assert_eq!(st.next_free(ip(601), ip(601)).unwrap(), Some(ip(601)));
+        assert!(st.release_ip(ip(256)).unwrap());
+        assert_eq!(st.next_free(ip(1), ip(1000)).unwrap(), Some(ip(256)));
+        // The foreign keys are not reservations: never listed, never
+        // released.
+        assert_eq!(st.reservations().unwrap().len(), 599);
     });
 }

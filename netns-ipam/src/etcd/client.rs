@@ -168,7 +168,11 @@ impl Client {
                     break 'rounds;
                 }
                 let i = (self.current + k) % n;
-                match self.attempt(i, path, &bytes, remaining) {
+                // A member without a leader holds a request until it has
+                // one: a share of the time left, so the endpoints after it
+                // are tried too.
+                let share = remaining / (n - k) as u32;
+                match self.attempt(i, path, &bytes, share) {
                     Ok(Ok(text)) => {
                         self.current = i;
                         let body = serde_json::from_slice(&text).map_err(|e| {

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::ip::{self, Family};
 use crate::store::{owner_key, Reservation, Store, StoreError};
 use client::Client;
-use wire::{RangeReply, TxnReply};
+use wire::{RangeReply, Read, TxnReply};
 
 /// The key prefix when the config names none.
 pub const DEFAULT_PREFIX: &str = "/netns-ipam";
@@ -191,7 +191,8 @@ impl EtcdStore {
     /// leader and a quorum.
     pub fn status(&mut self) -> Result<(), StoreError> {
         let key = self.cursor_key(0);
-        self.range(&key, None, 1, true).map(|_| ())
+        self.range(&key, None, 1, true, Read::Linearizable)
+            .map(|_| ())
     }
 
     fn ip_key(&self, ip: &IpAddr) -> Vec<u8> {
@@ -212,8 +213,9 @@ impl EtcdStore {
         end: Option<&[u8]>,
         limit: i64,
         keys_only: bool,
+        read: Read,
     ) -> Result<RangeReply, StoreError> {
-        let body = wire::range(key, end, limit, keys_only);
+        let body = wire::range(key, end, limit, keys_only, read);
         Ok(self.client.call("/v3/kv/range", &body)?.body)
     }
 
@@ -230,7 +232,7 @@ impl EtcdStore {
         let mut from = start;
         let mut out = Vec::new();
         loop {
-            let page = self.range(&from, Some(&end), PAGE, false)?;
+            let page = self.range(&from, Some(&end), PAGE, false, Read::Linearizable)?;
             for kv in &page.kvs {
                 let (Some(ip), Ok(o)) = (
                     parse_addr_part(&kv.key),
@@ -324,8 +326,10 @@ impl Store for EtcdStore {
     }
 
     fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
+        // Serializable: a cursor a little behind changes only which free
+        // address is tried first.
         let key = self.cursor_key(range_id);
-        let r = self.range(&key, None, 1, false)?;
+        let r = self.range(&key, None, 1, false, Read::Serializable)?;
         Ok(r.kvs
             .first()
             .and_then(|kv| std::str::from_utf8(&kv.value).ok())
@@ -338,7 +342,7 @@ impl Store for EtcdStore {
         let (rev, owner_k) = match self.seen.get(&ip) {
             Some(s) => s.clone(),
             None => {
-                let r = self.range(&key, None, 1, false)?;
+                let r = self.range(&key, None, 1, false, Read::Linearizable)?;
                 let Some(kv) = r.kvs.first() else {
                     return Ok(false);
                 };
@@ -378,7 +382,9 @@ impl Store for EtcdStore {
         };
         let prefix = self.owner_prefix(id, ifname).into_bytes();
         let end = wire::prefix_end(&prefix);
-        let r = self.range(&prefix, Some(&end), 0, true)?;
+        // Linearizable: what this owner holds decides host-local's
+        // duplicate refusal and what DEL releases.
+        let r = self.range(&prefix, Some(&end), 0, true, Read::Linearizable)?;
         let mut out = Vec::with_capacity(r.kvs.len());
         for kv in r.kvs {
             if let Some(ip) = parse_addr_part(&kv.key) {
@@ -392,36 +398,52 @@ impl Store for EtcdStore {
 
     fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
         let (from, to) = (ip::canonical(from), ip::canonical(to));
-        if Family::of(&from) != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
+        let family = Family::of(&from);
+        if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
             return Ok(None);
         }
-        let mut want = from;
-        let mut start = self.ip_key(&from);
-        let mut end = self.ip_key(&to);
-        end.push(0);
+        let (mut want, last) = (ip::to_u128(from), ip::to_u128(to));
         loop {
-            let page = self.range(&start, Some(&end), SCAN, true)?;
-            for kv in &page.kvs {
-                let Some(taken) = parse_addr_part(&kv.key) else {
-                    continue;
-                };
-                if ip::to_u128(taken) > ip::to_u128(want) {
-                    return Ok(Some(want));
-                }
-                if ip::to_u128(taken) == ip::to_u128(want) {
-                    match ip::next(want) {
-                        Some(n) if ip::to_u128(n) <= ip::to_u128(to) => want = n,
-                        _ => return Ok(None),
+            // One window of SCAN addresses at a time: etcd counts every key
+            // of a range it is asked for, whatever the limit, so the range
+            // itself must be short for the cost not to grow with occupancy.
+            let wend = want.saturating_add(SCAN as u128 - 1).min(last);
+            let mut start = self.ip_key(&ip::from_u128(family, want));
+            let mut end = self.ip_key(&ip::from_u128(family, wend));
+            end.push(0);
+            loop {
+                // Serializable: an address taken a moment ago that this
+                // member has not applied yet only makes the reservation's
+                // transaction fail, and the allocator moves on.
+                let page = self.range(&start, Some(&end), SCAN, true, Read::Serializable)?;
+                for kv in &page.kvs {
+                    let Some(taken) = parse_addr_part(&kv.key).map(ip::to_u128) else {
+                        continue;
+                    };
+                    if taken > want {
+                        return Ok(Some(ip::from_u128(family, want)));
+                    }
+                    if taken == want {
+                        if want == last {
+                            return Ok(None);
+                        }
+                        want += 1;
                     }
                 }
-            }
-            match (page.more, page.kvs.last()) {
-                (true, Some(last)) => {
-                    start = last.key.clone();
-                    start.push(0);
+                // More keys in the window than a page (keys that are not
+                // addresses among them): read on after the last one.
+                match (page.more, page.kvs.last()) {
+                    (true, Some(kv)) => {
+                        start = kv.key.clone();
+                        start.push(0);
+                    }
+                    _ => break,
                 }
-                _ => return Ok(Some(want)),
             }
+            if want <= wend {
+                return Ok(Some(ip::from_u128(family, want)));
+            }
+            // Every address of the window is taken: on with the next one.
         }
     }
 

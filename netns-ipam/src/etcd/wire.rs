@@ -99,9 +99,27 @@ pub(crate) struct ErrorReply {
     pub code: i64,
 }
 
+/// How a range is read: linearizable (through the leader, after every
+/// committed write) or serializable (from the member's own state, possibly
+/// a little behind; no consensus round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    Linearizable,
+    Serializable,
+}
+
 /// A range request body.
-pub(crate) fn range(key: &[u8], range_end: Option<&[u8]>, limit: i64, keys_only: bool) -> Value {
+pub(crate) fn range(
+    key: &[u8],
+    range_end: Option<&[u8]>,
+    limit: i64,
+    keys_only: bool,
+    read: Read,
+) -> Value {
     let mut v = json!({ "key": b64(key) });
+    if read == Read::Serializable {
+        v["serializable"] = json!(true);
+    }
     if let Some(end) = range_end {
         v["range_end"] = json!(b64(end));
     }
