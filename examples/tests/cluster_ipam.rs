@@ -430,6 +430,17 @@ fn tls_with_client_certificates_and_refusals() {
             assert_eq!(o.rc, 1, "{what}: {}", o.stdout);
             assert!(o.msg().contains(&c.endpoints()[0]), "{what}: {}", o.msg());
         }
+        // A member certificate that cannot be verified is a configuration
+        // error, not "try again later".
+        let o = add(&no_ca, "c2");
+        assert_eq!(o.code(), Some(999), "{}", o.stdout);
+        assert!(
+            o.msg()
+                .contains("the TLS handshake failed with every member")
+                && o.msg().contains("UnknownIssuer"),
+            "{}",
+            o.msg()
+        );
         // A key file that is not there: a clear error naming it.
         let missing = conf(
             "net",

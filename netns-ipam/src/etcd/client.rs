@@ -41,6 +41,9 @@ struct Failure {
     detail: String,
     /// The request may have reached the member.
     maybe_sent: bool,
+    /// The TLS handshake failed (a certificate refused either way): a configuration
+    /// problem, not one that waiting cures.
+    tls: bool,
 }
 
 pub(crate) struct Client {
@@ -162,6 +165,7 @@ impl Client {
         let deadline = start + self.request_timeout;
         let mut backoff = Duration::from_millis(20);
         'rounds: loop {
+            let mut tls_failures = 0;
             for k in 0..n {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
@@ -192,9 +196,16 @@ impl Client {
                     }
                     Err(f) => {
                         resent |= f.maybe_sent;
+                        tls_failures += usize::from(f.tls);
                         last[i] = Some(f.detail);
                     }
                 }
+            }
+            if tls_failures == n {
+                return Err(StoreError::Remote(format!(
+                    "etcd: the TLS handshake failed with every member ({})",
+                    self.describe_all(&last)
+                )));
             }
             if Instant::now() + backoff >= deadline {
                 break;
@@ -202,18 +213,24 @@ impl Client {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_millis(400));
         }
+        let tried = self.describe_all(&last);
+        Err(StoreError::Unavailable(format!(
+            "etcd cluster unavailable for {} ms ({tried})",
+            start.elapsed().as_millis()
+        )))
+    }
+
+    /// Every endpoint with its last failure.
+    fn describe_all(&self, last: &[Option<String>]) -> String {
         let mut tried = String::new();
-        for (ep, why) in self.endpoints.iter().zip(&last) {
+        for (ep, why) in self.endpoints.iter().zip(last) {
             if !tried.is_empty() {
                 tried.push_str("; ");
             }
             let why = why.as_deref().unwrap_or("not tried: out of time");
             let _ = write!(tried, "{ep}: {why}");
         }
-        Err(StoreError::Unavailable(format!(
-            "etcd cluster unavailable for {} ms ({tried})",
-            start.elapsed().as_millis()
-        )))
+        tried
     }
 
     /// One attempt on endpoint `i` within `budget`: the reply's bytes, a
@@ -238,10 +255,20 @@ impl Client {
         {
             Ok(r) => r,
             Err(e) => {
+                let https = self.endpoints[i].starts_with("https://");
+                let mut detail = describe(&e);
+                if https && is_dropped(&e) {
+                    // What a client sees when the member refuses its
+                    // certificate (or has none) after the handshake.
+                    detail.push_str(
+                        " (the member closed the TLS connection: was the client certificate refused?)",
+                    );
+                }
                 return Err(Failure {
                     maybe_sent: maybe_sent(&e),
-                    detail: describe(&e),
-                })
+                    tls: https && is_tls_refusal(&e),
+                    detail,
+                });
             }
         };
         let status = resp.status().as_u16();
@@ -253,6 +280,7 @@ impl Client {
             .map_err(|e| Failure {
                 // The member answered: the request reached it.
                 maybe_sent: true,
+                tls: false,
                 detail: describe(&e),
             })?;
         if status == 200 {
@@ -271,6 +299,7 @@ impl Client {
         if retryable_code(err.code) || matches!(status, 502..=504) {
             return Err(Failure {
                 maybe_sent: true,
+                tls: false,
                 detail: msg,
             });
         }
@@ -297,6 +326,24 @@ fn maybe_sent(e: &ureq::Error) -> bool {
         | ureq::Error::Rustls(_) => false,
         _ => true,
     }
+}
+
+/// The member's certificate was refused (rustls reports it as an I/O error
+/// of kind InvalidData through the connection).
+fn is_tls_refusal(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
+        ureq::Error::Io(io) => io.kind() == io::ErrorKind::InvalidData,
+        _ => false,
+    }
+}
+
+/// The connection was closed under the request.
+fn is_dropped(e: &ureq::Error) -> bool {
+    matches!(e, ureq::Error::Io(io) if matches!(
+        io.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+    ))
 }
 
 fn describe(e: &ureq::Error) -> String {
