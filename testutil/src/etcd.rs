@@ -9,8 +9,19 @@
 //! with another test's or the machine's. Member `i` listens for clients on
 //! 127.0.0.1:`2379 + 2i` and for peers on 127.0.0.1:`2380 + 2i`.
 //!
-//! Data is fsync'ed as in production (etcd 3.4 has no switch to skip it);
-//! the heartbeat and election timeouts are etcd's defaults (100 ms, 1 s).
+//! A child inherits the *calling thread's* namespace, not the process's:
+//! `std::process::Command` forks from the thread that calls `spawn`, and the
+//! forked child keeps that thread's `nsproxy` (the test
+//! `spawned_process_inherits_the_threads_netns` in `tests/etcd_harness.rs`
+//! checks it with `readlink /proc/self/ns/net`).
+//!
+//! Data is fsync'ed as in production: etcd 3.4.23 has no switch to skip it
+//! (`etcd --help` lists no `--unsafe-no-fsync`, which came in 3.5). The
+//! system temp dir is on the root file system here (ext4 on a virtio disk,
+//! not tmpfs); with real fsync a 3-member cluster starts in about 1.3 s
+//! and an etcdctl txn takes about 25 ms (process start included), fast
+//! enough. The heartbeat and election timeouts are etcd's defaults
+//! (100 ms, 1 s).
 //!
 //! Readiness is polled (`etcdctl endpoint health`, a linearizable read that
 //! needs a leader and a quorum) until a deadline, never waited for by a
@@ -255,6 +266,13 @@ impl Cluster {
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
+    /// The tails of every member's log, headed by the member's name.
+    pub fn log_tails(&self) -> String {
+        (0..self.members.len())
+            .map(|i| format!("--- m{i}.log ---\n{}\n", self.log_tail(i)))
+            .collect()
+    }
+
     /// Client URL of member `i`.
     pub fn endpoint(&self, i: usize) -> String {
         format!("{}://127.0.0.1:{}", self.scheme(), client_port(i))
@@ -297,7 +315,10 @@ impl Cluster {
         self.dir.path().join("foreign-key.pem")
     }
 
-    fn etcdctl_cmd(&self, endpoints: &[String], args: &[&str]) -> Command {
+    /// An etcdctl command (API 3, `--dial-timeout=2s --command-timeout=5s`,
+    /// the CA and client certificate under TLS) against `endpoints`, with
+    /// `args`, not yet run: for a test that wants its exit status or stdin.
+    pub fn etcdctl_command(&self, endpoints: &[String], args: &[&str]) -> Command {
         let mut c = Command::new("etcdctl");
         c.env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", endpoints.join(",")))
@@ -314,14 +335,15 @@ impl Cluster {
 
     fn etcdctl_at(&self, endpoints: &[String], args: &[&str]) -> String {
         let o = self
-            .etcdctl_cmd(endpoints, args)
+            .etcdctl_command(endpoints, args)
             .output()
             .expect("run etcdctl (is Debian's etcd-client installed?)");
         assert!(
             o.status.success(),
-            "etcdctl {args:?} on {endpoints:?}: {}{}",
+            "etcdctl {args:?} on {endpoints:?}: {}{}\n{}",
             String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
+            String::from_utf8_lossy(&o.stderr),
+            self.log_tails()
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
@@ -339,7 +361,7 @@ impl Cluster {
     }
 
     fn healthy(&self, i: usize) -> bool {
-        self.etcdctl_cmd(&[self.endpoint(i)], &["endpoint", "health"])
+        self.etcdctl_command(&[self.endpoint(i)], &["endpoint", "health"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
