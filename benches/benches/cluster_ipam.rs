@@ -135,7 +135,8 @@ fn nodes_at_once(c: &Cluster, nodes: usize, per: usize) -> f64 {
     std::thread::scope(|sc| {
         for n in 0..nodes {
             let mut eps = c.endpoints();
-            eps.rotate_left(n % eps.len());
+            let len = eps.len();
+            eps.rotate_left(n % len);
             let net = &net;
             sc.spawn(move || {
                 let st = EtcdStore::open(&EtcdConfig::new(eps), net, &format!("n{n}")).unwrap();
