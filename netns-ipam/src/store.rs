@@ -361,7 +361,7 @@ fn owner_hash(owner: &str) -> u64 {
 
 /// The in-memory view of a store's reservations: by address, by owner, and
 /// as runs of taken addresses. Every operation is O(log n).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Index {
     /// XOR of a hash of every (address, owner): equal before and after a
     /// lock iff the reservations are the same set (with overwhelming
@@ -370,9 +370,24 @@ pub(crate) struct Index {
     by_ip: FastMap<IpAddr, String>,
     /// Owner hash -> the addresses of the owners with that hash, sorted
     /// (no copy of the owner string: `by_ip` tells colliding owners apart).
-    by_owner: FastMap<u64, Ips>,
+    /// `None` in an index loaded from a persistent one ([`Index::from_sorted`]):
+    /// a one-shot process asks for an owner's addresses once or twice, which
+    /// a scan of `by_ip` answers for less than building the map costs.
+    by_owner: Option<FastMap<u64, Ips>>,
     taken_v4: Intervals,
     taken_v6: Intervals,
+}
+
+impl Default for Index {
+    fn default() -> Index {
+        Index {
+            sig: 0,
+            by_ip: FastMap::default(),
+            by_owner: Some(FastMap::default()),
+            taken_v4: Intervals::default(),
+            taken_v6: Intervals::default(),
+        }
+    }
 }
 
 impl Index {
@@ -387,9 +402,11 @@ impl Index {
     /// address order (as a persistent index stores them): the runs are
     /// built in one pass.
     pub(crate) fn from_sorted(entries: impl ExactSizeIterator<Item = (IpAddr, String)>) -> Index {
-        let mut idx = Index::default();
+        let mut idx = Index {
+            by_owner: None,
+            ..Index::default()
+        };
         idx.by_ip.reserve(entries.len());
-        idx.by_owner.reserve(entries.len());
         let mut v4: Vec<(u128, u128)> = Vec::new();
         let mut v6: Vec<(u128, u128)> = Vec::new();
         for (ip, owner) in entries {
@@ -402,12 +419,6 @@ impl Index {
             match runs.last_mut() {
                 Some((_, e)) if e.checked_add(1) == Some(v) => *e = v,
                 _ => runs.push((v, v)),
-            }
-            match idx.by_owner.entry(owner_hash(&owner)) {
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(Ips::One(ip));
-                }
-                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().insert(ip),
             }
             idx.by_ip.insert(ip, owner);
         }
@@ -445,11 +456,13 @@ impl Index {
     pub(crate) fn insert(&mut self, ip: IpAddr, owner: String) {
         self.remove(&ip);
         self.sig ^= Self::entry_hash(&ip, &owner);
-        match self.by_owner.entry(owner_hash(&owner)) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(Ips::One(ip));
+        if let Some(by_owner) = &mut self.by_owner {
+            match by_owner.entry(owner_hash(&owner)) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(Ips::One(ip));
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().insert(ip),
             }
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().insert(ip),
         }
         self.by_ip.insert(ip, owner);
         let v = ip::to_u128(ip);
@@ -461,13 +474,11 @@ impl Index {
             return false;
         };
         self.sig ^= Self::entry_hash(ip, &owner);
-        let h = owner_hash(&owner);
-        if self
-            .by_owner
-            .get_mut(&h)
-            .is_some_and(|list| list.remove(ip))
-        {
-            self.by_owner.remove(&h);
+        if let Some(by_owner) = &mut self.by_owner {
+            let h = owner_hash(&owner);
+            if by_owner.get_mut(&h).is_some_and(|list| list.remove(ip)) {
+                by_owner.remove(&h);
+            }
         }
         let v = ip::to_u128(*ip);
         self.taken(Family::of(ip)).remove(v);
@@ -475,7 +486,17 @@ impl Index {
     }
 
     pub(crate) fn ips_of_owner(&self, owner: &str) -> Vec<IpAddr> {
-        self.by_owner
+        let Some(by_owner) = &self.by_owner else {
+            let mut out: Vec<IpAddr> = self
+                .by_ip
+                .iter()
+                .filter(|(_, o)| *o == owner)
+                .map(|(ip, _)| *ip)
+                .collect();
+            out.sort_unstable();
+            return out;
+        };
+        by_owner
             .get(&owner_hash(owner))
             .map(|list| {
                 list.as_slice()
@@ -501,11 +522,32 @@ impl Index {
             .map(|v| ip::from_u128(f, v))
     }
 
-    /// Every (address, owner), in address order, without copying owners.
+    /// Every (address, owner), in address order, without copying owners:
+    /// read off the runs of taken addresses (already in order: IPv4 sorts
+    /// before IPv6), so no sort.
     pub(crate) fn sorted_entries(&self) -> Vec<(IpAddr, &str)> {
-        let mut out: Vec<(IpAddr, &str)> =
-            self.by_ip.iter().map(|(ip, o)| (*ip, o.as_str())).collect();
-        out.sort_unstable_by_key(|e| e.0);
+        let mut out: Vec<(IpAddr, &str)> = Vec::with_capacity(self.by_ip.len());
+        for (f, runs) in [(Family::V4, &self.taken_v4), (Family::V6, &self.taken_v6)] {
+            for (&start, &end) in &runs.0 {
+                let mut v = start;
+                loop {
+                    let ip = ip::from_u128(f, v);
+                    if let Some(o) = self.by_ip.get(&ip) {
+                        out.push((ip, o.as_str()));
+                    }
+                    if v == end {
+                        break;
+                    }
+                    v += 1;
+                }
+            }
+        }
+        if out.len() != self.by_ip.len() {
+            // The runs and the map disagree (they never should): the map
+            // is the truth.
+            out = self.by_ip.iter().map(|(ip, o)| (*ip, o.as_str())).collect();
+            out.sort_unstable_by_key(|e| e.0);
+        }
         out
     }
 

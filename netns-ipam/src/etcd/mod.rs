@@ -112,6 +112,8 @@ pub struct EtcdStore {
     /// What this store last read of an address key: the revision that
     /// wrote it and its owner key, for a release conditioned on both.
     seen: HashMap<IpAddr, (i64, Vec<u8>)>,
+    /// Races for an address this operation lost to another allocator.
+    lost_races: u32,
 }
 
 /// etcd's keys are bytes; ours are text with every byte outside
@@ -174,6 +176,7 @@ impl EtcdStore {
             base: format!("{prefix}/{}/", enc(network)),
             node: node.to_string(),
             seen: HashMap::new(),
+            lost_races: 0,
         })
     }
 
@@ -269,8 +272,10 @@ impl EtcdStore {
 }
 
 impl Store for EtcdStore {
-    /// No lock: every reservation is a transaction of its own.
+    /// No lock: every reservation is a transaction of its own. (The start
+    /// of an operation: no race lost yet.)
     fn lock(&mut self) -> Result<(), StoreError> {
+        self.lost_races = 0;
         Ok(())
     }
 
@@ -309,6 +314,7 @@ impl Store for EtcdStore {
         if reply.succeeded {
             self.seen
                 .insert(ip, (reply.header.revision, owner_k.into_bytes()));
+            self.lost_races = 0;
             return Ok(true);
         }
         // Taken; by this very reservation if an earlier attempt of it may
@@ -396,13 +402,37 @@ impl Store for EtcdStore {
         Ok(out)
     }
 
+    /// The first free address, as host-local picks it; after this
+    /// allocation lost a race for an address (another node reserved it
+    /// first), the 0th to 7th free one, chosen by the node's name and the
+    /// number of races lost: the nodes that lost to the same winner would
+    /// otherwise all go for the same next address and lose again.
     fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
         let (from, to) = (ip::canonical(from), ip::canonical(to));
         let family = Family::of(&from);
         if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
             return Ok(None);
         }
+        let mut skip = if self.lost_races == 0 {
+            0
+        } else {
+            let mut h = crate::store::FastHasher::default();
+            std::hash::Hasher::write(&mut h, self.node.as_bytes());
+            std::hash::Hasher::write_u32(&mut h, self.lost_races);
+            std::hash::Hasher::finish(&h) % 8
+        };
         let (mut want, last) = (ip::to_u128(from), ip::to_u128(to));
+        let mut fallback = None;
+        // A free address: the answer, or one to pass over.
+        let mut free = |v: u128, skip: &mut u64| -> Option<IpAddr> {
+            let ip = ip::from_u128(family, v);
+            if *skip == 0 {
+                return Some(ip);
+            }
+            *skip -= 1;
+            fallback = Some(ip);
+            None
+        };
         loop {
             // One window of SCAN addresses at a time: etcd counts every key
             // of a range it is asked for, whatever the limit, so the range
@@ -420,12 +450,15 @@ impl Store for EtcdStore {
                     let Some(taken) = parse_addr_part(&kv.key).map(ip::to_u128) else {
                         continue;
                     };
-                    if taken > want {
-                        return Ok(Some(ip::from_u128(family, want)));
+                    while want < taken {
+                        if let Some(ip) = free(want, &mut skip) {
+                            return Ok(Some(ip));
+                        }
+                        want += 1;
                     }
                     if taken == want {
                         if want == last {
-                            return Ok(None);
+                            return Ok(fallback);
                         }
                         want += 1;
                     }
@@ -440,10 +473,17 @@ impl Store for EtcdStore {
                     _ => break,
                 }
             }
-            if want <= wend {
-                return Ok(Some(ip::from_u128(family, want)));
+            while want <= wend {
+                if let Some(ip) = free(want, &mut skip) {
+                    return Ok(Some(ip));
+                }
+                if want == last {
+                    return Ok(fallback);
+                }
+                want += 1;
             }
-            // Every address of the window is taken: on with the next one.
+            // Every address of the window is taken or passed over: on with
+            // the next one.
         }
     }
 
