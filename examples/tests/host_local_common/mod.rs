@@ -172,9 +172,20 @@ pub fn run_bytes(bin: &Path, call: &Call, conf: &[u8]) -> Out {
     if let Some(uid) = call.uid {
         c.uid(uid).gid(uid);
     }
-    let mut child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+    // ETXTBSY: a binary a test has just copied (to run it as another user)
+    // is still open for writing in a child another test thread forked
+    // meanwhile, until that child execs. A kernel race, not a wait on the
+    // plugin: try again, boundedly.
+    let mut tries = 0;
+    let mut child = loop {
+        match c.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 1000 => {
+                tries += 1;
+                std::thread::yield_now();
+            }
+            other => break other.unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display())),
+        }
+    };
     // A plugin may exit without reading its stdin (ours does for VERSION),
     // so a broken pipe here is not the plugin's failure; its exit status is.
     match child.stdin.take().expect("stdin").write_all(conf) {
