@@ -107,7 +107,9 @@ use std::path::{Path, PathBuf};
 
 use crate::diskindex::{self, DirStamp, INDEX_MAX, INDEX_PREFIX};
 use crate::ip;
-use crate::store::{owner_key, release_by_id_in, FastMap, Index, Reservation, Store, StoreError};
+use crate::store::{
+    owner_key, release_by_id_in, AddrMap, FastMap, Index, Reservation, Store, StoreError,
+};
 
 const CURSOR_PREFIX: &str = "last_reserved_ip.";
 
@@ -141,7 +143,7 @@ pub struct FileStore {
     watch: Option<OwnedFd>,
     network: String,
     /// The inode of each reservation file in the index.
-    inos: FastMap<IpAddr, u64>,
+    inos: AddrMap<u64>,
     /// The owners came from the persistent index (names and inodes checked
     /// against the directory), not from reading every file.
     from_index: bool,
@@ -198,7 +200,7 @@ impl FileStore {
             built: false,
             watch: None,
             network: network.to_string(),
-            inos: FastMap::default(),
+            inos: AddrMap::default(),
             from_index: false,
             sig_at_lock: 0,
             removed_index: false,
@@ -396,11 +398,13 @@ impl FileStore {
         let unchanged = disk.stamp == now
             && written.is_some_and(|w| disk.stamp.ctime < w && disk.stamp.mtime < w);
         if unchanged {
-            self.inos.clear();
-            self.inos.reserve(disk.entries.len());
-            self.inos
-                .extend(disk.entries.iter().map(|(ip, ino, _)| (*ip, *ino)));
             // Entries decode in strictly increasing address order.
+            self.inos = AddrMap::from_sorted(
+                disk.entries
+                    .iter()
+                    .map(|(ip, ino, _)| (*ip, *ino))
+                    .collect(),
+            );
             self.index =
                 Index::from_sorted(disk.entries.into_iter().map(|(ip, _, owner)| (ip, owner)));
             self.built = true;
@@ -470,11 +474,27 @@ impl FileStore {
         // After the last change this lock made to the network directory.
         let stamp = self.dir_stamp()?;
         let res = self.index.sorted_entries();
+        // Sorted inodes (a one-shot store's): read them alongside, in one
+        // pass, rather than looked up one by one.
+        let mut sorted_inos = match &self.inos {
+            AddrMap::Sorted(v, _) => Some(v.iter().peekable()),
+            AddrMap::Hashed(_) => None,
+        };
+        let inos = &self.inos;
+        let mut ino_of = move |ip: IpAddr| -> u64 {
+            let Some(it) = sorted_inos.as_mut() else {
+                return inos.get(&ip).copied().unwrap_or(0);
+            };
+            while it.next_if(|(k, _)| *k < ip).is_some() {}
+            match it.peek() {
+                Some((k, ino)) if *k == ip => *ino,
+                _ => 0,
+            }
+        };
         let bytes = diskindex::encode(
             &self.network,
             stamp,
-            res.into_iter()
-                .map(|(ip, owner)| (ip, self.inos.get(&ip).copied().unwrap_or(0), owner)),
+            res.into_iter().map(|(ip, owner)| (ip, ino_of(ip), owner)),
         );
         let data_dir = self.dir.parent().unwrap_or(&self.dir);
         write_atomic(&self.datafd, data_dir, &self.index_name, &bytes, true)?;

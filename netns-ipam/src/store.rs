@@ -311,6 +311,103 @@ impl std::hash::Hasher for FastHasher {
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
+/// A map keyed by address, in one of two shapes: sorted, as a persistent
+/// index holds its entries (a one-shot process loads it with no hashing
+/// and makes a change or two by insertion), or hashed, for a long-lived
+/// store. A sorted map becomes a hashed one after [`AddrMap::SORTED_CHANGES`]
+/// changes.
+#[derive(Debug, Clone)]
+pub(crate) enum AddrMap<V> {
+    /// In strictly increasing address order; the changes made so far.
+    Sorted(Vec<(IpAddr, V)>, usize),
+    Hashed(FastMap<IpAddr, V>),
+}
+
+impl<V> Default for AddrMap<V> {
+    fn default() -> Self {
+        AddrMap::Hashed(FastMap::default())
+    }
+}
+
+impl<V> AddrMap<V> {
+    const SORTED_CHANGES: usize = 64;
+
+    /// A map of `entries`, which must be in strictly increasing address
+    /// order.
+    pub(crate) fn from_sorted(entries: Vec<(IpAddr, V)>) -> Self {
+        AddrMap::Sorted(entries, 0)
+    }
+
+    pub(crate) fn get(&self, ip: &IpAddr) -> Option<&V> {
+        match self {
+            AddrMap::Sorted(v, _) => v.binary_search_by(|(k, _)| k.cmp(ip)).ok().map(|i| &v[i].1),
+            AddrMap::Hashed(m) => m.get(ip),
+        }
+    }
+
+    pub(crate) fn contains_key(&self, ip: &IpAddr) -> bool {
+        self.get(ip).is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            AddrMap::Sorted(v, _) => v.len(),
+            AddrMap::Hashed(m) => m.len(),
+        }
+    }
+
+    /// Counts a change of a sorted map; past the limit, hash it.
+    fn changing(&mut self) {
+        if let AddrMap::Sorted(v, n) = self {
+            *n += 1;
+            if *n > Self::SORTED_CHANGES {
+                let m: FastMap<IpAddr, V> = std::mem::take(v).into_iter().collect();
+                *self = AddrMap::Hashed(m);
+            }
+        }
+    }
+
+    pub(crate) fn insert(&mut self, ip: IpAddr, value: V) -> Option<V> {
+        self.changing();
+        match self {
+            AddrMap::Sorted(v, _) => match v.binary_search_by(|(k, _)| k.cmp(&ip)) {
+                Ok(i) => Some(std::mem::replace(&mut v[i].1, value)),
+                Err(i) => {
+                    v.insert(i, (ip, value));
+                    None
+                }
+            },
+            AddrMap::Hashed(m) => m.insert(ip, value),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, ip: &IpAddr) -> Option<V> {
+        if !self.contains_key(ip) {
+            return None;
+        }
+        self.changing();
+        match self {
+            AddrMap::Sorted(v, _) => v
+                .binary_search_by(|(k, _)| k.cmp(ip))
+                .ok()
+                .map(|i| v.remove(i).1),
+            AddrMap::Hashed(m) => m.remove(ip),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = AddrMap::default();
+    }
+
+    /// Every entry, in address order when sorted, any order when hashed.
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = (&IpAddr, &V)> + '_> {
+        match self {
+            AddrMap::Sorted(v, _) => Box::new(v.iter().map(|(k, v)| (k, v))),
+            AddrMap::Hashed(m) => Box::new(m.iter()),
+        }
+    }
+}
+
 /// A sorted set of addresses, with no allocation for the usual one.
 #[derive(Debug, Clone)]
 enum Ips {
@@ -367,7 +464,7 @@ pub(crate) struct Index {
     /// lock iff the reservations are the same set (with overwhelming
     /// probability), whatever was done and undone in between.
     sig: u64,
-    by_ip: FastMap<IpAddr, String>,
+    by_ip: AddrMap<String>,
     /// Owner hash -> the addresses of the owners with that hash, sorted
     /// (no copy of the owner string: `by_ip` tells colliding owners apart).
     /// `None` in an index loaded from a persistent one ([`Index::from_sorted`]):
@@ -382,7 +479,7 @@ impl Default for Index {
     fn default() -> Index {
         Index {
             sig: 0,
-            by_ip: FastMap::default(),
+            by_ip: AddrMap::default(),
             by_owner: Some(FastMap::default()),
             taken_v4: Intervals::default(),
             taken_v6: Intervals::default(),
@@ -406,7 +503,7 @@ impl Index {
             by_owner: None,
             ..Index::default()
         };
-        idx.by_ip.reserve(entries.len());
+        let mut sorted: Vec<(IpAddr, String)> = Vec::with_capacity(entries.len());
         let mut v4: Vec<(u128, u128)> = Vec::new();
         let mut v6: Vec<(u128, u128)> = Vec::new();
         for (ip, owner) in entries {
@@ -420,8 +517,9 @@ impl Index {
                 Some((_, e)) if e.checked_add(1) == Some(v) => *e = v,
                 _ => runs.push((v, v)),
             }
-            idx.by_ip.insert(ip, owner);
+            sorted.push((ip, owner));
         }
+        idx.by_ip = AddrMap::from_sorted(sorted);
         idx.taken_v4 = Intervals(v4.into_iter().collect());
         idx.taken_v6 = Intervals(v6.into_iter().collect());
         idx
@@ -526,6 +624,9 @@ impl Index {
     /// read off the runs of taken addresses (already in order: IPv4 sorts
     /// before IPv6), so no sort.
     pub(crate) fn sorted_entries(&self) -> Vec<(IpAddr, &str)> {
+        if let AddrMap::Sorted(v, _) = &self.by_ip {
+            return v.iter().map(|(ip, o)| (*ip, o.as_str())).collect();
+        }
         let mut out: Vec<(IpAddr, &str)> = Vec::with_capacity(self.by_ip.len());
         for (f, runs) in [(Family::V4, &self.taken_v4), (Family::V6, &self.taken_v6)] {
             for (&start, &end) in &runs.0 {
