@@ -23,7 +23,7 @@ fn our_net(data: &TempDir, extra: Value) -> Network {
 }
 
 fn the_plugin() -> std::path::PathBuf {
-    our_path()[0].join("netns-portmap")
+    our_exe("netns-portmap")
 }
 
 #[test]

@@ -199,18 +199,83 @@ pub const OUR_PLUGINS: &[&str] = &[
 
 /// A plugin search path of our plugins first, then the reference ones
 /// (a conflist naming `netns-bridge` finds ours, `host-local` the reference).
-/// In the test VM, copies of [`OUR_PLUGINS`] in guest memory (see
-/// `vm_local_copy`) instead of [`examples_dir`].
+/// In the test VM, a directory of copies of [`OUR_PLUGINS`] in guest memory
+/// (see `vm_local_copy`) instead of [`examples_dir`], each copied when
+/// first needed: [`Network::new`] copies those its conflist names,
+/// [`our_exe`] the one asked for.
 pub fn our_path() -> Vec<PathBuf> {
     let ours = if netns_testutil::in_test_vm() {
-        static LOCAL: OnceLock<PathBuf> = OnceLock::new();
-        LOCAL
-            .get_or_init(|| vm_local_copy(&examples_dir(), OUR_PLUGINS, "examples"))
-            .clone()
+        vm_our_dir().to_path_buf()
     } else {
         examples_dir()
     };
     vec![ours, reference_dir()]
+}
+
+/// The test VM's directory of guest-memory copies of our plugins (see
+/// [`our_path`]), empty until [`vm_our_plugins`] fills it.
+fn vm_our_dir() -> &'static Path {
+    static LOCAL: OnceLock<PathBuf> = OnceLock::new();
+    LOCAL.get_or_init(|| vm_local_copy(&examples_dir(), &[], "examples"))
+}
+
+/// In the test VM, copy those of `names` that are [`OUR_PLUGINS`] into
+/// [`vm_our_dir`], once per process each (a debug build is 35-40 MB: all
+/// seven cost about 5 s from the 9p share, and a test binary runs one to
+/// three of them). Each is written under another name, then renamed: a
+/// concurrent test never runs a half-written plugin. Elsewhere nothing.
+fn vm_our_plugins<'a>(names: impl IntoIterator<Item = &'a str>) {
+    if !netns_testutil::in_test_vm() {
+        return;
+    }
+    static COPIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut copied = COPIED.lock().unwrap_or_else(|e| e.into_inner());
+    for name in names {
+        if !OUR_PLUGINS.contains(&name)
+            || copied.iter().any(|c| c == name)
+            || !examples_dir().join(name).is_file()
+        {
+            // (a missing one is left out: who needs it fails on its own terms)
+            continue;
+        }
+        let dir = vm_our_dir();
+        let tmp = vm_local_copy(&examples_dir(), &[name], &format!("examples.{name}"));
+        fs::rename(tmp.join(name), dir.join(name))
+            .unwrap_or_else(|e| panic!("move the copy of {name} to {}: {e}", dir.display()));
+        copied.push(name.to_owned());
+    }
+}
+
+/// The plugin names (the strings under a `"type"` key, at any depth: the
+/// plugins, their IPAM, whatever they delegate to) of a conflist's text,
+/// if it is JSON.
+fn plugin_types(conflist: &str) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    if let (true, Some(t)) = (k == "type", v.as_str()) {
+                        out.push(t.to_owned());
+                    }
+                    walk(v, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<Value>(conflist) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+/// Our plugin `name` where [`our_path`] has it, to run it directly (in the
+/// test VM, its guest-memory copy, made now if need be).
+pub fn our_exe(name: &str) -> PathBuf {
+    vm_our_plugins([name]);
+    our_path()[0].join(name)
 }
 
 /// Our plugin `name` (e.g. `netns-bridge`), built by cargo; fails with how to
@@ -671,7 +736,11 @@ impl Network {
     pub fn new(conflist: impl std::fmt::Display, paths: Vec<PathBuf>) -> Network {
         let work = TempDir::new("net");
         let file = work.path().join("net.conflist");
-        fs::write(&file, conflist.to_string()).expect("write the conflist");
+        let text = conflist.to_string();
+        if netns_testutil::in_test_vm() && paths.iter().any(|p| p == vm_our_dir()) {
+            vm_our_plugins(plugin_types(&text).iter().map(String::as_str));
+        }
+        fs::write(&file, text).expect("write the conflist");
         let cache = work.path().join("cache");
         Network {
             conflist: file,
