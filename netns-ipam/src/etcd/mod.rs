@@ -404,9 +404,10 @@ impl Store for EtcdStore {
 
     /// The first free address, as host-local picks it; after this
     /// allocation lost a race for an address (another node reserved it
-    /// first), the 0th to 7th free one, chosen by the node's name and the
-    /// number of races lost: the nodes that lost to the same winner would
-    /// otherwise all go for the same next address and lose again.
+    /// first), the 0th to 7th free one within the window of addresses
+    /// read, chosen by the node's name and the number of races lost: the
+    /// nodes that lost to the same winner would otherwise all go for the
+    /// same next address and lose again.
     fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
         let (from, to) = (ip::canonical(from), ip::canonical(to));
         let family = Family::of(&from);
@@ -424,13 +425,13 @@ impl Store for EtcdStore {
         let (mut want, last) = (ip::to_u128(from), ip::to_u128(to));
         let mut fallback = None;
         // A free address: the answer, or one to pass over.
-        let mut free = |v: u128, skip: &mut u64| -> Option<IpAddr> {
+        let free = |v: u128, skip: &mut u64, fallback: &mut Option<IpAddr>| -> Option<IpAddr> {
             let ip = ip::from_u128(family, v);
             if *skip == 0 {
                 return Some(ip);
             }
             *skip -= 1;
-            fallback = Some(ip);
+            *fallback = Some(ip);
             None
         };
         loop {
@@ -451,7 +452,7 @@ impl Store for EtcdStore {
                         continue;
                     };
                     while want < taken {
-                        if let Some(ip) = free(want, &mut skip) {
+                        if let Some(ip) = free(want, &mut skip, &mut fallback) {
                             return Ok(Some(ip));
                         }
                         want += 1;
@@ -474,7 +475,7 @@ impl Store for EtcdStore {
                 }
             }
             while want <= wend {
-                if let Some(ip) = free(want, &mut skip) {
+                if let Some(ip) = free(want, &mut skip, &mut fallback) {
                     return Ok(Some(ip));
                 }
                 if want == last {
@@ -482,8 +483,13 @@ impl Store for EtcdStore {
                 }
                 want += 1;
             }
-            // Every address of the window is taken or passed over: on with
-            // the next one.
+            // Every address of the window is taken or passed over. Passing
+            // over stops at the window's end: at high occupancy the free
+            // addresses are far apart, and reading further windows to skip
+            // them would make the cost grow with occupancy.
+            if fallback.is_some() {
+                return Ok(fallback);
+            }
         }
     }
 
