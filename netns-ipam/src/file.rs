@@ -402,32 +402,31 @@ impl FileStore {
             self.inos = AddrMap::from_sorted(
                 disk.entries
                     .iter()
-                    .map(|(ip, ino, _)| (*ip, *ino))
+                    .map(|&(ip, ino, _, _)| (ip, ino))
                     .collect(),
             );
-            self.index =
-                Index::from_sorted(disk.entries.into_iter().map(|(ip, _, owner)| (ip, owner)));
+            let entries = disk.entries.iter().map(|&(ip, _, off, len)| (ip, off, len));
+            self.index = Index::from_disk(disk.blob, entries);
             self.built = true;
             self.from_index = true;
             return Ok(());
         }
         let names =
             read_dir_at(&self.dirfd).map_err(|e| StoreError::io("readdir", &self.dir, e))?;
-        let known: FastMap<IpAddr, (u64, String)> = disk
+        let mut known: FastMap<IpAddr, (u64, u32, u32)> = disk
             .entries
-            .into_iter()
-            .map(|(ip, ino, owner)| (ip, (ino, owner)))
+            .iter()
+            .map(|&(ip, ino, off, len)| (ip, (ino, off, len)))
             .collect();
-        self.index.clear();
+        self.index = Index::with_blob(disk.blob);
         self.inos.clear();
-        let mut known = known;
         for (name, ino) in names {
             let Some(ip) = Self::entry_ip(&name) else {
                 continue;
             };
             match known.remove(&ip) {
-                Some((i, owner)) if i == ino && ino != 0 => {
-                    self.index.insert(ip, owner);
+                Some((i, off, len)) if i == ino && ino != 0 => {
+                    self.index.insert_from_blob(ip, off, len);
                     self.inos.insert(ip, ino);
                 }
                 _ => self.refresh(ip),
@@ -473,7 +472,7 @@ impl FileStore {
     fn write_index(&mut self) -> Result<(), StoreError> {
         // After the last change this lock made to the network directory.
         let stamp = self.dir_stamp()?;
-        let res = self.index.sorted_entries();
+        let (blob, res) = self.index.disk_entries();
         // Sorted inodes (a one-shot store's): read them alongside, in one
         // pass, rather than looked up one by one.
         let mut sorted_inos = match &self.inos {
@@ -494,6 +493,7 @@ impl FileStore {
         let bytes = diskindex::encode(
             &self.network,
             stamp,
+            blob,
             res.into_iter().map(|(ip, owner)| (ip, ino_of(ip), owner)),
         );
         let data_dir = self.dir.parent().unwrap_or(&self.dir);
@@ -1027,13 +1027,21 @@ mod tests {
         drop(f);
 
         let mut d = diskindex::decode(&fs::read(&idx).unwrap()).unwrap();
+        let entries: Vec<(IpAddr, u64, String)> = d
+            .entries
+            .iter()
+            .map(|&(i, n, off, len)| (i, n, d.owner(off, len).to_string()))
+            .collect();
         let m = fs::metadata(data.join("net")).unwrap();
         d.stamp.ctime = (m.ctime(), u32::try_from(m.ctime_nsec()).unwrap());
         d.stamp.mtime = (m.mtime(), u32::try_from(m.mtime_nsec()).unwrap());
         let bytes = diskindex::encode(
             "net",
             d.stamp,
-            d.entries.iter().map(|(i, n, o)| (*i, *n, o.as_str())),
+            "",
+            entries
+                .iter()
+                .map(|(i, n, o)| (*i, *n, diskindex::OwnerSrc::Str(o))),
         );
         fs::write(&idx, bytes).unwrap();
         let newest = d.stamp.ctime.max(d.stamp.mtime);

@@ -1,6 +1,7 @@
 //! The [`Store`] trait, the in-memory index shared by the stores, and
 //! [`MemoryStore`].
 
+use crate::diskindex::OwnerSrc;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
@@ -456,18 +457,30 @@ fn owner_hash(owner: &str) -> u64 {
     h.finish()
 }
 
+/// An owner string in an [`Index`]: a range of the index's blob (the
+/// owners of a loaded persistent index stay in the one string they were
+/// read into), or a string of its own.
+#[derive(Debug, Clone)]
+enum Owner {
+    Blob(u32, u32),
+    Own(Box<str>),
+}
+
 /// The in-memory view of a store's reservations: by address, by owner, and
 /// as runs of taken addresses. Every operation is O(log n).
 #[derive(Debug, Clone)]
 pub(crate) struct Index {
     /// XOR of a hash of every (address, owner): equal before and after a
     /// lock iff the reservations are the same set (with overwhelming
-    /// probability), whatever was done and undone in between.
+    /// probability), whatever was done and undone in between. Relative
+    /// only: an index loaded from a persistent one starts from 0.
     sig: u64,
-    by_ip: AddrMap<String>,
+    /// The owners [`Owner::Blob`] refers into.
+    blob: String,
+    by_ip: AddrMap<Owner>,
     /// Owner hash -> the addresses of the owners with that hash, sorted
     /// (no copy of the owner string: `by_ip` tells colliding owners apart).
-    /// `None` in an index loaded from a persistent one ([`Index::from_sorted`]):
+    /// `None` in an index loaded from a persistent one ([`Index::from_disk`]):
     /// a one-shot process asks for an owner's addresses once or twice, which
     /// a scan of `by_ip` answers for less than building the map costs.
     by_owner: Option<FastMap<u64, Ips>>,
@@ -479,6 +492,7 @@ impl Default for Index {
     fn default() -> Index {
         Index {
             sig: 0,
+            blob: String::new(),
             by_ip: AddrMap::default(),
             by_owner: Some(FastMap::default()),
             taken_v4: Intervals::default(),
@@ -495,19 +509,33 @@ impl Index {
         }
     }
 
-    /// An index of `entries`, which must be in strictly increasing
-    /// address order (as a persistent index stores them): the runs are
-    /// built in one pass.
-    pub(crate) fn from_sorted(entries: impl ExactSizeIterator<Item = (IpAddr, String)>) -> Index {
-        let mut idx = Index {
-            by_owner: None,
-            ..Index::default()
-        };
-        let mut sorted: Vec<(IpAddr, String)> = Vec::with_capacity(entries.len());
+    fn owner_of<'a>(blob: &'a str, o: &'a Owner) -> &'a str {
+        match o {
+            Owner::Blob(off, len) => {
+                let (off, len) = (*off as usize, *len as usize);
+                blob.get(off..off.saturating_add(len)).unwrap_or("")
+            }
+            Owner::Own(s) => s,
+        }
+    }
+
+    /// The owner of `ip`, if reserved.
+    pub(crate) fn owner(&self, ip: &IpAddr) -> Option<&str> {
+        self.by_ip.get(ip).map(|o| Self::owner_of(&self.blob, o))
+    }
+
+    /// An index of a persistent one's entries: (address, owner's offset
+    /// and length in `blob`), in strictly increasing address order, every
+    /// range in `blob` on character boundaries. The runs are built in one
+    /// pass; no owner is copied or hashed.
+    pub(crate) fn from_disk(
+        blob: String,
+        entries: impl ExactSizeIterator<Item = (IpAddr, u32, u32)>,
+    ) -> Index {
+        let mut sorted: Vec<(IpAddr, Owner)> = Vec::with_capacity(entries.len());
         let mut v4: Vec<(u128, u128)> = Vec::new();
         let mut v6: Vec<(u128, u128)> = Vec::new();
-        for (ip, owner) in entries {
-            idx.sig ^= Self::entry_hash(&ip, &owner);
+        for (ip, off, len) in entries {
             let v = ip::to_u128(ip);
             let runs = match Family::of(&ip) {
                 Family::V4 => &mut v4,
@@ -517,12 +545,25 @@ impl Index {
                 Some((_, e)) if e.checked_add(1) == Some(v) => *e = v,
                 _ => runs.push((v, v)),
             }
-            sorted.push((ip, owner));
+            sorted.push((ip, Owner::Blob(off, len)));
         }
-        idx.by_ip = AddrMap::from_sorted(sorted);
-        idx.taken_v4 = Intervals(v4.into_iter().collect());
-        idx.taken_v6 = Intervals(v6.into_iter().collect());
-        idx
+        Index {
+            sig: 0,
+            blob,
+            by_ip: AddrMap::from_sorted(sorted),
+            by_owner: None,
+            taken_v4: Intervals(v4.into_iter().collect()),
+            taken_v6: Intervals(v6.into_iter().collect()),
+        }
+    }
+
+    /// An empty index whose [`Index::insert_from_blob`] owners are ranges
+    /// of `blob`.
+    pub(crate) fn with_blob(blob: String) -> Index {
+        Index {
+            blob,
+            ..Index::default()
+        }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -552,10 +593,21 @@ impl Index {
 
     /// Record `ip` as owned by `owner`, replacing any previous owner.
     pub(crate) fn insert(&mut self, ip: IpAddr, owner: String) {
+        self.insert_owner(ip, Owner::Own(owner.into_boxed_str()));
+    }
+
+    /// Record `ip` as owned by the owner at `off`, `len` of the blob given
+    /// to [`Index::with_blob`] (a range on character boundaries).
+    pub(crate) fn insert_from_blob(&mut self, ip: IpAddr, off: u32, len: u32) {
+        self.insert_owner(ip, Owner::Blob(off, len));
+    }
+
+    fn insert_owner(&mut self, ip: IpAddr, owner: Owner) {
         self.remove(&ip);
-        self.sig ^= Self::entry_hash(&ip, &owner);
+        let o = Self::owner_of(&self.blob, &owner);
+        self.sig ^= Self::entry_hash(&ip, o);
         if let Some(by_owner) = &mut self.by_owner {
-            match by_owner.entry(owner_hash(&owner)) {
+            match by_owner.entry(owner_hash(o)) {
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(Ips::One(ip));
                 }
@@ -571,9 +623,10 @@ impl Index {
         let Some(owner) = self.by_ip.remove(ip) else {
             return false;
         };
-        self.sig ^= Self::entry_hash(ip, &owner);
+        let o = Self::owner_of(&self.blob, &owner);
+        self.sig ^= Self::entry_hash(ip, o);
         if let Some(by_owner) = &mut self.by_owner {
-            let h = owner_hash(&owner);
+            let h = owner_hash(o);
             if by_owner.get_mut(&h).is_some_and(|list| list.remove(ip)) {
                 by_owner.remove(&h);
             }
@@ -585,10 +638,20 @@ impl Index {
 
     pub(crate) fn ips_of_owner(&self, owner: &str) -> Vec<IpAddr> {
         let Some(by_owner) = &self.by_owner else {
+            let is = |o: &Owner| match o {
+                // The length first: most owners differ in it or early on.
+                Owner::Blob(_, len) => {
+                    *len as usize == owner.len() && Self::owner_of(&self.blob, o) == owner
+                }
+                Owner::Own(s) => &**s == owner,
+            };
+            if let AddrMap::Sorted(v, _) = &self.by_ip {
+                return v.iter().filter(|(_, o)| is(o)).map(|(ip, _)| *ip).collect();
+            }
             let mut out: Vec<IpAddr> = self
                 .by_ip
                 .iter()
-                .filter(|(_, o)| *o == owner)
+                .filter(|(_, o)| is(o))
                 .map(|(ip, _)| *ip)
                 .collect();
             out.sort_unstable();
@@ -600,7 +663,7 @@ impl Index {
                 list.as_slice()
                     .iter()
                     .copied()
-                    .filter(|ip| self.by_ip.get(ip).is_some_and(|o| o == owner))
+                    .filter(|ip| self.owner(ip) == Some(owner))
                     .collect()
             })
             .unwrap_or_default()
@@ -623,18 +686,18 @@ impl Index {
     /// Every (address, owner), in address order, without copying owners:
     /// read off the runs of taken addresses (already in order: IPv4 sorts
     /// before IPv6), so no sort.
-    pub(crate) fn sorted_entries(&self) -> Vec<(IpAddr, &str)> {
+    fn sorted_owners(&self) -> Vec<(IpAddr, &Owner)> {
         if let AddrMap::Sorted(v, _) = &self.by_ip {
-            return v.iter().map(|(ip, o)| (*ip, o.as_str())).collect();
+            return v.iter().map(|(ip, o)| (*ip, o)).collect();
         }
-        let mut out: Vec<(IpAddr, &str)> = Vec::with_capacity(self.by_ip.len());
+        let mut out: Vec<(IpAddr, &Owner)> = Vec::with_capacity(self.by_ip.len());
         for (f, runs) in [(Family::V4, &self.taken_v4), (Family::V6, &self.taken_v6)] {
             for (&start, &end) in &runs.0 {
                 let mut v = start;
                 loop {
                     let ip = ip::from_u128(f, v);
                     if let Some(o) = self.by_ip.get(&ip) {
-                        out.push((ip, o.as_str()));
+                        out.push((ip, o));
                     }
                     if v == end {
                         break;
@@ -646,10 +709,38 @@ impl Index {
         if out.len() != self.by_ip.len() {
             // The runs and the map disagree (they never should): the map
             // is the truth.
-            out = self.by_ip.iter().map(|(ip, o)| (*ip, o.as_str())).collect();
+            out = self.by_ip.iter().map(|(ip, o)| (*ip, o)).collect();
             out.sort_unstable_by_key(|e| e.0);
         }
         out
+    }
+
+    /// The index as [`diskindex::encode`](crate::diskindex::encode) takes
+    /// it: the blob to write as it is, and every entry in address order
+    /// with where its owner is. The blob is kept while at least half of it
+    /// is the owners of current entries; otherwise every owner is copied
+    /// out of it (compacted).
+    pub(crate) fn disk_entries(&self) -> (&str, Vec<(IpAddr, OwnerSrc<'_>)>) {
+        let sorted = self.sorted_owners();
+        let live: usize = sorted
+            .iter()
+            .map(|(_, o)| match o {
+                Owner::Blob(_, len) => *len as usize,
+                Owner::Own(_) => 0,
+            })
+            .sum();
+        let keep = live.saturating_mul(2) >= self.blob.len();
+        let out = sorted
+            .into_iter()
+            .map(|(ip, o)| {
+                let src = match o {
+                    Owner::Blob(off, len) if keep => OwnerSrc::Blob(*off, *len),
+                    _ => OwnerSrc::Str(Self::owner_of(&self.blob, o)),
+                };
+                (ip, src)
+            })
+            .collect();
+        (if keep { &self.blob } else { "" }, out)
     }
 
     pub(crate) fn reservations(&self) -> Vec<Reservation> {
@@ -658,7 +749,7 @@ impl Index {
             .iter()
             .map(|(ip, owner)| Reservation {
                 ip: *ip,
-                owner: owner.clone(),
+                owner: Self::owner_of(&self.blob, owner).to_string(),
             })
             .collect();
         out.sort_by_key(|r| r.ip);
