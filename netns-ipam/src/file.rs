@@ -182,10 +182,13 @@ impl FileStore {
         let dirfd = open_dir_nofollow(&dir)?;
         let datafd = File::open(data_dir.as_ref())
             .map_err(|e| StoreError::io("open", data_dir.as_ref(), e))?;
+        // Opened for reading, as host-local opens it: flock(2) needs no
+        // write access, and on a read-only data directory the commands that
+        // change nothing (CHECK) still work.
         let lock = openat(
             &dirfd,
             b"lock",
-            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            libc::O_RDONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
             0o750,
         )
         .map_err(|e| not_followed(e, dir.join("lock")))?;
