@@ -139,10 +139,16 @@ impl CmdArgs {
     }
 
     /// The container's namespace for DEL, which must succeed when it is
-    /// gone: `None` when CNI_NETNS is empty (as containerd sends it) or
-    /// names nothing (the namespace was removed already); an error only
-    /// for a path that exists and is not a network namespace, or cannot
-    /// be opened.
+    /// gone: `None` when CNI_NETNS is empty (as containerd sends it), names
+    /// nothing (the namespace was removed already), or names an empty
+    /// regular file on a filesystem other than nsfs: the mount point of a namespace
+    /// that was unmounted and not removed (a runtime or `ip netns del`
+    /// stopped between umount and unlink, a netns directory on disk after
+    /// a reboot, a non-recursive bind of the directory that lost its nsfs
+    /// mounts), through which no namespace can be reached any more (the
+    /// reference plugins fail there, and the pod's DEL is retried forever:
+    /// openshift/sriov-cni#188). An error for a path that exists and is
+    /// another kind of namespace or file, or cannot be opened.
     pub fn open_netns_if_present(&self) -> Result<Option<netns_core::NetNs>, Error> {
         if self.netns.is_empty() {
             return Ok(None);
@@ -150,6 +156,7 @@ impl CmdArgs {
         match netns_core::NetNs::open(&self.netns) {
             Ok(ns) => Ok(Some(ns)),
             Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            Err(e) if e.is_invalid_argument() && is_unmounted_netns_file(&self.netns) => Ok(None),
             Err(e) => Err(Error::internal(format!(
                 "failed to open netns {:?}: {e}",
                 self.netns
@@ -167,6 +174,26 @@ impl CmdArgs {
         })?;
         Ok(gc.valid.into_iter().flatten().collect())
     }
+}
+
+/// Whether `path` is an empty regular file on a filesystem other than
+/// nsfs, as a namespace's mount point is once unmounted (see
+/// [`CmdArgs::open_netns_if_present`]). A namespace's bind mount is on
+/// nsfs, so this is false for every path a namespace can be reached by;
+/// a file with content (`/etc/passwd`) is no mount point: still an error.
+fn is_unmounted_netns_file(path: &str) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: an all-zero statfs is a valid value for the out-parameter.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statfs, both
+    // alive for the call.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    meta.is_file() && meta.len() == 0 && rc == 0 && st.f_type != libc::NSFS_MAGIC
 }
 
 /// A CNI plugin: the callbacks [`run`] calls. Errors are printed as the

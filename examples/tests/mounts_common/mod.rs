@@ -77,11 +77,10 @@ pub fn unmount_and_remove(p: &Path) {
 
 /// Whether `p` is (a bind mount of) a network namespace: setns-able.
 pub fn is_netns(p: &Path) -> bool {
-    const NSFS_MAGIC: i64 = 0x6e73_6673;
     let c = cstr(p);
     // SAFETY: a zeroed statfs is a valid out-parameter; `c` is alive.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    rc == 0 && st.f_type == NSFS_MAGIC
+    rc == 0 && st.f_type == libc::NSFS_MAGIC
 }
