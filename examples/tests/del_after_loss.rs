@@ -12,7 +12,10 @@
 //! - the bridge deleted by someone else: DEL succeeds, deletes the pod's
 //!   interface, releases IPAM, removes the masquerade;
 //! - the macvlan master deleted (the kernel deletes the macvlan with it):
-//!   DEL succeeds and releases IPAM;
+//!   DEL succeeds and releases IPAM (the reference's fails, leaking the
+//!   address: compared);
+//! - the pod's namespace unmounted with its file left: DEL succeeds (the
+//!   reference's fails: compared, for macvlan);
 //! - the pod's namespace file bind-mounted at a second path: ADD through one
 //!   and DEL through the other work, and deleting one path leaves the
 //!   namespace usable through the other;
@@ -187,45 +190,112 @@ fn bridge_del_after_the_bridge_was_deleted_removes_the_rest() {
     });
 }
 
-fn macvlan(data: &TempDir) -> Value {
+fn macvlan(kind: &str, data: &TempDir) -> Value {
     one_plugin_list(
-        json!({"type": "netns-macvlan", "master": "mst0",
+        json!({"type": kind, "master": "mst0",
                "ipam": {"type": "host-local", "subnet": "10.78.0.0/24", "dataDir": data.s()}}),
         json!({}),
     )
 }
 
+/// The macvlan plugin `kind` (in `paths`): DEL after its namespace was
+/// deleted, after its master was, and after the namespace was unmounted
+/// with its file left. Returns each DEL's outcome (rc and code).
+fn macvlan_losses(kind: &str, paths: Vec<std::path::PathBuf>) -> Value {
+    let mut seen = Vec::new();
+    veth_master("mst0", 1500);
+    let data = TempDir::new("ipam");
+    let net = Network::new(macvlan(kind, &data), paths);
+    let before = node();
+    // The namespace deleted: the macvlan goes with it (nothing of it
+    // was on the node).
+    let p1 = Pod::new("p1");
+    net.add(&p1, "c1", "eth0").expect_ok();
+    // A bridge-mode macvlan makes its master promiscuous until it goes.
+    let unpromiscuous = || ip_json(["-d", "link", "show", "mst0"])[0]["promiscuity"] == json!(0);
+    delete_pod_netns(&p1, "the master no longer promiscuous", unpromiscuous);
+    let del = net.run(&Call::on("del", &p1, "c1", "eth0"));
+    seen.push(json!({"netns deleted": del.rc}));
+    same(
+        &format!("{kind}: after DEL of the deleted pod"),
+        &before,
+        &node(),
+    );
+    assert_eq!(
+        ipam_files(&data, "t"),
+        ["last_reserved_ip.0", "lock"],
+        "{kind}"
+    );
+    // The namespace unmounted, its file left.
+    let p2 = Pod::new("p2");
+    net.add(&p2, "c2", "eth0").expect_ok();
+    let h = Handle::new().expect("handle");
+    let mut sub = h.subscribe(Groups::LINK).expect("subscribe");
+    let c = mounts_common::cstr(p2.path());
+    // SAFETY: a NUL-terminated path alive for the call.
+    assert_eq!(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) }, 0);
+    while !unpromiscuous() {
+        assert!(sub.next(Some(CLEANUP_BOUND)).expect("events").is_some());
+    }
+    let del = net.run(&Call::on("del", &p2, "c2", "eth0"));
+    seen.push(json!({"mount point left": del.rc}));
+    if del.ok() {
+        same(
+            &format!("{kind}: after DEL of the unmounted pod"),
+            &before,
+            &node(),
+        );
+        assert_eq!(
+            ipam_files(&data, "t"),
+            ["last_reserved_ip.0", "lock"],
+            "{kind}"
+        );
+    } else {
+        println!("{kind}: DEL with the mount point left: {}", del.msg());
+        // What is left to the runtime: remove the file, DEL again.
+        std::fs::remove_file(p2.path()).expect("rm");
+        net.run(&Call::on("del", &p2, "c2", "eth0")).expect_ok();
+    }
+    // The master deleted (by someone else): the kernel deletes the
+    // macvlan on it, in the pod.
+    let p3 = Pod::new("p3");
+    net.add(&p3, "c3", "eth0").expect_ok();
+    assert_eq!(p3.ifnames(), ["eth0", "lo"]);
+    ip(["link", "del", "mst0"]);
+    assert_eq!(p3.ifnames(), ["lo"]);
+    for _ in 0..2 {
+        let del = net.run(&Call::on("del", &p3, "c3", "eth0"));
+        if !del.ok() {
+            println!("{kind}: DEL with the master gone: {}", del.msg());
+        }
+        seen.push(json!({"master deleted": del.rc, "left": ipam_files(&data, "t")}));
+    }
+    assert_eq!(ifnames(&ip_json(["link", "show"])), ["lo"], "{kind}");
+    Value::Array(seen)
+}
+
 #[test]
-fn macvlan_del_after_its_namespace_or_its_master_was_deleted_succeeds_and_releases() {
+fn macvlan_del_after_its_namespace_or_its_master_was_deleted_succeeds_as_the_references() {
     in_private_mounts(|| {
         ip(["link", "set", "lo", "up"]);
-        veth_master("mst0", 1500);
-        let data = TempDir::new("ipam");
-        let net = Network::new(macvlan(&data), our_path());
-        let before = node();
-        // The namespace deleted: the macvlan goes with it (nothing of it
-        // was on the node).
-        let p1 = Pod::new("p1");
-        net.add(&p1, "c1", "eth0").expect_ok();
-        // A bridge-mode macvlan makes its master promiscuous until it goes.
-        delete_pod_netns(&p1, "the master no longer promiscuous", || {
-            ip_json(["-d", "link", "show", "mst0"])[0]["promiscuity"] == json!(0)
-        });
-        net.run(&Call::on("del", &p1, "c1", "eth0")).expect_ok();
-        same("after DEL of the deleted pod", &before, &node());
-        assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
-        // The master deleted (by someone else): the kernel deletes the
-        // macvlan on it, in the pod.
-        let p2 = Pod::new("p2");
-        net.add(&p2, "c2", "eth0").expect_ok();
-        assert_eq!(p2.ifnames(), ["eth0", "lo"]);
-        ip(["link", "del", "mst0"]);
-        assert_eq!(p2.ifnames(), ["lo"]);
-        for _ in 0..2 {
-            net.run(&Call::on("del", &p2, "c2", "eth0")).expect_ok();
-        }
-        assert_eq!(ipam_files(&data, "t"), ["last_reserved_ip.0", "lock"]);
-        assert_eq!(ifnames(&ip_json(["link", "show"])), ["lo"]);
+        let ours = macvlan_losses("netns-macvlan", our_path());
+        let reference = macvlan_losses("macvlan", reference_path());
+        let released = json!(["last_reserved_ip.0", "lock"]);
+        let all_ok = json!([{"netns deleted": 0}, {"mount point left": 0},
+                            {"master deleted": 0, "left": released},
+                            {"master deleted": 0, "left": released}]);
+        assert_eq!(ours, all_ok);
+        // The reference (1.1.1) has the same outcome after its namespace
+        // was deleted; it fails on the mount point left (ns.GetNS:
+        // NSPathNotNSErr, which its DEL does not take for gone), and with
+        // the master gone (its DEL loads the config, which looks the
+        // master up) before releasing the address: a DEL retried forever
+        // and a leaked address, where ours succeeds and releases.
+        let leaked = json!(["10.78.0.4", "last_reserved_ip.0", "lock"]);
+        let r = json!([{"netns deleted": 0}, {"mount point left": 1},
+                       {"master deleted": 1, "left": leaked},
+                       {"master deleted": 1, "left": leaked}]);
+        assert_eq!(reference, r);
     });
 }
 

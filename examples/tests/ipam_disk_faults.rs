@@ -390,6 +390,40 @@ fn enospc_at_every_point_of_add_leaves_the_directory_as_it_was() {
     });
 }
 
+#[test]
+fn del_and_check_work_on_a_full_data_dir() {
+    in_private_mounts(|| {
+        for bin in [plugin(), host_local()] {
+            let tmp = TempDir::new("full-del");
+            let fsroot = tmpfs(&tmp, "fs", "size=64k,nr_inodes=48,mode=0755");
+            let data = fsroot.join("data");
+            for id in ["c0", "c1"] {
+                assert!(run(&bin, "ADD", id, &data, false).ok(), "{}", name(&bin));
+            }
+            // No inode and no page left.
+            leave(&fsroot.join("fill"), Short::Pages, 0);
+            leave(&fsroot.join("fill2"), Short::Inodes, 0);
+            let check = run(&bin, "CHECK", "c0", &data, false);
+            assert!(check.ok(), "{}: {}", name(&bin), check.stdout);
+            // Releasing needs no space (ours cannot write its persistent
+            // index then: a cache, the next command reads the directory).
+            let del = run(&bin, "DEL", "c0", &data, false);
+            assert!(del.ok(), "{}: {}", name(&bin), del.stdout);
+            assert_eq!(temporaries(&data), Vec::<String>::new());
+            let names: Vec<String> = tree(&data.join(NET)).into_keys().collect();
+            assert_eq!(names, ["10.40.0.3", "last_reserved_ip.0", "lock"]);
+            fs::remove_dir_all(fsroot.join("fill")).unwrap();
+            fs::remove_dir_all(fsroot.join("fill2")).unwrap();
+            // c0's address is free again, c1's still taken: the next ADD
+            // takes the one after the cursor (.3), as ever.
+            let again = run(&bin, "ADD", "c2", &data, false);
+            assert_eq!(again.ips(), ["10.40.0.4/24"], "{}", name(&bin));
+            let check = run(&bin, "CHECK", "c0", &data, false);
+            assert_eq!(check.code(), Some(999), "{}: c0 released", name(&bin));
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------
 // EROFS, EACCES, EIO
 
