@@ -654,6 +654,37 @@ fn bridge_on_a_full_data_dir_fails_and_leaves_the_node_and_the_pod_as_they_were(
         nsdir.create("p0").unwrap();
         nsdir.create("p1").unwrap();
         let (p0, p1) = (ns.path().join("p0"), ns.path().join("p1"));
+        // A fresh node, no inode left: not even the network's directory
+        // can be made. The ADD leaves only the bridge, made before IPAM is
+        // asked and shared by the network's pods (as the reference leaves
+        // it; removing it races other ADDs: plugins#283): no address on
+        // it, no veth, no rule, nothing in the pod.
+        let nft_before = netns_testutil::nft::ruleset();
+        leave(&fsroot.join("fill"), Short::Inodes, 0);
+        let o = bridge("ADD", "c0", &p0, &data);
+        refused(
+            &o,
+            &example("netns-bridge"),
+            &data,
+            "no space left on device",
+        );
+        println!("netns-bridge on a fresh node, 0 inodes free: {}", o.msg());
+        let links = netns_testutil::ip_json(["link", "show"]);
+        assert_eq!(netns_testutil::ifnames(&links), ["br-disk", "lo"]);
+        let addrs = netns_testutil::ip_json(["-4", "addr", "show", "br-disk"]);
+        assert_eq!(
+            addrs,
+            serde_json::json!([]),
+            "no IPv4 address on the bridge"
+        );
+        assert_eq!(netns_testutil::nft::ruleset(), nft_before);
+        assert_eq!(cni_common::Snapshot::of(&p0).ifnames(), ["lo"]);
+        assert!(
+            !data.exists() || tree(&data).is_empty(),
+            "{:?}",
+            tree(&data)
+        );
+        fs::remove_dir_all(fsroot.join("fill")).unwrap();
         // A first pod: the bridge, its gateway address and the NAT table
         // exist, as on a node in use.
         let o = bridge("ADD", "c0", &p0, &data);
