@@ -720,3 +720,82 @@ fn bridge_on_a_full_data_dir_fails_and_leaves_the_node_and_the_pod_as_they_were(
         nsdir.delete("p1").unwrap();
     });
 }
+
+// ---------------------------------------------------------------------------
+// make-net: its owner records and its in-process IPAM on a full disk
+
+#[test]
+fn make_net_on_a_full_disk_fails_with_nothing_made() {
+    use cni_common::{our_path, Network, Pod, Snapshot, Tokens};
+    in_private_mounts(|| {
+        netns_testutil::ip(["link", "set", "lo", "up"]);
+        let tmp = TempDir::new("mn-enospc");
+        let fsroot = tmpfs(&tmp, "fs", "size=1m,nr_inodes=48,mode=0755");
+        let ns_dir = netns_testutil::TempNetnsDir::new();
+        let records = fsroot.join("records");
+        let data = fsroot.join("data");
+        let conf = serde_json::json!({"cniVersion": "1.0.0", "name": NET, "plugins": [
+            {"type": "make-net", "netid": "router", "peer": "host",
+             "nsDir": ns_dir.path(), "dataDir": records,
+             "ipam": {"type": "host-local", "subnet": "10.40.0.0/24", "dataDir": data}}]});
+        let net = Network::new(conf, our_path());
+        let pod = Pod::new("p1");
+        // The records' directory and lock, IPAM's network directory: made
+        // by a first attachment, gone again.
+        let p0 = Pod::new("p0");
+        net.add(&p0, "c0", "eth0").expect_ok();
+        net.del(&p0, "c0", "eth0").expect_ok();
+        let state = || {
+            let mut t = Tokens::new();
+            serde_json::json!({
+                "node": Snapshot::here().normalised(&mut t).as_value(),
+                "pod": Snapshot::of(pod.path()).normalised(&mut t).as_value(),
+                "ns_dir": cni_common::file_names(ns_dir.path()),
+                // All but netns-ipam's persistent index (a cache, written
+                // again after the failed ADD's release, with new stamps).
+                "disk": tree(&fsroot)
+                    .into_iter()
+                    .filter(|(k, _)| !k.contains(".netns-ipam-index."))
+                    .collect::<BTreeMap<_, _>>(),
+            })
+        };
+        // 0 inodes: the owner record cannot be written (before anything is
+        // made); 1: the record is, the IPAM reservation is not (after the
+        // namespace and the pair were made: they are removed, and the
+        // record).
+        let mut msgs = Vec::new();
+        for k in 0..3 {
+            leave(&fsroot.join("fill"), Short::Inodes, k);
+            let before = state();
+            let o = net.add(&pod, "c1", "eth0");
+            if o.ok() {
+                assert!(k > 0, "ADD on a full disk succeeded");
+                net.del(&pod, "c1", "eth0").expect_ok();
+                break;
+            }
+            assert_eq!(o.expect_code(), 999, "{o}");
+            // make-net's own messages are Rust's io::Error text ("No
+            // space left on device (os error 28)"), IPAM's Go's.
+            assert!(
+                o.msg().to_lowercase().contains("no space left on device"),
+                "{o}"
+            );
+            println!("make-net, {k} inodes free: {}", o.msg());
+            msgs.push(o.msg());
+            let now = state();
+            assert!(
+                now == before,
+                "{k} inodes free: something was left: {now:#}"
+            );
+            fs::remove_dir_all(fsroot.join("fill")).unwrap();
+        }
+        assert!(
+            msgs.iter().any(|m| m.contains("/records/router")),
+            "the owner record's write failed: {msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("failed to allocate")),
+            "IPAM's write failed: {msgs:?}"
+        );
+    });
+}
