@@ -43,12 +43,32 @@ const NET: &str = "net";
 // ---------------------------------------------------------------------------
 // Namespaces and mounts
 
-/// A tmpfs of `opts` on a fresh directory of `tmp`.
-fn tmpfs(tmp: &TempDir, name: &str, opts: &str) -> PathBuf {
+/// A mount, lazily detached (with whatever is mounted below it) on drop,
+/// so the temporary directory holding its mount point can be removed.
+struct Mounted(PathBuf);
+
+impl std::ops::Deref for Mounted {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let c = cstr(&self.0);
+        // SAFETY: a NUL-terminated path alive for the call.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// A tmpfs of `opts` on a fresh directory of `tmp` (declared after `tmp`,
+/// so it is unmounted before `tmp` is removed).
+fn tmpfs(tmp: &TempDir, name: &str, opts: &str) -> Mounted {
     let p = tmp.path().join(name);
     fs::create_dir(&p).unwrap();
     mount("netns-test", &p, "tmpfs", 0, opts);
-    p
+    Mounted(p)
 }
 
 /// Free inodes and free blocks of the filesystem holding `p`.
@@ -429,11 +449,11 @@ fn del_and_check_work_on_a_full_data_dir() {
 
 /// A data directory holding c0's reservation, made by `bin`, on a plain
 /// tmpfs of `tmp`.
-fn holding_c0(bin: &Path, tmp: &TempDir) -> PathBuf {
+fn holding_c0(bin: &Path, tmp: &TempDir) -> (Mounted, PathBuf) {
     let fsroot = tmpfs(tmp, "fs", "size=1m,mode=0755");
     let data = fsroot.join("data");
     assert!(run(bin, "ADD", "c0", &data, false).ok());
-    data
+    (fsroot, data)
 }
 
 #[test]
@@ -441,7 +461,7 @@ fn a_read_only_data_dir_refuses_add_and_del_and_serves_check() {
     in_private_mounts(|| {
         for bin in [plugin(), host_local()] {
             let tmp = TempDir::new("erofs");
-            let data = holding_c0(&bin, &tmp);
+            let (_fs, data) = holding_c0(&bin, &tmp);
             let before = tree(&data);
             // A read-only bind of the data directory onto itself.
             mount(&data.display().to_string(), &data, "", libc::MS_BIND, "");
@@ -480,7 +500,7 @@ fn a_data_dir_the_plugin_may_not_write_is_refused_with_eacces() {
     in_private_mounts(|| {
         for bin in [plugin(), host_local()] {
             let tmp = TempDir::new("eacces");
-            let data = holding_c0(&bin, &tmp);
+            let (_fs, data) = holding_c0(&bin, &tmp);
             for d in [&data, &data.join(NET)] {
                 fs::set_permissions(d, fs::Permissions::from_mode(0o555)).unwrap();
             }
@@ -534,6 +554,8 @@ fn an_io_error_on_the_data_dir_is_a_clear_error() {
                 .output()
                 .unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            // Whatever happens below, unmounted before `tmp` is removed.
+            let _mounted = Mounted(mnt.clone());
             let data = mnt.join("data");
             assert!(run(&bin, "ADD", "c0", &data, false).ok());
             let d = fs::File::open(&mnt).unwrap();
