@@ -821,3 +821,45 @@ fn make_net_on_a_full_disk_fails_with_nothing_made() {
         );
     });
 }
+
+#[test]
+fn bridge_del_on_a_read_only_data_dir_fails_and_a_later_del_finishes() {
+    in_private_mounts(|| {
+        netns_testutil::ip(["link", "set", "lo", "up"]);
+        let nft_before = netns_testutil::nft::ruleset();
+        let tmp = TempDir::new("br-erofs");
+        let fsroot = tmpfs(&tmp, "fs", "size=1m,mode=0755");
+        let data = fsroot.join("data");
+        let ns = netns_testutil::TempNetnsDir::new();
+        let nsdir = netns_core::NetnsDir::new(ns.path());
+        nsdir.create("p1").unwrap();
+        let p1 = ns.path().join("p1");
+        let o = bridge("ADD", "c1", &p1, &data);
+        assert!(o.ok(), "{}", o.stdout);
+        let reserved = tree(&data.join(NET));
+        // Read-only: the address cannot be released, and DEL says so.
+        mount(&data.display().to_string(), &data, "", libc::MS_BIND, "");
+        let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        mount("", &data, "", ro, "");
+        let del = bridge("DEL", "c1", &p1, &data);
+        refused(
+            &del,
+            &example("netns-bridge"),
+            &data,
+            "read-only file system",
+        );
+        assert_eq!(tree(&data.join(NET)), reserved);
+        // Writable again: the runtime's next DEL finishes the job (the
+        // interface already gone is fine), the masquerade removed.
+        let c = cstr(&data);
+        // SAFETY: a NUL-terminated path alive for the call.
+        assert_eq!(unsafe { libc::umount2(c.as_ptr(), 0) }, 0);
+        let del = bridge("DEL", "c1", &p1, &data);
+        assert!(del.ok(), "{}", del.stdout);
+        assert_eq!(cni_common::Snapshot::of(&p1).ifnames(), ["lo"]);
+        let names: Vec<String> = tree(&data.join(NET)).into_keys().collect();
+        assert_eq!(names, ["last_reserved_ip.0", "lock"]);
+        assert_eq!(netns_testutil::nft::ruleset(), nft_before);
+        nsdir.delete("p1").unwrap();
+    });
+}
