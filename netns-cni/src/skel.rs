@@ -426,7 +426,18 @@ fn validate(
     var: &dyn Fn(&str) -> String,
     stdin: Vec<u8>,
 ) -> Result<CmdArgs, Error> {
-    let conf: NetConf = json::decode(&stdin).map_err(|e| {
+    // skel reads only the name and the version (code 6 when they do not
+    // fit); the other shared keys (`ipam`, `dns`, `capabilities`,
+    // `prevResult`...) are the plugin's to read, and the reference
+    // plugins' `loadNetConf` refuses a wrong type there with code 999.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Head {
+        #[serde(rename = "cniVersion")]
+        cni_version: String,
+        name: String,
+    }
+    let conf: Head = json::decode(&stdin).map_err(|e| {
         Error::new(
             code::DECODING_FAILURE,
             format!("error unmarshall network config: {e}"),
@@ -509,6 +520,8 @@ fn validate(
             ),
         );
     }
+    let conf: NetConf = json::decode(&stdin)
+        .map_err(|e| Error::internal(format!("failed to load netconf: {e}")))?;
     let over = var("CNI_NETNS_OVERRIDE");
     Ok(CmdArgs {
         command: cmd,
@@ -673,6 +686,18 @@ mod tests {
             (7, "missing network name".into())
         );
         assert_eq!(err_of(&run_env(&add_env(), r#"{"name":"a b"}"#).1).0, 7);
+        // skel reads the name and the version: a wrong type there is 6; in
+        // the other shared keys, the reference plugins' loadNetConf's 999.
+        assert_eq!(err_of(&run_env(&add_env(), r#"{"name":5}"#).1).0, 6);
+        assert_eq!(
+            err_of(&run_env(&add_env(), r#"{"name":"n","cniVersion":1}"#).1).0,
+            6
+        );
+        for bad in [r#""ipam":"x""#, r#""dns":5"#, r#""capabilities":[]"#] {
+            let (code, msg) = err_of(&run_env(&add_env(), &format!(r#"{{"name":"n",{bad}}}"#)).1);
+            assert_eq!(code, 999, "{bad}: {msg}");
+            assert!(msg.starts_with("failed to load netconf: "), "{bad}: {msg}");
+        }
         let (_, out, _) = run_env(&add_env(), r#"{"cniVersion":"9.9.9","name":"n"}"#);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["code"], 1);
