@@ -334,12 +334,16 @@ pub fn check_l3(
 /// (gone is fine; a missing namespace or an empty CNI_NETNS is fine). It
 /// reads nothing else of the config: a master that is gone, or a config
 /// ADD would refuse, does not make DEL fail (the reference `vlan` plugin's
-/// does, and the pod is stuck).
+/// does, and the pod is stuck). A CNI_NETNS that is there but is not a
+/// network namespace fails the DEL before IPAM is asked, so nothing is
+/// changed (the reference releases the address first, and the interface,
+/// if any, keeps it).
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
+    let cns = args.open_netns_if_present()?;
     if !args.conf.ipam.plugin_type.is_empty() {
         netns_cni::ipam::del(args)?;
     }
-    if let Some(cns) = args.open_netns_if_present()? {
+    if let Some(cns) = cns {
         let container = cns.handle()?;
         if let Some(l) = gone_is_ok(container.link_get(args.ifname.as_str()))? {
             gone_is_ok(container.link_del(l.index))
