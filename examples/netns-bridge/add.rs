@@ -80,6 +80,11 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         ));
     }
     let mac = n.container_mac()?;
+    // A bad IPAM config (in process: host-local's) fails before the bridge
+    // is made, which a failed ADD leaves (as the reference does).
+    if n.layer3 {
+        netns_cni::ipam::precheck(args)?;
+    }
     // What can be checked is checked before anything is made, so these
     // failures leave nothing (the reference has created the bridge and,
     // for a taken name, asked IPAM by then): the container's namespace...

@@ -40,6 +40,12 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     Ok(result(&conf, &allocs, dns, &args.version))
 }
 
+/// ADD's checks that come before allocating: the config and resolv.conf
+/// (see [`crate::ipam::precheck`]).
+pub fn precheck(args: &CmdArgs) -> Result<(), Error> {
+    dns(&config(args)?).map(|_| ())
+}
+
 /// The DNS settings of `ipam.resolvConf` (none without one), read as
 /// host-local reads them. Read before allocating: a bad file fails the ADD
 /// with nothing reserved.

@@ -28,6 +28,19 @@ pub fn is_in_process(ipam_type: &str) -> bool {
     matches!(ipam_type, "host-local" | "netns-host-local")
 }
 
+/// What can be known of the IPAM config before anything is made: for the
+/// in-process host-local, its config and resolv.conf are read (the errors
+/// ADD would give); an IPAM plugin executed from CNI_PATH tells only when
+/// it runs. A main plugin calls this before it makes what other
+/// attachments share and ADD does not remove on failure (a bridge).
+pub fn precheck(args: &CmdArgs) -> Result<(), Error> {
+    if is_in_process(&args.conf.ipam.plugin_type) {
+        host_local::precheck(args)
+    } else {
+        Ok(())
+    }
+}
+
 /// ADD through the config's IPAM plugin (Go's `ipam.ExecAdd`).
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let t = &args.conf.ipam.plugin_type;
