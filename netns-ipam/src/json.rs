@@ -357,7 +357,14 @@ pub fn parse_etcd_config(
     for e in array(etcd, "endpoints", "ipam.etcd")? {
         match e {
             Value::Null => {}
-            Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            // The URI parser the client's requests go through: an endpoint
+            // it refuses (a control character, a space) is a config error
+            // here, not an unreachable cluster after the whole timeout.
+            Value::String(s)
+                if (s.starts_with("http://") || s.starts_with("https://"))
+                    && s.parse::<ureq::http::Uri>()
+                        .is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty())) =>
+            {
                 endpoints.push(s.clone())
             }
             Value::String(s) => {
@@ -476,6 +483,20 @@ mod tests {
                 "of type int",
             ),
             (r#"{"ipam":{"etcd":7}}"#, "of type struct"),
+            // What the client's URI parser refuses: refused here, not
+            // found unreachable after the whole timeout.
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://a:1\u0000"]}}}"#,
+                r#""http://a:1\0" is not an http:// or https:// URL"#,
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://a b:1"]}}}"#,
+                "is not an http",
+            ),
+            (
+                r#"{"ipam":{"etcd":{"endpoints":["http://"]}}}"#,
+                "is not an http",
+            ),
         ] {
             let e = parse_etcd_config(bad.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(want), "{bad}: {e}");
