@@ -84,7 +84,7 @@ use netns_core::{
     AddrSpec, Handle, IpNet, LinkChanges, LinkData, LinkInfo, LinkSpec, NetNs, NetnsDir, RouteSpec,
     Scope,
 };
-use netns_examples::plugin;
+use netns_examples::{fault, plugin};
 
 use conf::{Net, Peer};
 use owner::{Owner, Records};
@@ -183,6 +183,7 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         network: args.conf.name.clone(),
     };
     records.put(&owner)?;
+    fault::point("owner-record");
     let made = build(args, &n, &dir, &path, &target, &th, prev);
     if made.is_err() {
         teardown(&owner);
@@ -204,14 +205,17 @@ fn build(
     let named = dir
         .create(&n.netid)
         .map_err(|e| fail(format!("failed to create namespace {:?}: {e}", n.netid)))?;
+    fault::point("namespace");
     let nh = named.handle()?;
     nh.link_set_up("lo")?;
+    fault::point("lo-up");
     let mut spec = LinkSpec::veth(n.if_name.as_str(), n.peer_name.as_str()).peer_netns(target);
     if let Some(m) = n.mtu {
         spec = spec.mtu(m);
     }
     nh.link_add(&spec)
         .map_err(|e| fail(format!("failed to make the veth pair: {e}")))?;
+    fault::point("veth");
     let link = nh.link_get(n.if_name.as_str())?;
     let peer = th.link_get(n.peer_name.as_str())?;
     th.link_set(
@@ -223,6 +227,7 @@ fn build(
         },
     )
     .map_err(|e| fail(format!("failed to set {:?} up: {e}", n.peer_name)))?;
+    fault::point("peer-up");
     let peer = th.link_get(peer.index)?;
 
     // The named namespace's own result: its interface first.
@@ -242,7 +247,13 @@ fn build(
         })
         .collect();
     let ipam = if n.ipam {
-        let r = netns_cni::ipam::add(args)?;
+        // A delegated IPAM plugin that fails (or is killed) after it
+        // reserved leaves the reservation otherwise, until the runtime's
+        // DEL: released here (only this attachment's, whose ADD this is).
+        let r = netns_cni::ipam::add(args).inspect_err(|_| {
+            let _ = netns_cni::ipam::del(args);
+        })?;
+        fault::point("ipam");
         Some(r)
     } else {
         None
@@ -290,6 +301,7 @@ fn build(
                             n.peer_name
                         ))
                     })?;
+                fault::point("gateway-address");
             }
             for ip in &ours.ips {
                 let host = IpNet::new(ip.address.addr(), full_len(ip.address.addr()))
@@ -301,6 +313,7 @@ fn build(
                             n.peer_name
                         ))
                     })?;
+                fault::point("host-route");
             }
         }
         Ok::<(), Error>(())

@@ -16,7 +16,7 @@ use netns_core::{
     LinkChanges, LinkInfo, LinkSpec, MacAddr, MacSpoofCheck, Nat, NatKind, NatOwner, NetNs, Sysctl,
     SysctlConf,
 };
-use netns_examples::plugin;
+use netns_examples::{fault, plugin};
 
 use crate::conf::{self, Net};
 
@@ -163,8 +163,14 @@ fn configure<'a>(
     let mut result = CniResult::new();
     let mut gws: [Vec<IpNet>; 2] = [Vec::new(), Vec::new()];
     if n.layer3 {
-        let ipam = netns_cni::ipam::add(args)?;
+        // Released on failure from here on, also when IPAM's own ADD
+        // fails: a delegated IPAM plugin killed (or failing) after it
+        // reserved leaves the reservation otherwise, until the runtime's
+        // DEL. The container has no interface of this name (checked
+        // above), so no live attachment (id, ifname) holds it.
         undo.ipam = Some(args);
+        let ipam = netns_cni::ipam::add(args)?;
+        fault::point("ipam");
         result.ips = ipam.ips;
         result.routes = ipam.routes;
         result.dns = ipam.dns;
@@ -178,6 +184,7 @@ fn configure<'a>(
     }
     let cont = make_veth(container, here, &args.ifname, n.mtu, mac)?;
     undo.veth = Some(cont.veth.index);
+    fault::point("veth");
     let port = Port {
         hairpin: n.conf.hairpin,
         isolated: n.conf.port_isolation,
@@ -199,6 +206,7 @@ fn configure<'a>(
             .and_then(|sc| sc.add(&owner, &cont.host_name, m))
             .map_err(|e| fail(format!("failed to setup spoof-check: {e}")))?;
         undo.spoof = Some(owner.clone());
+        fault::point("macspoofchk");
     }
     result.interfaces = vec![
         Interface {
@@ -220,6 +228,7 @@ fn configure<'a>(
     ];
     if n.layer3 {
         container_sysctls(cns, &args.ifname, n, &result)?;
+        fault::point("container-sysctls");
         plugin::configure_iface(
             container,
             &args.ifname,
@@ -257,6 +266,7 @@ fn configure<'a>(
             .and_then(|nat| nat.masquerade(&owner, &sources, &subnets))
             .map_err(|e| fail(format!("failed to set up IP masquerade: {e}")))?;
         undo.masq = Some(owner);
+        fault::point("masquerade");
     }
     // The bridge's MAC changes when its first port joins or its address is
     // set: read it again.
@@ -309,6 +319,7 @@ fn ensure_bridge(host: &Handle, here: &NetNs, n: &Net) -> Result<LinkInfo, Error
         Err(e) if e.is_exists() => {}
         Err(e) => return Err(failed(format!("could not add {name:?}: {e}"))),
     }
+    fault::point("bridge");
     let br = host
         .link_get(name.as_str())
         .map_err(|e| failed(format!("could not lookup {name:?}: {e}")))?;
@@ -328,6 +339,7 @@ fn ensure_bridge(host: &Handle, here: &NetNs, n: &Net) -> Result<LinkInfo, Error
         },
     )
     .map_err(|e| failed(e.to_string()))?;
+    fault::point("bridge-up");
     Ok(br)
 }
 
@@ -432,6 +444,7 @@ fn attach_port(
             br.name
         ))
     })?;
+    fault::point("port");
     if p.hairpin || p.isolated {
         let opts = BridgePortChanges {
             hairpin: p.hairpin.then_some(true),
@@ -440,6 +453,7 @@ fn attach_port(
         };
         host.bridge_port_set(name, &opts)
             .map_err(|e| fail(format!("failed to setup hairpin mode for {name}: {e}")))?;
+        fault::point("port-options");
     }
     let (vlan, trunk) = (p.vlan, p.trunk);
     if (vlan != 0 || !trunk.is_empty()) && !p.preserve_default_vlan {
@@ -606,6 +620,7 @@ fn gateways(
         if !list.is_empty() {
             enable_forwarding(here, fam)
                 .map_err(|e| fail(format!("failed to enable forwarding: {e}")))?;
+            fault::point("forwarding");
         }
     }
     Ok(())
@@ -719,9 +734,11 @@ fn ensure_addr(
             )))
         }
     }
+    fault::point("gateway-address");
     if let Some(mac) = link.mac {
         host.link_set_mac(link.index, mac)
             .map_err(|e| fail(format!("could not set bridge's mac: {e}")))?;
+        fault::point("bridge-mac");
     }
     Ok(())
 }

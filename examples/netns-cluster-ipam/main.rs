@@ -111,6 +111,8 @@ impl Plugin for ClusterIpam {
         let allocs = alloc
             .allocate(&args.container_id, &args.ifname, &conf.requested_ips)
             .map_err(alloc_error)?;
+        // Reserved, the result not printed yet (tests only).
+        netns_examples::fault::point("reserved");
         Ok(host_local::result(&conf, &allocs, dns, &args.version))
     }
 

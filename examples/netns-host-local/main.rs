@@ -45,7 +45,10 @@ impl Plugin for HostLocal {
     }
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        host_local::add(args)
+        let r = host_local::add(args)?;
+        // Reserved, the result not printed yet (tests only).
+        netns_examples::fault::point("reserved");
+        Ok(r)
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {

@@ -82,24 +82,11 @@ use netns_core::{
     NatProto, NetNs, Sysctl, SysctlConf,
 };
 
-/// The steps of ADD `NETNS_TEST_KILL_AT` can name.
-const KILL_STEPS: [&str; 4] = [
-    "before-nat",
-    "after-nat",
-    "after-localnet",
-    "after-conntrack",
-];
-
-/// SIGKILL this process if `NETNS_TEST_KILL_AT` names `step` (tests only).
+/// A step of ADD: SIGKILL here if `NETNS_TEST_KILL_AT` names it, by name
+/// (`before-nat`, `after-nat`, `after-localnet`, `after-conntrack`) or
+/// number (tests only, see [`netns_examples::fault`]).
 fn kill_point(step: &str) {
-    debug_assert!(KILL_STEPS.contains(&step));
-    if std::env::var_os("NETNS_TEST_KILL_AT").is_some_and(|v| v == step) {
-        // SAFETY: kill(2) with our own pid and a constant signal touches
-        // no memory.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
+    netns_examples::fault::point(step);
 }
 
 fn owner(args: &CmdArgs) -> NatOwner {

@@ -7,6 +7,7 @@
 )]
 
 pub mod demo;
+pub mod fault;
 pub mod plugin;
 pub mod runtime;
 pub mod sublink;

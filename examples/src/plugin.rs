@@ -73,6 +73,7 @@ pub fn configure_iface(
                 ip.address
             ))
         })?;
+        crate::fault::point("address");
         match ip.gateway {
             Some(g @ IpAddr::V4(_)) if gw4.is_none() => gw4 = Some(g),
             Some(g @ IpAddr::V6(_)) if gw6.is_none() => gw6 = Some(g),
@@ -82,6 +83,7 @@ pub fn configure_iface(
     container
         .link_set_up(index)
         .map_err(|e| fail(format!("failed to set {ifname:?} UP: {e}")))?;
+    crate::fault::point("link-up");
     if gw6.is_some() {
         // As the reference, a DAD that does not finish is not an error.
         if let Err(e) = container.wait_addrs_settled(index, DAD_TIMEOUT) {
@@ -99,6 +101,7 @@ pub fn configure_iface(
                 gw_text(gw)
             ))
         })?;
+        crate::fault::point("route");
     }
     Ok(())
 }

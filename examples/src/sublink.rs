@@ -112,6 +112,7 @@ pub fn create(
             Err(e) if e.is_exists() && host.link_get(ifname).is_ok() => {
                 let tmp = random_name()?;
                 host.link_add(&spec(&tmp).netns(cns)).map_err(created)?;
+                crate::fault::point("temporary-link");
                 let rename = LinkChanges {
                     name: Some(ifname.to_string()),
                     ..Default::default()
@@ -124,6 +125,7 @@ pub fn create(
             Err(e) => return Err(created(e)),
         }
     }
+    crate::fault::point("link");
     container
         .link_get(ifname)
         .map_err(|e| fail(format!("failed to refetch {kind} {ifname:?}: {e}")))
@@ -224,9 +226,14 @@ fn finish(
             container
                 .link_set_up(link.index)
                 .map_err(|e| fail(format!("failed to set {:?} UP: {e}", args.ifname)))?;
+            crate::fault::point("link-up");
             CniResult::new()
         }
-        Addresses::Ipam => netns_cni::ipam::add(args)?,
+        Addresses::Ipam => {
+            let r = netns_cni::ipam::add(args)?;
+            crate::fault::point("ipam");
+            r
+        }
         Addresses::Given(r) => r.clone(),
     };
     result.interfaces = vec![Interface {
@@ -249,6 +256,7 @@ fn finish(
                 (Sysctl::ArpNotify(l()), "1"),
                 (Sysctl::Conf(IpFamily::V6, l(), "ndisc_notify".into()), "1"),
             ]);
+            crate::fault::point("sysctls");
         }
         plugin::configure_iface(container, &args.ifname, link.index, &result, prog)?;
     }
