@@ -82,8 +82,12 @@ pub fn mtu_within(mtu: i64, master: &LinkInfo) -> Result<Option<u32>, Error> {
 /// by then). The kernel looks a new link's name up in the requester's
 /// namespace too, so when the plugin's namespace has a link of that name
 /// (the master is `eth0` and so is CNI_IFNAME) the request is refused;
-/// then the link is made the reference's way, under a random name in the
-/// container, and renamed there. With `in_container` (the master is in
+/// then the link is made under a temporary name in the container and
+/// renamed there. The temporary name is [`temporary_name`] of (container
+/// ID, CNI_IFNAME), not a random one (the reference's): a plugin killed
+/// between the two steps leaves a link DEL finds and removes, and a
+/// repeated ADD removes first (a random name is leaked for good). Only if
+/// the plugin's namespace holds that name too is a random one used. With `in_container` (the master is in
 /// the container) the container's own socket makes it. Returns the link
 /// as the container sees it.
 pub fn create(
@@ -110,7 +114,12 @@ pub fn create(
             // The name is taken here (not the kernel refusing a second
             // link of the kind, e.g. a VLAN id the master already has).
             Err(e) if e.is_exists() && host.link_get(ifname).is_ok() => {
-                let tmp = random_name()?;
+                let mut tmp = temporary_name(args);
+                // A killed ADD's, left in the container.
+                let _ = container.link_del(tmp.as_str());
+                if host.link_get(tmp.as_str()).is_ok() {
+                    tmp = random_name()?;
+                }
                 host.link_add(&spec(&tmp).netns(cns)).map_err(created)?;
                 crate::fault::point("temporary-link");
                 let rename = LinkChanges {
@@ -149,6 +158,21 @@ pub fn add(
     let link = create(args, kind, in_container, &cns, &container, spec)?;
     let prog = format!("netns-{kind}");
     finish_add(args, &cns, &container, &link, from, notify, &prog)
+}
+
+/// The temporary name of (container ID, CNI_IFNAME)'s link in the
+/// container: `cnitmp` and 8 hex digits of their FNV-1a hash (14
+/// characters, within IFNAMSIZ).
+pub fn temporary_name(args: &CmdArgs) -> String {
+    let bytes = args
+        .container_id
+        .bytes()
+        .chain(std::iter::once(0))
+        .chain(args.ifname.bytes());
+    let h = bytes.fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("cnitmp{h:08x}")
 }
 
 /// `vethXXXXXXXX`, as the reference's temporary name.
@@ -339,7 +363,7 @@ pub fn check_l3(
 }
 
 /// DEL: IPAM's reservation (when IPAM is configured), then the interface
-/// (gone is fine; a missing namespace or an empty CNI_NETNS is fine). It
+/// and a link under its [`temporary_name`] (gone is fine; a missing namespace or an empty CNI_NETNS is fine). It
 /// reads nothing else of the config: a master that is gone, or a config
 /// ADD would refuse, does not make DEL fail (the reference `vlan` plugin's
 /// does, and the pod is stuck). A CNI_NETNS that is there but is not a
@@ -356,6 +380,13 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
         if let Some(l) = gone_is_ok(container.link_get(args.ifname.as_str()))? {
             gone_is_ok(container.link_del(l.index))
                 .map_err(|e| fail(format!("failed to delete {:?}: {e}", args.ifname)))?;
+        }
+        // An ADD killed between making the link under its temporary name
+        // and the rename (see `create`).
+        let tmp = temporary_name(args);
+        if let Some(l) = gone_is_ok(container.link_get(tmp.as_str()))? {
+            gone_is_ok(container.link_del(l.index))
+                .map_err(|e| fail(format!("failed to delete {tmp:?}: {e}")))?;
         }
     }
     Ok(())
