@@ -359,16 +359,18 @@ fn iface(l: &LinkInfo, sandbox: Option<String>) -> Interface {
 
 /// Remove what `o`'s ADD made, best effort: the veth pair (deleting the
 /// named namespace's end takes the peer with it, now rather than when the
-/// kernel frees the namespace) and the namespace's name.
+/// kernel frees the namespace) and the namespace's name. The name also
+/// when it is no namespace (yet): an ADD killed inside the namespace's
+/// creation leaves the empty file the bind mount goes on (the record,
+/// written before it, says the name is this attachment's).
 fn teardown(o: &Owner) {
     let dir = NetnsDir::new(&o.ns_dir);
     if let Ok(ns) = dir.open(&o.netid) {
         if let Ok(h) = ns.handle() {
             let _ = h.link_del(o.if_name.as_str());
         }
-        drop(ns);
-        let _ = dir.delete(&o.netid);
     }
+    let _ = dir.delete(&o.netid);
 }
 
 /// `dataDir` of the config, read leniently: DEL and GC must work with a

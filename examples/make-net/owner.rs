@@ -132,7 +132,9 @@ impl Records {
     }
 
     /// Every record (unreadable ones skipped: a record is only ever
-    /// written whole, by rename).
+    /// written whole, by rename). A temporary file of [`Records::put`]
+    /// seen here is a killed writer's (it is only written under the
+    /// lock): removed, so DEL and GC leave none behind.
     pub fn all(&self) -> Result<Vec<Owner>, Error> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -143,6 +145,9 @@ impl Records {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name.starts_with('.') {
+                if name.ends_with(".tmp") {
+                    let _ = fs::remove_file(entry.path());
+                }
                 continue;
             }
             if let Ok(Some(o)) = self.get(name) {

@@ -13,9 +13,15 @@
 //!
 //! # Differences from host-local, on purpose
 //!
-//! - The cursor file is written to `.last_reserved_ip.<set>.tmp` and renamed
-//!   over `last_reserved_ip.<set>`, so a crash never leaves it truncated
+//! - The cursor file is written to a temporary file and renamed over
+//!   `last_reserved_ip.<set>`, so a crash never leaves it truncated
 //!   (host-local rewrites it in place).
+//! - A process killed while it writes a temporary file leaves nothing for
+//!   good: the temporary names are fixed (`.netns-ipam-cursor.tmp` in the
+//!   network directory, `.netns-ipam-index.<network>.tmp` beside it) and
+//!   written only under the network's lock, so whoever holds the lock next
+//!   and changes anything (an ADD, the DEL that follows the killed ADD, a
+//!   GC) removes a leftover one first.
 //! - If writing the cursor fails, the reservation file just created is
 //!   removed and the error returned (host-local leaves the file behind: a
 //!   leaked address).
@@ -35,9 +41,10 @@
 //! later is not followed) with O_NOFOLLOW and O_NONBLOCK, checked to be a
 //! regular file with fstat, and read with a bound: a symlink, FIFO or device
 //! named like a reservation or a cursor is no reservation and no cursor, and
-//! can neither redirect a write nor block or exhaust the plugin. The cursor's
-//! temporary file has a random name created with O_EXCL (a planted name can
-//! neither be predicted nor followed), and `lock` must be a regular file.
+//! can neither redirect a write nor block or exhaust the plugin. A temporary
+//! file is created with O_EXCL and O_NOFOLLOW (an entry planted at its
+//! fixed name is removed, never followed; if it cannot be removed, a random
+//! name is used instead), and `lock` must be a regular file.
 //! host-local follows all of these.
 //!
 //! # Cost
@@ -155,6 +162,8 @@ pub struct FileStore {
     removed_index: bool,
     /// This lock made sure no persistent index predates its changes.
     index_checked: bool,
+    /// This lock removed the temporary files a killed writer left.
+    swept: bool,
     /// The persistent index is known to be in the directory.
     index_on_disk: bool,
 }
@@ -208,6 +217,7 @@ impl FileStore {
             sig_at_lock: 0,
             removed_index: false,
             index_checked: false,
+            swept: false,
             index_on_disk: true,
         })
     }
@@ -453,6 +463,14 @@ impl FileStore {
     /// that if this process dies or cannot write the new one, no stale
     /// index survives its changes.
     fn before_change(&mut self) -> Result<(), StoreError> {
+        if !self.swept {
+            // Only ever written under this lock: a leftover is a killed
+            // writer's. Best effort (a planted directory stays; writes
+            // then use a random name).
+            self.swept = true;
+            let _ = unlinkat(&self.dirfd, CURSOR_TMP.as_bytes());
+            let _ = unlinkat(&self.datafd, self.index_tmp().as_bytes());
+        }
         // A long-lived (watching) store does not track what one-shot
         // stores write meanwhile: it always looks.
         if (self.index_on_disk || self.watch.is_some()) && !self.index_checked {
@@ -500,7 +518,8 @@ impl FileStore {
             res.into_iter().map(|(ip, owner)| (ip, ino_of(ip), owner)),
         );
         let data_dir = self.dir.parent().unwrap_or(&self.dir);
-        write_atomic(&self.datafd, data_dir, &self.index_name, &bytes, true)?;
+        let tmp = self.index_tmp();
+        write_atomic(&self.datafd, data_dir, &self.index_name, &tmp, &bytes, true)?;
         self.index_on_disk = true;
         Ok(())
     }
@@ -536,15 +555,28 @@ impl FileStore {
             &self.dirfd,
             &self.dir,
             &name,
+            CURSOR_TMP,
             ip.to_string().as_bytes(),
             false,
         )
     }
+
+    /// The persistent index's temporary name (beside the network's
+    /// directory, in the data directory).
+    fn index_tmp(&self) -> String {
+        format!("{}.tmp", self.index_name)
+    }
 }
 
-/// Write `data` to a fresh temporary file of `dirfd` (the directory `dir`
-/// names, or, for the index, whose parent holds it) and rename it over
-/// `name`.
+/// The cursor files' temporary name in the network directory (one for
+/// every range set: written one at a time, under the lock).
+const CURSOR_TMP: &str = ".netns-ipam-cursor.tmp";
+
+/// Write `data` to the temporary file `tmp` of `dirfd` (the directory
+/// `dir` names, or, for the index, whose parent holds it) and rename it
+/// over `name`. `tmp` is created with O_EXCL: an entry there (a killed
+/// writer's, or planted) is removed first, never followed; if it cannot
+/// be removed, a random name is used.
 ///
 /// `stamp_fine`: query the new file's timestamps before writing it, so that
 /// on a filesystem with multigrain timestamps (Linux 6.13+: ext4, xfs,
@@ -553,15 +585,24 @@ fn write_atomic(
     dirfd: &File,
     dir: &Path,
     name: &str,
+    tmp: &str,
     data: &[u8],
     stamp_fine: bool,
 ) -> Result<(), StoreError> {
-    // A name no one can plant in advance, created with O_EXCL: never an
-    // existing file, never a symlink.
-    let (tmp, f) = (0..8)
-        .find_map(|_| {
-            let tmp = format!(".{name}.{:016x}.tmp", random_u64());
-            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+    // Created with O_EXCL: never an existing file, never a symlink. The
+    // fixed name (twice: what is there removed in between), then names no
+    // one can plant in advance.
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+    let (tmp, f) = (0..10)
+        .find_map(|i| {
+            let tmp = if i < 2 {
+                tmp.to_owned()
+            } else {
+                format!(".{name}.{:016x}.tmp", random_u64())
+            };
+            if i == 1 {
+                let _ = unlinkat(dirfd, tmp.as_bytes());
+            }
             match openat(dirfd, tmp.as_bytes(), flags, 0o644) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
                 other => Some(other.map(|f| (tmp, f))),
@@ -597,6 +638,7 @@ impl Store for FileStore {
         self.sig_at_lock = self.index.sig();
         self.removed_index = false;
         self.index_checked = false;
+        self.swept = false;
         Ok(())
     }
 

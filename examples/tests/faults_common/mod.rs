@@ -337,3 +337,88 @@ pub fn conf(plugin: Value) -> Value {
 pub fn report(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "faults: {line}");
 }
+
+/// xorshift64*: the random delays' generator (seeded per run, the seed in
+/// every failure message).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Rng::seeded(nanos ^ u64::from(std::process::id()))
+    }
+
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+/// `rounds` ADDs each SIGKILLed after a random delay, up to as long as a
+/// complete ADD took (the delay is the fault, not a synchronisation: an
+/// ADD that finished first is a complete one), each followed by DEL and
+/// the node as before. `NETNS_TEST_FAULT_SEED` replays a run. Returns how
+/// many were killed.
+#[track_caller]
+pub fn random_kills(p: &Plugin, node: &Node, rounds: u32) -> u32 {
+    p.add();
+    p.del();
+    let before = node.state();
+    // The shortest of three complete ADDs: the delays fall within a run.
+    let full = (0..3)
+        .map(|_| {
+            let t0 = std::time::Instant::now();
+            p.add();
+            let d = t0.elapsed();
+            p.del();
+            d
+        })
+        .min()
+        .unwrap_or_default();
+    let mut rng = match std::env::var("NETNS_TEST_FAULT_SEED") {
+        Ok(s) => Rng::seeded(s.parse().expect("NETNS_TEST_FAULT_SEED: a number")),
+        Err(_) => Rng::new(),
+    };
+    let seed = rng.seed();
+    let mut killed = 0;
+    for r in 0..rounds {
+        let micros = u64::try_from(full.as_micros()).unwrap_or(u64::MAX);
+        let delay = std::time::Duration::from_micros(rng.below(micros));
+        let mut child = p.spawn("ADD", &p.conf, &[]);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait for the plugin");
+        if out.status.signal() == Some(libc::SIGKILL) {
+            killed += 1;
+        } else {
+            ok(&p.name(), "ADD (not killed in time)", &out);
+        }
+        p.del();
+        assert_same(
+            &format!(
+                "{}: round {r}, killed after {delay:?} (of {full:?}; NETNS_TEST_FAULT_SEED={seed}), then DEL: the node",
+                p.name()
+            ),
+            &before,
+            &node.state(),
+        );
+    }
+    report(&format!(
+        "{}: {killed} of {rounds} ADDs killed after a random delay (NETNS_TEST_FAULT_SEED={seed}), DEL exact",
+        p.name()
+    ));
+    killed
+}
