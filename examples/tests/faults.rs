@@ -31,6 +31,8 @@ mod cni_common;
 mod faults_common;
 mod portmap_common;
 
+use std::os::unix::process::ExitStatusExt;
+
 use cni_common::*;
 use faults_common::*;
 use netns_testutil::etcd::Cluster;
@@ -216,5 +218,72 @@ fn cluster_ipam_killed_after_reserving_then_del_leaves_etcd_as_before() {
             let steps = kill_at_each_step(&p, &node, Some("netns-cluster-ipam"));
             assert_eq!(steps, 1, "{name}");
         }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// What a kill inside a library call leaves (no fault point reaches there:
+// the random-delay kills found these; here they are planted, exactly)
+
+#[test]
+fn del_removes_the_temporary_files_of_a_host_local_killed_while_writing() {
+    in_private_netns(|| {
+        let data = TempDir::new("ipam");
+        let pod = Pod::new("p");
+        let p = Plugin::new(
+            "netns-host-local",
+            conf(json!({"ipam": host_local(&data, 10)})),
+            &pod,
+        );
+        let node = Node {
+            pod: &pod,
+            dirs: vec![data.path().to_path_buf()],
+            etcd: None,
+            conntrack: false,
+        };
+        p.add();
+        p.del();
+        let before = node.state();
+        p.add();
+        // Killed while writing the cursor, and the index.
+        std::fs::write(data.path().join("fnet/.netns-ipam-cursor.tmp"), "10.10.0.2").unwrap();
+        std::fs::write(data.path().join(".netns-ipam-index.fnet.tmp"), "NNSIPIX1").unwrap();
+        p.del();
+        assert_same("planted temporary files, then DEL", &before, &node.state());
+    });
+}
+
+#[test]
+fn del_removes_what_make_net_killed_in_a_library_call_left() {
+    in_private_netns(|| {
+        let records = TempDir::new("make-net");
+        let nsdir = TempNetnsDir::new();
+        let pod = Pod::new("p");
+        let p = Plugin::new(
+            "make-net",
+            conf(
+                json!({"type": "make-net", "netid": "fnet-1", "nsDir": nsdir.path(),
+                        "dataDir": records.s(), "peer": "pod", "addresses": ["10.11.1.1/24"]}),
+            ),
+            &pod,
+        );
+        let node = Node {
+            pod: &pod,
+            dirs: vec![records.path().to_path_buf(), nsdir.path().to_path_buf()],
+            etcd: None,
+            conntrack: false,
+        };
+        p.add();
+        p.del();
+        let before = node.state();
+        // Killed after the owner record, inside the namespace's creation
+        // (the empty file its bind mount goes on), and a record's
+        // temporary file of an earlier kill.
+        let out = p.add_killed_at(1, None);
+        assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+        std::fs::write(nsdir.path().join("fnet-1"), "").unwrap();
+        std::fs::write(records.path().join(".fnet-1.tmp"), "{").unwrap();
+        p.del();
+        assert_same("planted leftovers, then DEL", &before, &node.state());
     });
 }
