@@ -68,7 +68,7 @@ fn bridge_killed_at_each_step_then_del_leaves_the_node_as_before() {
         ));
         assert!(steps >= 10, "{steps}");
         gc_after_kill(&p, &node, steps, &["nft", "files"]);
-        random_kills(&p, &node, 12);
+        random_kills(&p, &node, 10);
     });
 }
 
@@ -139,7 +139,7 @@ fn make_net_killed_at_each_step_then_del_leaves_the_node_as_before() {
         report(&format!("make-net: {steps} steps, each killed, DEL exact"));
         assert!(steps >= 8, "{steps}");
         gc_after_kill(&p, &node, steps, &["files", "mounts", "pod"]);
-        random_kills(&p, &node, 12);
+        random_kills(&p, &node, 10);
     });
 }
 
@@ -165,7 +165,7 @@ fn host_local_killed_after_reserving_then_del_leaves_the_files_as_before() {
         ));
         assert_eq!(steps, 1);
         gc_after_kill(&p, &node, steps, &["files"]);
-        random_kills(&p, &node, 20);
+        random_kills(&p, &node, 16);
     });
 }
 
