@@ -67,7 +67,9 @@
 //!
 //! Test-only fault hook: with `NETNS_TEST_KILL_AT=<step>` in its
 //! environment the plugin SIGKILLs itself at that step of ADD:
-//! `before-nat`, `after-nat`, `after-localnet`, `after-conntrack`.
+//! `before-nat`, `after-nat`, `after-localnet`, `after-conntrack`, or
+//! at the N-th with `NETNS_TEST_KILL_AT=N` (every plugin of ours has the
+//! numbered form: `netns_examples::fault`).
 
 #![cfg_attr(
     not(test),
