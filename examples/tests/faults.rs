@@ -12,15 +12,19 @@
 //!
 //! "Before the ADD" is after one complete ADD and DEL: what a DEL leaves on
 //! purpose (the bridge, its gateway address and MAC, forwarding, host-local's
-//! `lock` and cursor, the IPAM index, make-net's netns directory mount) is
+//! `lock` and cursor, make-net's netns directory mount) is
 //! there before every faulted ADD too. The IPAM ranges hold one address, so
 //! host-local's cursor (which DEL does not move back, as host-local) is the
 //! same after every ADD.
 //!
 //! The plugins are run directly (as a runtime execs them, CNI_* in the
 //! environment, the config on stdin), so a kill shows as the process's
-//! signal. vlan and ipvlan need kernel modules this host lacks: they skip
-//! here with a printed reason and run in the VM tier.
+//! signal. netns-vlan and netns-ipvlan need kernel modules this host
+//! lacks: they are in faults_sublink.rs, which runs in the VM tier (and
+//! skips on the host with a printed reason). netns-macvlan, on the same
+//! sublink code, is here; the master is named as the pod's interface, so on
+//! kernels before 6.14 it would also take the temporary-name path, which
+//! faults_sublink.rs covers in the VM (6.1).
 
 netns_testutil::host_only!(
     "the bridge, portmap, make-net and IPAM plugins, whose kernel objects the host has; \
@@ -35,6 +39,7 @@ use std::os::unix::process::ExitStatusExt;
 
 use cni_common::*;
 use faults_common::*;
+use netns_core::LinkSpec;
 use netns_testutil::etcd::Cluster;
 use netns_testutil::{in_private_netns, TempNetnsDir};
 use serde_json::json;
@@ -61,6 +66,7 @@ fn bridge_killed_at_each_step_then_del_leaves_the_node_as_before() {
             dirs: vec![data.path().to_path_buf()],
             etcd: None,
             conntrack: false,
+            nft: true,
         };
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
@@ -69,6 +75,35 @@ fn bridge_killed_at_each_step_then_del_leaves_the_node_as_before() {
         assert!(steps >= 10, "{steps}");
         gc_after_kill(&p, &node, steps, &["nft", "files"]);
         random_kills(&p, &node, 10);
+    });
+}
+
+#[test]
+fn macvlan_killed_at_each_step_then_del_leaves_the_node_as_before() {
+    in_private_netns(|| {
+        // The master is named as the pod's interface: the plugin makes the
+        // link under a temporary name, then renames it.
+        veth_master("eth0", 1500);
+        let data = TempDir::new("ipam");
+        let pod = Pod::new("p");
+        let p = Plugin::new(
+            "netns-macvlan",
+            conf(json!({"type": "netns-macvlan", "master": "eth0", "ipam": host_local(&data, 2)})),
+            &pod,
+        );
+        let node = Node {
+            pod: &pod,
+            dirs: vec![data.path().to_path_buf()],
+            etcd: None,
+            conntrack: false,
+            nft: true,
+        };
+        let steps = kill_at_each_step(&p, &node, None);
+        report(&format!(
+            "netns-macvlan: {steps} steps, each killed, DEL exact"
+        ));
+        assert!(steps >= 5, "{steps}");
+        gc_after_kill(&p, &node, steps, &["files"]);
     });
 }
 
@@ -98,6 +133,7 @@ fn portmap_killed_at_each_step_then_del_leaves_the_node_as_before() {
             dirs: vec![data.path().to_path_buf()],
             etcd: None,
             conntrack: true,
+            nft: true,
         };
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
@@ -134,6 +170,7 @@ fn make_net_killed_at_each_step_then_del_leaves_the_node_as_before() {
             ],
             etcd: None,
             conntrack: false,
+            nft: true,
         };
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!("make-net: {steps} steps, each killed, DEL exact"));
@@ -158,6 +195,7 @@ fn host_local_killed_after_reserving_then_del_leaves_the_files_as_before() {
             dirs: vec![data.path().to_path_buf()],
             etcd: None,
             conntrack: false,
+            nft: true,
         };
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
@@ -181,6 +219,7 @@ fn cluster_ipam_killed_after_reserving_then_del_leaves_etcd_as_before() {
             dirs: vec![],
             etcd: Some(&c),
             conntrack: false,
+            nft: true,
         };
         let p = Plugin::new(
             "netns-cluster-ipam",
@@ -204,6 +243,7 @@ fn cluster_ipam_killed_after_reserving_then_del_leaves_etcd_as_before() {
             dirs: vec![records.path().to_path_buf(), nsdir.path().to_path_buf()],
             etcd: Some(&c),
             conntrack: false,
+            nft: true,
         };
         for main in [
             json!({"type": "netns-macvlan", "master": "eth0"}),
@@ -240,12 +280,18 @@ fn del_removes_the_temporary_files_of_a_host_local_killed_while_writing() {
             dirs: vec![data.path().to_path_buf()],
             etcd: None,
             conntrack: false,
+            nft: true,
         };
         p.add();
         p.del();
         let before = node.state();
         p.add();
-        // Killed while writing the cursor, and the index.
+        // Killed while writing a reservation, the cursor, and the index.
+        std::fs::write(
+            data.path().join("fnet/.netns-ipam-reserve.tmp"),
+            "c2\r\neth0",
+        )
+        .unwrap();
         std::fs::write(data.path().join("fnet/.netns-ipam-cursor.tmp"), "10.10.0.2").unwrap();
         std::fs::write(data.path().join(".netns-ipam-index.fnet.tmp"), "NNSIPIX1").unwrap();
         p.del();
@@ -272,6 +318,7 @@ fn del_removes_what_make_net_killed_in_a_library_call_left() {
             dirs: vec![records.path().to_path_buf(), nsdir.path().to_path_buf()],
             etcd: None,
             conntrack: false,
+            nft: true,
         };
         p.add();
         p.del();
@@ -285,5 +332,48 @@ fn del_removes_what_make_net_killed_in_a_library_call_left() {
         std::fs::write(records.path().join(".fnet-1.tmp"), "{").unwrap();
         p.del();
         assert_same("planted leftovers, then DEL", &before, &node.state());
+    });
+}
+
+/// A link under the temporary name of (c1, eth0) in the pod, as an ADD
+/// killed before its rename leaves it on older kernels, is removed by DEL
+/// (this host's kernel never takes that path: the link is planted).
+#[test]
+fn del_removes_the_link_a_kill_before_the_rename_left() {
+    in_private_netns(|| {
+        veth_master("eth0", 1500);
+        let data = TempDir::new("ipam");
+        let pod = Pod::new("p");
+        let p = Plugin::new(
+            "netns-macvlan",
+            conf(json!({"type": "netns-macvlan", "master": "eth0", "ipam": host_local(&data, 9)})),
+            &pod,
+        );
+        let node = Node {
+            pod: &pod,
+            dirs: vec![data.path().to_path_buf()],
+            etcd: None,
+            conntrack: false,
+            nft: true,
+        };
+        // IPAM's lock and cursor, as a DEL leaves them.
+        p.add();
+        p.del();
+        let before = node.state();
+        // FNV-1a of "c1\0eth0", as netns_examples::sublink::temporary_name.
+        let h = "c1\0eth0".bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let tmp = format!("cnitmp{h:08x}");
+        let ns = netns_core::NetNs::open(pod.path()).expect("the pod");
+        let here = netns_core::Handle::new().expect("a handle");
+        let master = here.link_get("eth0").expect("eth0").index;
+        here.link_add(
+            &LinkSpec::macvlan(tmp.as_str(), master, netns_core::MacVlanMode::Bridge).netns(&ns),
+        )
+        .expect("the planted link");
+        assert!(pod.ifnames().contains(&tmp), "{:?}", pod.ifnames());
+        p.del();
+        assert_same("a planted temporary link, then DEL", &before, &node.state());
     });
 }

@@ -17,11 +17,16 @@
 //!   `last_reserved_ip.<set>`, so a crash never leaves it truncated
 //!   (host-local rewrites it in place).
 //! - A process killed while it writes a temporary file leaves nothing for
-//!   good: the temporary names are fixed (`.netns-ipam-cursor.tmp` in the
-//!   network directory, `.netns-ipam-index.<network>.tmp` beside it) and
-//!   written only under the network's lock, so whoever holds the lock next
-//!   and changes anything (an ADD, the DEL that follows the killed ADD, a
-//!   GC) removes a leftover one first.
+//!   good: the temporary names are fixed (`.netns-ipam-cursor.tmp` and
+//!   `.netns-ipam-reserve.tmp` in the network directory,
+//!   `.netns-ipam-index.<network>.tmp` beside it) and
+//!   written only under the network's lock, so whoever takes the lock next
+//!   (the DEL that follows the killed ADD, say) removes a leftover one.
+//! - A reservation file is written whole before it appears under its name
+//!   (written to `.netns-ipam-reserve.tmp`, then hard-linked to the name,
+//!   which fails as O_EXCL would if anything has that name): host-local
+//!   creates it, then writes it, and a process killed in between leaves an
+//!   empty file, an address reserved by no one that no DEL releases.
 //! - If writing the cursor fails, the reservation file just created is
 //!   removed and the error returned (host-local leaves the file behind: a
 //!   leaked address).
@@ -162,8 +167,6 @@ pub struct FileStore {
     removed_index: bool,
     /// This lock made sure no persistent index predates its changes.
     index_checked: bool,
-    /// This lock removed the temporary files a killed writer left.
-    swept: bool,
     /// The persistent index is known to be in the directory.
     index_on_disk: bool,
 }
@@ -217,7 +220,6 @@ impl FileStore {
             sig_at_lock: 0,
             removed_index: false,
             index_checked: false,
-            swept: false,
             index_on_disk: true,
         })
     }
@@ -463,14 +465,6 @@ impl FileStore {
     /// that if this process dies or cannot write the new one, no stale
     /// index survives its changes.
     fn before_change(&mut self) -> Result<(), StoreError> {
-        if !self.swept {
-            // Only ever written under this lock: a leftover is a killed
-            // writer's. Best effort (a planted directory stays; writes
-            // then use a random name).
-            self.swept = true;
-            let _ = unlinkat(&self.dirfd, CURSOR_TMP.as_bytes());
-            let _ = unlinkat(&self.datafd, self.index_tmp().as_bytes());
-        }
         // A long-lived (watching) store does not track what one-shot
         // stores write meanwhile: it always looks.
         if (self.index_on_disk || self.watch.is_some()) && !self.index_checked {
@@ -561,6 +555,81 @@ impl FileStore {
         )
     }
 
+    /// The reservation file `name` holding `owner`, made whole: written to
+    /// [`RESERVE_TMP`], then hard-linked to `name` (which, like O_EXCL,
+    /// fails if any entry has that name: a reservation, a planted symlink
+    /// or FIFO), then the temporary name removed. host-local creates the
+    /// file, then writes it: a process killed in between leaves an empty
+    /// file, an address reserved by no one, which no DEL releases. Where
+    /// the file system has no hard links, host-local's way. Its inode, or
+    /// `None` if the address is not free.
+    fn create_reservation(
+        &self,
+        name: &str,
+        owner: &[u8],
+    ) -> Result<Option<u64>, (&'static str, io::Error)> {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+        let write = |f: &mut File| -> Result<u64, (&'static str, io::Error)> {
+            f.write_all(owner).map_err(|e| ("write", e))?;
+            Ok(f.metadata().map(|m| m.ino()).unwrap_or(0))
+        };
+        let mut tmp = None;
+        for i in 0..2 {
+            if i == 1 {
+                // A leftover the sweep could not see (a planted one).
+                let _ = unlinkat(&self.dirfd, RESERVE_TMP.as_bytes());
+            }
+            match openat(&self.dirfd, RESERVE_TMP.as_bytes(), flags, 0o644) {
+                Ok(f) => {
+                    tmp = Some(f);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(_) => break,
+            }
+        }
+        if let Some(mut f) = tmp {
+            let done = write(&mut f);
+            drop(f);
+            let ino = match done {
+                Ok(ino) => ino,
+                Err(e) => {
+                    let _ = unlinkat(&self.dirfd, RESERVE_TMP.as_bytes());
+                    return Err(e);
+                }
+            };
+            let linked = linkat(&self.dirfd, RESERVE_TMP.as_bytes(), name.as_bytes());
+            let _ = unlinkat(&self.dirfd, RESERVE_TMP.as_bytes());
+            match linked {
+                Ok(()) => return Ok(Some(ino)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+                Err(e)
+                    if !matches!(
+                        e.raw_os_error(),
+                        Some(libc::EPERM | libc::EOPNOTSUPP | libc::EMLINK)
+                    ) =>
+                {
+                    return Err(("create", e))
+                }
+                // No hard links here: host-local's way.
+                Err(_) => {}
+            }
+        }
+        let mut f = match openat(&self.dirfd, name.as_bytes(), flags, 0o644) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(e) => return Err(("create", e)),
+        };
+        match write(&mut f) {
+            Ok(ino) => Ok(Some(ino)),
+            Err(e) => {
+                drop(f);
+                let _ = unlinkat(&self.dirfd, name.as_bytes());
+                Err(e)
+            }
+        }
+    }
+
     /// The persistent index's temporary name (beside the network's
     /// directory, in the data directory).
     fn index_tmp(&self) -> String {
@@ -571,6 +640,10 @@ impl FileStore {
 /// The cursor files' temporary name in the network directory (one for
 /// every range set: written one at a time, under the lock).
 const CURSOR_TMP: &str = ".netns-ipam-cursor.tmp";
+
+/// A reservation file's temporary name in the network directory (see
+/// `FileStore::create_reservation`).
+const RESERVE_TMP: &str = ".netns-ipam-reserve.tmp";
 
 /// Write `data` to the temporary file `tmp` of `dirfd` (the directory
 /// `dir` names, or, for the index, whose parent holds it) and rename it
@@ -631,6 +704,14 @@ fn write_atomic(
 impl Store for FileStore {
     fn lock(&mut self) -> Result<(), StoreError> {
         self.flock(libc::LOCK_EX)?;
+        // The temporary files are only ever written under this lock: one
+        // there now is a killed writer's (the DEL after a killed ADD may
+        // change nothing else). Best effort: a planted directory stays,
+        // and writes then use a random name. Three unlinkat, usually
+        // ENOENT.
+        let _ = unlinkat(&self.dirfd, CURSOR_TMP.as_bytes());
+        let _ = unlinkat(&self.dirfd, RESERVE_TMP.as_bytes());
+        let _ = unlinkat(&self.datafd, self.index_tmp().as_bytes());
         if let Err(e) = self.sync() {
             let _ = self.flock(libc::LOCK_UN);
             return Err(e);
@@ -638,7 +719,6 @@ impl Store for FileStore {
         self.sig_at_lock = self.index.sig();
         self.removed_index = false;
         self.index_checked = false;
-        self.swept = false;
         Ok(())
     }
 
@@ -672,26 +752,15 @@ impl Store for FileStore {
         let name = ip.to_string();
         self.before_change()?;
         let path = || self.dir.join(&name);
-        // O_EXCL: an existing entry of that name, whatever it is (a
-        // reservation, a planted symlink or FIFO), means the address is
-        // not free.
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-        let mut f = match openat(&self.dirfd, name.as_bytes(), flags, 0o644) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+        let owner = owner_key(id, ifname);
+        let file_ino = match self.create_reservation(&name, owner.as_bytes()) {
+            Ok(Some(ino)) => ino,
+            Ok(None) => {
                 self.refresh(ip);
                 return Ok(false);
             }
-            Err(e) => return Err(StoreError::io("create", path(), e)),
+            Err((what, e)) => return Err(StoreError::io(what, path(), e)),
         };
-        let owner = owner_key(id, ifname);
-        if let Err(e) = f.write_all(owner.as_bytes()) {
-            drop(f);
-            let _ = unlinkat(&self.dirfd, name.as_bytes());
-            return Err(StoreError::io("write", path(), e));
-        }
-        let file_ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
-        drop(f);
         if let Err(e) = self.write_cursor(range_id, ip) {
             // host-local leaks the reservation here; we do not.
             let _ = unlinkat(&self.dirfd, name.as_bytes());
@@ -863,6 +932,32 @@ fn renameat(dir: &File, from: &[u8], to: &[u8]) -> io::Result<()> {
     // NUL-terminated strings alive for the call.
     let rc =
         unsafe { libc::renameat(dir.as_raw_fd(), from.as_ptr(), dir.as_raw_fd(), to.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `linkat(dir, from, dir, to, 0)`: a new name for a file (never
+/// following a symlink at `from`; failing if `to` exists, whatever it is).
+fn linkat(dir: &File, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let bad = |_| io::Error::from_raw_os_error(libc::EINVAL);
+    let (from, to) = (
+        CString::new(from).map_err(bad)?,
+        CString::new(to).map_err(bad)?,
+    );
+    // SAFETY: `dir` is an open directory descriptor and both names are
+    // NUL-terminated strings alive for the call.
+    let rc = unsafe {
+        libc::linkat(
+            dir.as_raw_fd(),
+            from.as_ptr(),
+            dir.as_raw_fd(),
+            to.as_ptr(),
+            0,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {

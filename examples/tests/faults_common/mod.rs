@@ -145,6 +145,8 @@ pub struct Node<'a> {
     /// the others' namespaces it shows etcd's and etcdctl's own
     /// connections on loopback).
     pub conntrack: bool,
+    /// Whether both namespaces' nftables rulesets are compared.
+    pub nft: bool,
 }
 
 impl Node<'_> {
@@ -152,14 +154,6 @@ impl Node<'_> {
         let mut t = Tokens::new();
         let host = Snapshot::here().normalised(&mut t).as_value();
         let pod = self.pod.snapshot().normalised(&mut t).as_value();
-        let pod_nft: Vec<Value> =
-            netns_testutil::nft::nft_json_in(self.pod.path(), &["list", "ruleset"])["nftables"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|o| o.get("metainfo").is_none())
-                .collect();
         let mut files = BTreeMap::new();
         for d in &self.dirs {
             tree(d, d, &mut files);
@@ -167,11 +161,22 @@ impl Node<'_> {
         let mut s = json!({
             "host": host,
             "pod": pod,
-            "nft": portmap_common::ruleset(),
-            "pod nft": pod_nft,
             "files": files,
             "mounts": self.mounts(),
         });
+        if self.nft {
+            s["nft"] = json!(portmap_common::ruleset());
+            s["pod nft"] = json!(netns_testutil::nft::nft_json_in(
+                self.pod.path(),
+                &["list", "ruleset"]
+            )["nftables"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| o.get("metainfo").is_none())
+                .collect::<Vec<Value>>());
+        }
         if self.conntrack {
             s["conntrack"] = json!(portmap_common::conntrack_table());
         }
@@ -205,9 +210,14 @@ impl Node<'_> {
     }
 }
 
-/// Every entry under `dir` (relative to `root`): a file's content (the
-/// netns-ipam persistent index's by its presence only: it records the
-/// directory's timestamps), a directory as `<dir>`, anything else by kind.
+/// Every entry under `dir` (relative to `root`): a file's content, a
+/// directory as `<dir>`, anything else by kind. netns-ipam's persistent
+/// index (`.netns-ipam-index.<network>`) is left out: a cache (it records
+/// the directory's timestamps; its absence costs the next command a full
+/// read, a stale one is detected), which a store removes before its first
+/// change in a lock, so an ADD killed after that and before it reserved
+/// leaves it absent until the next change (the DEL that follows changes
+/// nothing). Its temporary file is compared like any other.
 fn tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -221,14 +231,13 @@ fn tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
             tree(root, &p, out);
         } else if meta.is_file() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let content = if name.starts_with(".netns-ipam-index.") {
-                "<index>".into()
-            } else {
-                // A netns file (nsfs) reads as an error: its kind.
-                std::fs::read(&p)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_else(|e| format!("<unreadable: {e}>"))
-            };
+            if name.starts_with(".netns-ipam-index.") && !name.ends_with(".tmp") {
+                continue;
+            }
+            // A netns file (nsfs) reads as an error: its kind.
+            let content = std::fs::read(&p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|e| format!("<unreadable: {e}>"));
             out.insert(rel, content);
         } else {
             out.insert(rel, format!("<{:?}>", meta.file_type()));
