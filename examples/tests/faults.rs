@@ -35,7 +35,9 @@ mod cni_common;
 mod faults_common;
 mod portmap_common;
 
+use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
 
 use cni_common::*;
 use faults_common::*;
@@ -375,5 +377,52 @@ fn del_removes_the_link_a_kill_before_the_rename_left() {
         assert!(pod.ifnames().contains(&tmp), "{:?}", pod.ifnames());
         p.del();
         assert_same("a planted temporary link, then DEL", &before, &node.state());
+    });
+}
+
+#[test]
+fn del_removes_a_mac_spoof_table_no_owner_is_in() {
+    in_private_netns(|| {
+        let data = TempDir::new("ipam");
+        let pod = Pod::new("p");
+        let p = Plugin::new(
+            "netns-bridge",
+            conf(
+                json!({"type": "netns-bridge", "bridge": "fbr0", "macspoofchk": true,
+                        "ipam": host_local(&data, 12)}),
+            ),
+            &pod,
+        );
+        let node = Node {
+            pod: &pod,
+            dirs: vec![data.path().to_path_buf()],
+            etcd: None,
+            conntrack: false,
+            nft: true,
+        };
+        p.add();
+        p.del();
+        let before = node.state();
+        // What an ADD killed between making the table and adding its
+        // owner's chain left, before the two were one transaction.
+        let mut child = Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run nft");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(
+                b"table bridge netns-macspoof {\n map ports { type ifname : verdict; }\n \
+                  chain prerouting {\n  type filter hook prerouting priority -300;\n  \
+                  iifname vmap @ports\n }\n}\n",
+            )
+            .expect("write");
+        assert!(child.wait().expect("nft").success(), "nft -f refused it");
+        assert_ne!(before, node.state(), "the table was not planted");
+        p.del();
+        assert_same("an ownerless table, then DEL", &before, &node.state());
     });
 }

@@ -130,7 +130,7 @@ impl MacSpoofCheck {
     /// jump mac-N-O }` with chain `mac-N-O { ether saddr !=
     /// 02:42:0a:00:00:02 drop comment "only 02:42:0a:00:00:02" }`.
     #[doc(alias = "macspoofchk")]
-    pub fn add(&self, owner: &NatOwner, port: &str, mac: MacAddr) -> Result<()> {
+    pub fn add<'s>(&'s self, owner: &NatOwner, port: &str, mac: MacAddr) -> Result<()> {
         const OP: &str = "macspoof_add";
         let Some(key) = NftKeyValue::ifname(port) else {
             return Err(Error::invalid(
@@ -140,10 +140,8 @@ impl MacSpoofCheck {
             ));
         };
         let chain = chain_of(owner);
-        let build = || {
-            self.nft
-                .transaction()
-                .chain_create(FAMILY, MACSPOOF_TABLE, &chain, Some(&owner.comment()))
+        let build = |t: NftTransaction<'s>| -> NftTransaction<'s> {
+            t.chain_create(FAMILY, MACSPOOF_TABLE, &chain, Some(&owner.comment()))
                 .rule_add(
                     FAMILY,
                     MACSPOOF_TABLE,
@@ -165,13 +163,17 @@ impl MacSpoofCheck {
         let mut made_table = false;
         let mut replaced = false;
         loop {
-            match build().commit() {
+            match build(self.nft.transaction()).commit() {
                 Ok(()) => return Ok(()),
-                // No table yet (or it went meanwhile): make it, once.
+                // No table yet (or it went meanwhile): make it, once, in
+                // the same transaction as the owner's objects, so that a
+                // process killed in between never leaves a table no owner
+                // is in (which no `remove` would find).
                 Err(e) if e.is_not_found() && !made_table => {
                     made_table = true;
-                    match self.fixed_part().commit() {
-                        Ok(()) => {}
+                    match build(self.fixed_part()).commit() {
+                        Ok(()) => return Ok(()),
+                        // Another process made it meanwhile: as above.
                         Err(e) if e.is_exists() => {}
                         Err(e) => return Err(e),
                     }
@@ -327,6 +329,10 @@ impl MacSpoofCheck {
                 Err(e) if e.is_not_found() => return Ok(None),
                 other => other?,
             };
+            // A table that is there has its base chain.
+            if chains.is_empty() {
+                return Ok(None);
+            }
             let mut doomed_chains = Vec::new();
             let mut others = 0usize;
             for c in chains {
@@ -339,9 +345,12 @@ impl MacSpoofCheck {
                     others += 1;
                 }
             }
-            if doomed_chains.is_empty() {
+            if doomed_chains.is_empty() && others > 0 {
                 return Ok(None);
             }
+            // No owner's chain at all: the table is a leftover (of a
+            // version that made it apart from its first owner's objects,
+            // and was killed in between): it goes too.
             let mut t = self.nft.transaction();
             if others == 0 {
                 t = t.table_del(FAMILY, MACSPOOF_TABLE);

@@ -774,7 +774,7 @@ impl Nat {
     }
 
     /// Add an owner's objects of `kind` with the transaction `build` makes:
-    /// the table's fixed part is made first when it is missing, and what
+    /// the table's fixed part is made with them when it is missing, and what
     /// the owner already had of `kind` is replaced.
     fn add_owned<'a>(
         &'a self,
@@ -787,12 +787,15 @@ impl Nat {
         loop {
             match build(self.nft.transaction()).commit() {
                 Ok(()) => return Ok(()),
-                // No table yet (or not all of it): make it, once.
+                // No table yet (or not all of it): make it, once, in the
+                // same transaction as the owner's objects, so that a
+                // process killed in between never leaves a table no owner
+                // is in (which no `remove` would find).
                 Err(e) if e.is_not_found() && !made_table => {
                     made_table = true;
-                    match self.fixed_part().commit() {
-                        Ok(()) => {}
-                        // Another process made it meanwhile.
+                    match build(self.fixed_part()).commit() {
+                        Ok(()) => return Ok(()),
+                        // Another process made it meanwhile: as above.
                         Err(e) if e.is_exists() => {}
                         Err(e) => return Err(e),
                     }
