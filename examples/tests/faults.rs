@@ -143,6 +143,7 @@ fn portmap_killed_at_each_step_then_del_leaves_the_node_as_before() {
         ));
         assert_eq!(steps, 4);
         gc_after_kill(&p, &node, steps, &["nft"]);
+        random_kills(&p, &node, 8);
         bridge.del();
     });
 }

@@ -379,10 +379,16 @@ impl Rng {
 /// `rounds` ADDs each SIGKILLed after a random delay, up to as long as a
 /// complete ADD took (the delay is the fault, not a synchronisation: an
 /// ADD that finished first is a complete one), each followed by DEL and
-/// the node as before. `NETNS_TEST_FAULT_SEED` replays a run. Returns how
+/// the node as before. `NETNS_TEST_FAULT_SEED` replays a run,
+/// `NETNS_TEST_FAULT_ROUNDS` sets the number of rounds. Returns how
 /// many were killed.
 #[track_caller]
 pub fn random_kills(p: &Plugin, node: &Node, rounds: u32) -> u32 {
+    // A soak: `NETNS_TEST_FAULT_ROUNDS=N` instead of the CI's few.
+    let rounds = std::env::var("NETNS_TEST_FAULT_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(rounds);
     p.add();
     p.del();
     let before = node.state();
