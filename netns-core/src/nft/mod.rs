@@ -492,14 +492,27 @@ impl Nft {
     /// it needs and returns the transaction to apply with its result
     /// (`None`: nothing to change); the transaction is committed at the
     /// generation read before `plan` ran, and a concurrent change (ERESTART)
-    /// makes it read and decide again, up to 8 times.
+    /// makes it read and decide again, up to 32 times, after a random pause
+    /// that doubles each time (up to 1, 2, 4 ... 32 ms).
+    ///
+    /// The pause is what lets it through under load: when a read takes
+    /// longer than the gap between other writers' commits (8 runtimes
+    /// deleting pods of one network, each read walking every owner's
+    /// elements), attempts made back to back lose every time (8 of them
+    /// did, in `examples/tests/bridge_load.rs`); waiting a random while
+    /// spreads the writers out.
     pub(crate) fn at_one_generation<'a, T>(
         &'a self,
         mut plan: impl FnMut() -> Result<Option<(NftTransaction<'a>, T)>>,
     ) -> Result<Option<T>> {
-        const ATTEMPTS: usize = 8;
+        const ATTEMPTS: u32 = 32;
+        const MAX_PAUSE_US: u64 = 32_000;
         let mut last = None;
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                let cap = (1_000u64 << (attempt - 1).min(5)).min(MAX_PAUSE_US);
+                std::thread::sleep(std::time::Duration::from_micros(random_below(cap)));
+            }
             let genid = self.generation()?;
             let Some((t, out)) = plan()? else {
                 return Ok(None);
@@ -864,6 +877,20 @@ pub(crate) fn parse_chain(
         });
     }
     Ok(Some(c))
+}
+
+/// A random number below `n` (at least 1), for retry pauses: std's
+/// per-process random hash keys and the clock, no dependency.
+fn random_below(n: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() % n.max(1)
 }
 
 #[cfg(test)]
