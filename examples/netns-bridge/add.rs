@@ -408,6 +408,12 @@ fn make_veth(
     Err(fail("failed to find a unique veth name"))
 }
 
+/// The most ports a Linux bridge has: port numbers are 10 bits
+/// (`BR_MAX_PORTS` 1024, net/bridge/br_private.h) and 0 is reserved
+/// (`find_portno`, net/bridge/br_if.c); the next port is refused with
+/// EXFULL.
+const BRIDGE_MAX_PORTS: usize = 1023;
+
 /// How a port joins the bridge.
 struct Port<'a> {
     hairpin: bool,
@@ -439,6 +445,15 @@ fn attach_port(
         },
     )
     .map_err(|e| {
+        if e.errno() == Some(libc::EXFULL) {
+            // net/bridge/br_if.c find_portno: port numbers are 10 bits
+            // (BR_MAX_PORTS 1024) and 0 is reserved.
+            return fail(format!(
+                "failed to connect {name:?} to bridge {}: the bridge is full: it has \
+                 {BRIDGE_MAX_PORTS} ports, the kernel's limit per bridge: {e}",
+                br.name
+            ));
+        }
         fail(format!(
             "failed to connect {name:?} to bridge {}: {e}",
             br.name
