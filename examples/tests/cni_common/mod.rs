@@ -642,6 +642,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What a driver run of command `cmd` that ended with `out` did (a
+    /// process killed by a signal has rc -1).
+    pub fn of(cmd: &str, out: &std::process::Output) -> Outcome {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json = serde_json::from_str(stdout.trim()).ok();
+        Outcome {
+            cmd: cmd.to_owned(),
+            rc: out.status.code().unwrap_or(-1),
+            stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            json,
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.rc == 0
     }
@@ -775,6 +789,17 @@ impl Network {
     /// Run the driver on the calling thread (its namespace is the plugins'
     /// host side), with an environment of PATH only.
     pub fn run(&self, call: &Call) -> Outcome {
+        let mut cmd = self.command(call);
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", driver().display()));
+        Outcome::of(&call.cmd, &out)
+    }
+
+    /// The driver's command line for `call`, as [`Network::run`] runs it
+    /// (to start it another way: in a process group of its own, say, to
+    /// kill it and the plugin it runs together).
+    pub fn command(&self, call: &Call) -> Command {
         let paths = std::env::join_paths(&self.paths).expect("plugin dirs without ':'");
         let mut cmd = Command::new(driver());
         cmd.env_clear()
@@ -812,18 +837,7 @@ impl Network {
                 .collect();
             cmd.arg("-valid").arg(Value::Array(list).to_string());
         }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", driver().display()));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let json = serde_json::from_str(stdout.trim()).ok();
-        Outcome {
-            cmd: call.cmd.clone(),
-            rc: out.status.code().unwrap_or(-1),
-            stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            json,
-        }
+        cmd
     }
 
     /// The command object of `call` for the driver's `-serve` mode.
