@@ -39,9 +39,10 @@ use serde_json::{json, Value};
 
 const WORKERS: usize = 8;
 
-/// Pods per worker: `LOAD_PODS`, default 25 (what CI's time allows: 8 x
-/// 100, the figure, takes about 135 s here in a debug build, see
-/// the README; run it with `LOAD_PODS=100`).
+/// Pods per worker: `LOAD_PODS`, default 25 (what CI's time allows: the
+/// whole file takes 28 s on the 2-core development VM, debug build). The
+/// issue's 8 x 100 is `LOAD_PODS=100`: about 135 s for ADD then DEL, 190 s
+/// with the kills, there.
 fn pods_per_worker() -> usize {
     std::env::var("LOAD_PODS")
         .ok()
