@@ -608,7 +608,7 @@ fn encode_filter(f: &CtFilter) -> Vec<u8> {
 
 /// The attributes of the delete of one entry: its complete original tuple
 /// as the kernel dumped it, its id and its zone.
-fn encode_entry_delete(e: &CtEntry) -> Vec<u8> {
+pub(crate) fn encode_entry_delete(e: &CtEntry) -> Vec<u8> {
     let mut attrs = Vec::with_capacity(e.orig_tuple.0.len() + 24);
     nla::put(&mut attrs, CTA_TUPLE_ORIG | NLA_F_NESTED, &e.orig_tuple.0);
     if let Some(id) = e.id {

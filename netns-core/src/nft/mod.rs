@@ -41,7 +41,7 @@ use crate::socket::{NfMessage, NlSocket};
 
 mod rule;
 mod set;
-pub(crate) use rule::parse_rule;
+pub(crate) use rule::{parse_rule, parse_verdict};
 pub use rule::{
     CmpOp, MetaKey, NftExpr, NftKeySource, NftReg, NftRule, NftRuleInfo, NftVerdict, PayloadBase,
 };
