@@ -286,17 +286,8 @@ impl Client {
         if status == 200 {
             return Ok(Ok(text));
         }
-        let err: ErrorReply = serde_json::from_slice(&text).unwrap_or_default();
-        let msg = if err.message.is_empty() {
-            if err.error.is_empty() {
-                format!("HTTP {status}: {}", String::from_utf8_lossy(&text).trim())
-            } else {
-                err.error
-            }
-        } else {
-            err.message
-        };
-        if retryable_code(err.code) || matches!(status, 502..=504) {
+        let (msg, retryable) = refusal(status, &text);
+        if retryable {
             return Err(Failure {
                 maybe_sent: true,
                 tls: false,
@@ -305,6 +296,25 @@ impl Client {
         }
         Ok(Err(msg))
     }
+}
+
+/// What a reply of HTTP status `status` (not 200) with body `text` says:
+/// the gateway's message (else its error, else the status and the body)
+/// and whether it means the member cannot serve now (a retryable gRPC
+/// code, or a proxy's 502-504), so another member is tried.
+pub(crate) fn refusal(status: u16, text: &[u8]) -> (String, bool) {
+    let err: ErrorReply = serde_json::from_slice(text).unwrap_or_default();
+    let retryable = retryable_code(err.code) || matches!(status, 502..=504);
+    let msg = if err.message.is_empty() {
+        if err.error.is_empty() {
+            format!("HTTP {status}: {}", String::from_utf8_lossy(text).trim())
+        } else {
+            err.error
+        }
+    } else {
+        err.message
+    };
+    (msg, retryable)
 }
 
 /// Whether a failed request may have reached the member: not when the

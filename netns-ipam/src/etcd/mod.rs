@@ -31,6 +31,8 @@
 //! its owner, so a lost reply never strands an address.
 
 mod client;
+#[doc(hidden)]
+pub mod fuzzing;
 mod wire;
 
 use std::collections::HashMap;
@@ -152,6 +154,13 @@ fn parse_addr_part(key: &[u8]) -> Option<IpAddr> {
             .map(|v| IpAddr::V6(Ipv6Addr::from(v))),
         _ => None,
     }
+}
+
+/// The address a cursor key's value names (as host-local's
+/// `last_reserved_ip.N` holds it: the address as text); `None` for
+/// anything else.
+fn parse_cursor(value: &[u8]) -> Option<IpAddr> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 
 /// Page size of full listings (GC).
@@ -336,10 +345,7 @@ impl Store for EtcdStore {
         // address is tried first.
         let key = self.cursor_key(range_id);
         let r = self.range(&key, None, 1, false, Read::Serializable)?;
-        Ok(r.kvs
-            .first()
-            .and_then(|kv| std::str::from_utf8(&kv.value).ok())
-            .and_then(|s| s.trim().parse().ok()))
+        Ok(r.kvs.first().and_then(|kv| parse_cursor(&kv.value)))
     }
 
     fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
