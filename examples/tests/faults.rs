@@ -63,13 +63,7 @@ fn bridge_killed_at_each_step_then_del_leaves_the_node_as_before() {
             ),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path()]);
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
             "netns-bridge: {steps} steps, each killed, DEL exact"
@@ -93,13 +87,7 @@ fn macvlan_killed_at_each_step_then_del_leaves_the_node_as_before() {
             conf(json!({"type": "netns-macvlan", "master": "eth0", "ipam": host_local(&data, 2)})),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path()]);
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
             "netns-macvlan: {steps} steps, each killed, DEL exact"
@@ -131,11 +119,8 @@ fn portmap_killed_at_each_step_then_del_leaves_the_node_as_before() {
         c["prevResult"] = prev;
         let p = Plugin::new("netns-portmap", c, &pod);
         let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
             conntrack: true,
-            nft: true,
+            ..Node::of(&pod, &[data.path()])
         };
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
@@ -164,17 +149,7 @@ fn make_net_killed_at_each_step_then_del_leaves_the_node_as_before() {
             ),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![
-                data.path().to_path_buf(),
-                records.path().to_path_buf(),
-                nsdir.path().to_path_buf(),
-            ],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path(), records.path(), nsdir.path()]);
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!("make-net: {steps} steps, each killed, DEL exact"));
         assert!(steps >= 8, "{steps}");
@@ -193,13 +168,7 @@ fn host_local_killed_after_reserving_then_del_leaves_the_files_as_before() {
             conf(json!({"ipam": host_local(&data, 7)})),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path()]);
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!(
             "netns-host-local: {steps} steps, each killed, DEL exact"
@@ -218,11 +187,8 @@ fn cluster_ipam_killed_after_reserving_then_del_leaves_etcd_as_before() {
         let ipam = json!({"type": "netns-cluster-ipam", "subnet": "10.8.0.0/30", "node": "n1",
                           "etcd": {"endpoints": c.endpoints()}});
         let node = Node {
-            pod: &pod,
-            dirs: vec![],
             etcd: Some(&c),
-            conntrack: false,
-            nft: true,
+            ..Node::of(&pod, &[])
         };
         let p = Plugin::new(
             "netns-cluster-ipam",
@@ -242,11 +208,8 @@ fn cluster_ipam_killed_after_reserving_then_del_leaves_etcd_as_before() {
         let records = TempDir::new("make-net");
         let nsdir = TempNetnsDir::new();
         let node = Node {
-            pod: &pod,
-            dirs: vec![records.path().to_path_buf(), nsdir.path().to_path_buf()],
             etcd: Some(&c),
-            conntrack: false,
-            nft: true,
+            ..Node::of(&pod, &[records.path(), nsdir.path()])
         };
         for main in [
             json!({"type": "netns-macvlan", "master": "eth0"}),
@@ -278,13 +241,7 @@ fn del_removes_the_temporary_files_of_a_host_local_killed_while_writing() {
             conf(json!({"ipam": host_local(&data, 10)})),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path()]);
         p.add();
         p.del();
         let before = node.state();
@@ -316,13 +273,7 @@ fn del_removes_what_make_net_killed_in_a_library_call_left() {
             ),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![records.path().to_path_buf(), nsdir.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[records.path(), nsdir.path()]);
         p.add();
         p.del();
         let before = node.state();
@@ -352,13 +303,7 @@ fn del_removes_the_link_a_kill_before_the_rename_left() {
             conf(json!({"type": "netns-macvlan", "master": "eth0", "ipam": host_local(&data, 9)})),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path()]);
         // IPAM's lock and cursor, as a DEL leaves them.
         p.add();
         p.del();
@@ -394,13 +339,7 @@ fn del_removes_a_mac_spoof_table_no_owner_is_in() {
             ),
             &pod,
         );
-        let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
-            nft: true,
-        };
+        let node = Node::of(&pod, &[data.path()]);
         p.add();
         p.del();
         let before = node.state();

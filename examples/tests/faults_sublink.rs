@@ -34,11 +34,8 @@ fn sublink_case(plugin: &str, kind: Value, n: u8) {
         }
         let p = Plugin::new(plugin, c, &pod);
         let node = Node {
-            pod: &pod,
-            dirs: vec![data.path().to_path_buf()],
-            etcd: None,
-            conntrack: false,
             nft: false,
+            ..Node::of(&pod, &[data.path()])
         };
         let steps = kill_at_each_step(&p, &node, None);
         report(&format!("{plugin}: {steps} steps, each killed, DEL exact"));

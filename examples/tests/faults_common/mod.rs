@@ -149,7 +149,19 @@ pub struct Node<'a> {
     pub nft: bool,
 }
 
-impl Node<'_> {
+impl<'a> Node<'a> {
+    /// The pod and these directories, nftables compared, no etcd, no
+    /// conntrack (set those with struct update syntax).
+    pub fn of(pod: &'a Pod, dirs: &[&Path]) -> Node<'a> {
+        Node {
+            pod,
+            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+            etcd: None,
+            conntrack: false,
+            nft: true,
+        }
+    }
+
     pub fn state(&self) -> Value {
         let mut t = Tokens::new();
         let host = Snapshot::here().normalised(&mut t).as_value();
