@@ -276,6 +276,7 @@ pub(crate) fn decode(data: &[u8]) -> Option<DiskIndex> {
         Some(u64::from_le_bytes(rec.get(at..at + 8)?.try_into().ok()?))
     };
     let sections = [(v4, RECORD4, 4usize), (v6, RECORD6, 16usize)];
+    let mut prev: Option<(bool, u128)> = None;
     for (records, size, alen) in sections {
         for rec in records.chunks_exact(size) {
             let ip = if alen == 4 {
@@ -292,9 +293,11 @@ pub(crate) fn decode(data: &[u8]) -> Option<DiskIndex> {
             if end > blob.len() || !blob.is_char_boundary(start) || !blob.is_char_boundary(end) {
                 return None;
             }
-            if entries.last().is_some_and(|(prev, ..)| *prev >= ip) {
+            let key = crate::ip::order_key(&ip);
+            if prev.is_some_and(|p| p >= key) {
                 return None;
             }
+            prev = Some(key);
             entries.push((ip, file_ino, off, len));
         }
     }

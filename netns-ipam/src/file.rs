@@ -488,28 +488,26 @@ impl FileStore {
         // After the last change this lock made to the network directory.
         let stamp = self.dir_stamp()?;
         let (blob, res) = self.index.disk_entries();
-        // Sorted inodes (a one-shot store's): read them alongside, in one
-        // pass, rather than looked up one by one.
-        let mut sorted_inos = match &self.inos {
-            AddrMap::Sorted(v, _) => Some(v.iter().peekable()),
-            AddrMap::Hashed(_) => None,
-        };
+        // Sorted inodes (a one-shot store's) hold the same addresses in the
+        // same order: read them alongside rather than looked up one by one.
         let inos = &self.inos;
-        let mut ino_of = move |ip: IpAddr| -> u64 {
-            let Some(it) = sorted_inos.as_mut() else {
-                return inos.get(&ip).copied().unwrap_or(0);
-            };
-            while it.next_if(|(k, _)| *k < ip).is_some() {}
-            match it.peek() {
+        let aligned = match inos {
+            AddrMap::Sorted(v, _) if v.len() == res.len() => Some(v.as_slice()),
+            _ => None,
+        };
+        let ino_of = |i: usize, ip: IpAddr| -> u64 {
+            match aligned.and_then(|v| v.get(i)) {
                 Some((k, ino)) if *k == ip => *ino,
-                _ => 0,
+                _ => inos.get(&ip).copied().unwrap_or(0),
             }
         };
         let bytes = diskindex::encode(
             &self.network,
             stamp,
             blob,
-            res.into_iter().map(|(ip, owner)| (ip, ino_of(ip), owner)),
+            res.into_iter()
+                .enumerate()
+                .map(|(i, (ip, owner))| (ip, ino_of(i, ip), owner)),
         );
         let data_dir = self.dir.parent().unwrap_or(&self.dir);
         let tmp = self.index_tmp();

@@ -54,6 +54,13 @@ pub(crate) fn to_u128(ip: IpAddr) -> u128 {
     }
 }
 
+/// A key that orders addresses as `IpAddr`'s `Ord` does (IPv4 first), as
+/// plain integers: cheaper to compare in the index's hot loops.
+#[inline]
+pub(crate) fn order_key(ip: &IpAddr) -> (bool, u128) {
+    (ip.is_ipv6(), to_u128(*ip))
+}
+
 /// The address of `family` with integer value `v` (truncated for IPv4).
 pub(crate) fn from_u128(family: Family, v: u128) -> IpAddr {
     match family {

@@ -721,25 +721,30 @@ impl Index {
     /// is the owners of current entries; otherwise every owner is copied
     /// out of it (compacted).
     pub(crate) fn disk_entries(&self) -> (&str, Vec<(IpAddr, OwnerSrc<'_>)>) {
-        let sorted = self.sorted_owners();
-        let live: usize = sorted
-            .iter()
-            .map(|(_, o)| match o {
-                Owner::Blob(_, len) => *len as usize,
-                Owner::Own(_) => 0,
-            })
-            .sum();
+        let blob_len = |o: &Owner| match o {
+            Owner::Blob(_, len) => *len as usize,
+            Owner::Own(_) => 0,
+        };
+        let live: usize = match &self.by_ip {
+            AddrMap::Sorted(v, _) => v.iter().map(|(_, o)| blob_len(o)).sum(),
+            AddrMap::Hashed(m) => m.values().map(blob_len).sum(),
+        };
         let keep = live.saturating_mul(2) >= self.blob.len();
-        let out = sorted
-            .into_iter()
-            .map(|(ip, o)| {
-                let src = match o {
-                    Owner::Blob(off, len) if keep => OwnerSrc::Blob(*off, *len),
-                    _ => OwnerSrc::Str(Self::owner_of(&self.blob, o)),
-                };
-                (ip, src)
-            })
-            .collect();
+        fn src<'a>(blob: &'a str, keep: bool, o: &'a Owner) -> OwnerSrc<'a> {
+            match o {
+                Owner::Blob(off, len) if keep => OwnerSrc::Blob(*off, *len),
+                _ => OwnerSrc::Str(Index::owner_of(blob, o)),
+            }
+        }
+        let src = |o| src(&self.blob, keep, o);
+        let out = match &self.by_ip {
+            AddrMap::Sorted(v, _) => v.iter().map(|(ip, o)| (*ip, src(o))).collect(),
+            AddrMap::Hashed(_) => self
+                .sorted_owners()
+                .into_iter()
+                .map(|(ip, o)| (ip, src(o)))
+                .collect(),
+        };
         (if keep { &self.blob } else { "" }, out)
     }
 
