@@ -88,10 +88,7 @@ pub fn load(args: &CmdArgs) -> Result<Conf, Error> {
     }
     let bit = raw.mark_masq_bit.unwrap_or(DEFAULT_MARK_BIT);
     if !(0..=31).contains(&bit) {
-        // The reference's words, and the value.
-        return Err(bad(format!(
-            "MasqMarkBit must be between 0 and 31 (markMasqBit {bit})"
-        )));
+        return Err(bad("MasqMarkBit must be between 0 and 31"));
     }
     let mut mappings = Vec::new();
     for m in &raw.runtime_config.port_mappings {
