@@ -481,11 +481,37 @@ fn the_1024th_port_of_a_bridge_is_a_clear_error_that_leaves_nothing() {
                 .map_or(0, Vec::len)
         };
         assert_eq!(ports(), MAX_PORTS);
+        // The 1,023 ports' IPv6 link-local addresses finish DAD on the
+        // kernel's own time (a slow machine snapshots some still
+        // tentative): their DAD state and the local routes it brings are
+        // not the plugin's doing, so they are left out.
+        let settled = |mut v: serde_json::Value, routes: bool| {
+            if let Some(list) = v.as_array_mut() {
+                if routes {
+                    list.retain(|r| {
+                        !(r["type"] == "local"
+                            && r["dst"].as_str().is_some_and(|d| d.starts_with("fe80:")))
+                    });
+                }
+                for l in list.iter_mut() {
+                    for a in l["addr_info"].as_array_mut().into_iter().flatten() {
+                        if let Some(o) = a.as_object_mut() {
+                            o.remove("tentative");
+                            o.remove("optimistic");
+                        }
+                    }
+                }
+            }
+            v
+        };
         let state = || {
             json!({
                 "links": netns_testutil::ifnames(&netns_testutil::ip_json(["link", "show"])),
-                "addrs": netns_testutil::ip_json(["addr", "show"]),
-                "routes": netns_testutil::ip_json(["route", "show", "table", "all"]),
+                "addrs": settled(netns_testutil::ip_json(["addr", "show"]), false),
+                "routes": settled(
+                    netns_testutil::ip_json(["route", "show", "table", "all"]),
+                    true,
+                ),
                 "ipam": file_names(&data.path().join("full")),
                 "nft": ruleset(),
             })
