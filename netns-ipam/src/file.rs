@@ -264,7 +264,8 @@ impl Lazy {
                 return Ok(None);
             };
             match self.over.get(&(v6, c)) {
-                Some((_, Some(_))) => x = c + 1,
+                Some((_, Some(_))) if c < last => x = c + 1,
+                Some((_, Some(_))) => return Ok(None),
                 _ => return Ok(Some(ip::from_u128(family, c))),
             }
         }
