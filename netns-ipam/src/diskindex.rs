@@ -811,6 +811,14 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// (address, inode, owner) of every entry.
+    fn listed(d: &DiskIndex) -> Vec<(String, u64, &str)> {
+        d.entries
+            .iter()
+            .map(|&(a, n, off, len)| (a.to_string(), n, d.owner(off, len)))
+            .collect()
+    }
+
     #[test]
     fn round_trip() {
         let d = decode(&sample()).unwrap();
@@ -910,13 +918,8 @@ mod tests {
         assert_eq!(v.stamp(), later);
         assert_eq!(v.log(), &changes[..]);
         let d = v.into_disk_index().unwrap();
-        let got: Vec<(String, u64, &str)> = d
-            .entries
-            .iter()
-            .map(|&(a, n, off, len)| (a.to_string(), n, d.owner(off, len)))
-            .collect();
         assert_eq!(
-            got,
+            listed(&d),
             vec![
                 ("10.0.0.2".into(), 11, "c1\r\neth0"),
                 ("10.0.0.4".into(), 21, "c4\r\neth0"),
@@ -952,13 +955,8 @@ mod tests {
             (ip("fd00::1"), 7, OwnerSrc::Blob(0, 10)),
         ];
         let d = decode(&encode(1, "n", stamp(), old, e.into_iter())).unwrap();
-        let owners: Vec<(String, u64, &str)> = d
-            .entries
-            .iter()
-            .map(|&(a, n, off, len)| (a.to_string(), n, d.owner(off, len)))
-            .collect();
         assert_eq!(
-            owners,
+            listed(&d),
             vec![
                 ("10.0.0.2".to_string(), 5, "c1\r\neth0"),
                 ("10.0.0.9".to_string(), 6, "c9\r\neth0"),

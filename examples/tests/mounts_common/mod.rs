@@ -60,8 +60,9 @@ pub fn bind_file(src: &Path, target: &Path) {
     mount(&src.display().to_string(), target, "", libc::MS_BIND, "");
 }
 
-/// What `ip netns del` does to a path: detach the mount, remove the file.
-pub fn unmount_and_remove(p: &Path) {
+/// Detach the mount at `p` (gone from this namespace at once, even if the
+/// kernel still holds a reference to it).
+pub fn detach(p: &Path) {
     let c = cstr(p);
     // SAFETY: a NUL-terminated path alive for the call.
     let rc = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
@@ -72,6 +73,11 @@ pub fn unmount_and_remove(p: &Path) {
         p.display(),
         std::io::Error::last_os_error()
     );
+}
+
+/// What `ip netns del` does to a path: detach the mount, remove the file.
+pub fn unmount_and_remove(p: &Path) {
+    detach(p);
     std::fs::remove_file(p).expect("remove the mount point");
 }
 
