@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::Agent;
 
 use super::wire::ErrorReply;
@@ -44,6 +46,50 @@ struct Failure {
     /// The TLS handshake failed (a certificate refused either way): a configuration
     /// problem, not one that waiting cures.
     tls: bool,
+}
+
+/// ureq's resolver, but an endpoint whose host is an IP address (the usual
+/// etcd endpoint) is not looked up: ureq's own resolver starts a thread per
+/// request to bound the lookup by the timeout, even for a literal address
+/// and on a kept-alive connection, which cost a one-shot plugin about half
+/// a millisecond per request. Host names still go through it.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+/// The socket address of `uri` when its host is an IP address literal
+/// (`127.0.0.1`, `[::1]`) and its port is known (given, or the scheme's).
+fn literal_addr(uri: &ureq::http::Uri) -> Option<std::net::SocketAddr> {
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = match (uri.port_u16(), uri.scheme_str()) {
+        (Some(p), _) => p,
+        (None, Some("http")) => 80,
+        (None, Some("https")) => 443,
+        _ => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        match literal_addr(uri) {
+            Some(addr) => {
+                let mut out = self.empty();
+                out.push(addr);
+                Ok(out)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
 }
 
 pub(crate) struct Client {
@@ -124,14 +170,14 @@ impl Client {
                 }
             }
         }
-        let agent: Agent = Agent::config_builder()
+        let config = Agent::config_builder()
             .tls_config(tls.build())
             // The CNI environment's proxy settings are not for etcd.
             .proxy(None)
             .http_status_as_error(false)
             .user_agent(concat!("netns-ipam/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let agent = Agent::with_parts(config, DefaultConnector::new(), LiteralFirst::default());
         Ok(Client {
             agent,
             endpoints: conf
@@ -361,5 +407,31 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::Io(io) => crate::store::go_os_message(io),
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_hosts_resolve_without_a_lookup() {
+        let addr = |u: &str| literal_addr(&u.parse().unwrap()).map(|a| a.to_string());
+        assert_eq!(
+            addr("http://127.0.0.1:2379/v3/kv/txn").as_deref(),
+            Some("127.0.0.1:2379")
+        );
+        assert_eq!(
+            addr("https://10.0.0.1/v3/kv/txn").as_deref(),
+            Some("10.0.0.1:443")
+        );
+        assert_eq!(
+            addr("http://[::1]:2379/v3/kv/range").as_deref(),
+            Some("[::1]:2379")
+        );
+        assert_eq!(addr("http://[fe80::1]/x").as_deref(), Some("[fe80::1]:80"));
+        // Names are looked up by ureq's resolver.
+        assert_eq!(addr("http://localhost:2379/x"), None);
+        assert_eq!(addr("http://etcd-0.etcd:2379/x"), None);
     }
 }

@@ -4,13 +4,13 @@
 
 use super::client::refusal;
 use super::wire::{ErrorReply, Kv, RangeReply, TxnReply};
-use super::{addr_part, parse_addr_part, parse_cursor, Owner};
+use super::{addr_part, parse_addr_part, parse_cursor, parse_cursor_key, Owner};
 
 /// Treat `data` as the body of every reply the store reads: a range
 /// (`/v3/kv/range`), a txn (`/v3/kv/txn`, and its range response), an
 /// error body of a refused request (HTTP 400, 503), and each key-value
 /// pair of what parses as the store reads it (address key, owner value,
-/// cursor value). An address read from a key is written back as the same
+/// cursor key and value). An address read from a key is written back as the same
 /// key. Must never panic.
 pub fn reply(data: &[u8]) {
     if let Ok(r) = serde_json::from_slice::<RangeReply>(data) {
@@ -19,6 +19,10 @@ pub fn reply(data: &[u8]) {
     if let Ok(t) = serde_json::from_slice::<TxnReply>(data) {
         let _ = (t.succeeded, t.header.revision);
         if let Some(r) = t.range() {
+            range(r);
+        }
+        // The owner lookup's txn: every range response in turn.
+        for r in t.responses.iter().filter_map(|r| r.response_range.as_ref()) {
             range(r);
         }
     }
@@ -53,5 +57,9 @@ fn entry(kv: &Kv) {
     }
     let _ = serde_json::from_slice::<Owner>(&kv.value);
     let _ = parse_cursor(&kv.value);
+    if let Some(n) = parse_cursor_key(&kv.key) {
+        // Read back only as written: `cursor/N` in decimal.
+        assert!(kv.key.ends_with(format!("cursor/{n}").as_bytes()));
+    }
     let _ = kv.mod_revision;
 }

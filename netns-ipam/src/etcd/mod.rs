@@ -116,6 +116,11 @@ pub struct EtcdStore {
     seen: HashMap<IpAddr, (i64, Vec<u8>)>,
     /// Races for an address this operation lost to another allocator.
     lost_races: u32,
+    /// Every range set's cursor, read in the same request as the first
+    /// owner lookup of this operation (an ADD's duplicate check) and kept
+    /// up to date by this operation's reservations: an ADD then reads the
+    /// cursor without a request of its own. `None` until read.
+    cursors: Option<HashMap<usize, IpAddr>>,
 }
 
 /// etcd's keys are bytes; ours are text with every byte outside
@@ -171,6 +176,21 @@ fn parse_cursor(value: &[u8]) -> Option<IpAddr> {
     std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 
+/// The range set a cursor key (`...cursor/N`) belongs to, spelt exactly as
+/// [`EtcdStore`] writes it (decimal, no sign, no leading zero).
+fn parse_cursor_key(key: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(key).ok()?;
+    let (head, n) = text.rsplit_once('/')?;
+    if !head.ends_with("/cursor") && head != "cursor" {
+        return None;
+    }
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || (n.len() > 1 && n.starts_with('0'))
+    {
+        return None;
+    }
+    n.parse().ok()
+}
+
 /// Page size of full listings (GC).
 const PAGE: i64 = 1000;
 /// Keys read per step when looking for a free address.
@@ -194,6 +214,7 @@ impl EtcdStore {
             node: node.to_string(),
             seen: HashMap::new(),
             lost_races: 0,
+            cursors: None,
         })
     }
 
@@ -293,6 +314,7 @@ impl Store for EtcdStore {
     /// of an operation: no race lost yet.)
     fn lock(&mut self) -> Result<(), StoreError> {
         self.lost_races = 0;
+        self.cursors = None;
         Ok(())
     }
 
@@ -332,6 +354,9 @@ impl Store for EtcdStore {
             self.seen
                 .insert(ip, (reply.header.revision, owner_k.into_bytes()));
             self.lost_races = 0;
+            if let Some(c) = &mut self.cursors {
+                c.insert(range_id, ip);
+            }
             return Ok(true);
         }
         // Taken; by this very reservation if an earlier attempt of it may
@@ -341,14 +366,23 @@ impl Store for EtcdStore {
                 if kv.value == value {
                     self.seen
                         .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
+                    if let Some(c) = &mut self.cursors {
+                        c.insert(range_id, ip);
+                    }
                     return Ok(true);
                 }
             }
         }
+        // Lost to another allocator: the next free address this operation
+        // asks for is picked past a few others (see `next_free`).
+        self.lost_races = self.lost_races.saturating_add(1);
         Ok(false)
     }
 
     fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
+        if let Some(c) = &self.cursors {
+            return Ok(c.get(&range_id).copied());
+        }
         // Serializable: a cursor a little behind changes only which free
         // address is tried first.
         let key = self.cursor_key(range_id);
@@ -404,7 +438,37 @@ impl Store for EtcdStore {
         let end = wire::prefix_end(&prefix);
         // Linearizable: what this owner holds decides host-local's
         // duplicate refusal and what DEL releases.
-        let r = self.range(&prefix, Some(&end), 0, true, Read::Linearizable)?;
+        let r = if self.cursors.is_some() {
+            self.range(&prefix, Some(&end), 0, true, Read::Linearizable)?
+        } else {
+            // The first lookup of the operation also reads every cursor, in
+            // one read-only txn (linearizable too): an ADD's next request is
+            // then the search for a free address.
+            let cursors = format!("{}cursor/", self.base).into_bytes();
+            let cursors_end = wire::prefix_end(&cursors);
+            let body = wire::txn(
+                vec![],
+                vec![
+                    wire::range_op(&prefix, Some(&end), 0, true),
+                    wire::range_op(&cursors, Some(&cursors_end), 0, false),
+                ],
+                vec![],
+            );
+            let (reply, _) = self.txn(&body)?;
+            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
+            let (Some(owned), Some(cur)) = (ranges.next(), ranges.next()) else {
+                return Err(StoreError::Remote(
+                    "etcd /v3/kv/txn: a read of two ranges came back without both".to_string(),
+                ));
+            };
+            self.cursors = Some(
+                cur.kvs
+                    .iter()
+                    .filter_map(|kv| Some((parse_cursor_key(&kv.key)?, parse_cursor(&kv.value)?)))
+                    .collect(),
+            );
+            owned
+        };
         let mut out = Vec::with_capacity(r.kvs.len());
         for kv in r.kvs {
             if let Some(ip) = parse_addr_part(&kv.key) {
@@ -569,6 +633,29 @@ mod tests {
             "v6/+0010db8000000000000000000000001",
         ] {
             assert_eq!(parse_addr_part(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursor_keys_parse_only_as_written() {
+        let s = EtcdStore::open(
+            &EtcdConfig::new(vec!["http://127.0.0.1:1".into()]),
+            "n",
+            "x",
+        )
+        .unwrap();
+        for id in [0usize, 7, 12] {
+            assert_eq!(parse_cursor_key(&s.cursor_key(id)), Some(id));
+        }
+        for bad in [
+            "/p/n/cursor/",
+            "/p/n/cursor/01",
+            "/p/n/cursor/+1",
+            "/p/n/cursor/x",
+            "/p/n/cursors/1",
+            "/p/n/ips/v4/0a000001",
+        ] {
+            assert_eq!(parse_cursor_key(bad.as_bytes()), None, "{bad}");
         }
     }
 

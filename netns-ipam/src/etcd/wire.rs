@@ -157,6 +157,11 @@ pub(crate) fn get(key: &[u8]) -> Value {
     json!({ "request_range": { "key": b64(key) } })
 }
 
+/// A txn op: read a range (linearizable: a txn's reads are).
+pub(crate) fn range_op(key: &[u8], range_end: Option<&[u8]>, limit: i64, keys_only: bool) -> Value {
+    json!({ "request_range": range(key, range_end, limit, keys_only, Read::Linearizable) })
+}
+
 /// A txn body.
 pub(crate) fn txn(compare: Vec<Value>, success: Vec<Value>, failure: Vec<Value>) -> Value {
     json!({ "compare": compare, "success": success, "failure": failure })
