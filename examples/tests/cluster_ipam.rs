@@ -57,6 +57,7 @@ fn reservations(c: &Cluster, net: &str) -> BTreeMap<String, (String, String, Str
     let all = stored(c, &format!("/netns-ipam/{net}/"));
     let mut ips = BTreeMap::new();
     let mut owners = BTreeSet::new();
+    let mut blocks = BTreeMap::new();
     for (k, v) in &all {
         let rest = k.strip_prefix(&format!("/netns-ipam/{net}/")).unwrap();
         if rest.starts_with("ips/") {
@@ -70,10 +71,26 @@ fn reservations(c: &Cluster, net: &str) -> BTreeMap<String, (String, String, Str
             assert!(ips.insert(ip, owner).is_none());
         } else if rest.starts_with("owners/") {
             owners.insert((rest.to_string(), v.clone()));
+        } else if let Some(block) = rest.strip_prefix("blocks/") {
+            blocks.insert(block.to_string(), v.clone());
         } else {
             assert!(rest.starts_with("cursor/"), "unexpected key {k}");
         }
     }
+    // The block bitmaps mirror the address keys: `blocks/v4/0a0100` holds
+    // 64 hex digits, bit i % 8 of byte i / 8 for 10.1.0.i; no empty block.
+    let mut want: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    for ip in ips.keys() {
+        let o = ip.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        let i = o[3] as usize;
+        want.entry(format!("v4/{:02x}{:02x}{:02x}", o[0], o[1], o[2]))
+            .or_insert([0; 32])[i / 8] |= 1 << (i % 8);
+    }
+    let want: BTreeMap<String, String> = want
+        .into_iter()
+        .map(|(k, b)| (k, b.iter().map(|x| format!("{x:02x}")).collect()))
+        .collect();
+    assert_eq!(blocks, want, "block bitmaps against the address keys");
     // Every owner key names a reservation of that owner, and vice versa.
     assert_eq!(owners.len(), ips.len(), "owner keys {owners:?} vs {ips:?}");
     for (key, ip) in &owners {

@@ -345,27 +345,61 @@ fn allocate_in_set<S: Store>(
         }
     }
 
-    for (j, lo, hi) in segments {
-        let r = &ranges[j];
-        let mut from = lo;
-        while let Some(candidate) = store.next_free(from, hi)? {
-            if candidate != r.gateway() && store.reserve(id, ifname, candidate, idx)? {
-                return Ok(Allocation {
-                    range_id: idx,
-                    address: ip::net(candidate, r.subnet().prefix_len()),
-                    gateway: r.gateway(),
-                });
-            }
-            // The gateway, or taken behind the index's back: move on.
-            match ip::next(candidate) {
-                Some(n) if ip::to_u128(n) <= ip::to_u128(hi) => from = n,
-                _ => break,
+    for pass in [Pass::Index, Pass::Recheck] {
+        for &(j, lo, hi) in &segments {
+            if let Some(a) = first_reservable(store, pass, &ranges[j], idx, id, ifname, lo, hi)? {
+                return Ok(a);
             }
         }
     }
     Err(AllocError::Exhausted {
         set: set.to_string(),
     })
+}
+
+/// How [`first_reservable`] finds free addresses: through the store's
+/// `next_free`, or (when that found none in the whole set) its
+/// `recheck_free`.
+#[derive(Clone, Copy)]
+enum Pass {
+    Index,
+    Recheck,
+}
+
+/// Reserve the first free address of `lo..=hi` in range `r` that is not its
+/// gateway and that nobody takes first.
+#[allow(clippy::too_many_arguments)]
+fn first_reservable<S: Store>(
+    store: &mut S,
+    pass: Pass,
+    r: &crate::config::Range,
+    idx: usize,
+    id: &str,
+    ifname: &str,
+    lo: IpAddr,
+    hi: IpAddr,
+) -> Result<Option<Allocation>, AllocError> {
+    let mut from = lo;
+    loop {
+        let found = match pass {
+            Pass::Index => store.next_free(from, hi)?,
+            Pass::Recheck => store.recheck_free(from, hi)?,
+        };
+        let Some(candidate) = found else { break };
+        if candidate != r.gateway() && store.reserve(id, ifname, candidate, idx)? {
+            return Ok(Some(Allocation {
+                range_id: idx,
+                address: ip::net(candidate, r.subnet().prefix_len()),
+                gateway: r.gateway(),
+            }));
+        }
+        // The gateway, or taken behind the index's back: move on.
+        match ip::next(candidate) {
+            Some(n) if ip::to_u128(n) <= ip::to_u128(hi) => from = n,
+            _ => break,
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

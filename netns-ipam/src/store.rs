@@ -167,6 +167,16 @@ pub trait Store {
     /// The first address in `from..=to` (one family) that is not reserved.
     fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError>;
 
+    /// Called only when [`Store::next_free`] found nothing free anywhere in
+    /// a range set: a store whose `next_free` reads a summary that a
+    /// foreign write can leave wrong (EtcdStore's block bitmaps) looks for
+    /// a free address in `from..=to` again in the reservations themselves.
+    /// Stores whose `next_free` is exact answer `None`.
+    fn recheck_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
+        let _ = (from, to);
+        Ok(None)
+    }
+
     /// Every reservation, in address order.
     fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError>;
 

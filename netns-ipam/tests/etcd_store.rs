@@ -24,6 +24,56 @@ use prop_common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use std::collections::BTreeMap;
+
+/// Every key under `prefix` and its value, read with etcdctl (JSON, so
+/// binary values come through).
+fn keyspace(c: &Cluster, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let out = c.etcdctl(&["get", "--prefix", prefix, "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut m = BTreeMap::new();
+    for kv in v["kvs"].as_array().into_iter().flatten() {
+        let key = B64.decode(kv["key"].as_str().unwrap()).unwrap();
+        let value = B64.decode(kv["value"].as_str().unwrap_or("")).unwrap();
+        m.insert(String::from_utf8(key).unwrap(), value);
+    }
+    m
+}
+
+/// The block bitmaps under `prefix` (`blocks/v4/<block>` -> 64 hex digits,
+/// 32 bytes, bit `i % 8` of byte `i / 8` for the block's address `i`) say
+/// exactly which address keys exist, and no block key is empty.
+fn assert_blocks_mirror_addresses(c: &Cluster, prefix: &str) {
+    let all = keyspace(c, prefix);
+    let mut want: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    for k in all.keys() {
+        let Some(rest) = k.strip_prefix(&format!("{prefix}ips/")) else {
+            continue;
+        };
+        let (fam, hex) = rest.split_once('/').unwrap();
+        let (block, i) = hex.split_at(hex.len() - 2);
+        let i = u8::from_str_radix(i, 16).unwrap() as usize;
+        want.entry(format!("{prefix}blocks/{fam}/{block}"))
+            .or_insert([0; 32])[i / 8] |= 1 << (i % 8);
+    }
+    let got: BTreeMap<String, [u8; 32]> = all
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{prefix}blocks/")))
+        .map(|(k, v)| {
+            let text = std::str::from_utf8(v).unwrap();
+            assert_eq!(text.len(), 64, "{k}: {text:?}");
+            let mut bytes = [0u8; 32];
+            for (j, b) in bytes.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&text[2 * j..2 * j + 2], 16).unwrap();
+            }
+            (k.clone(), bytes)
+        })
+        .collect();
+    assert_eq!(got, want, "block bitmaps against the address keys");
+}
+
 struct Etcd {
     conf: EtcdConfig,
     net: String,
@@ -78,7 +128,10 @@ fn etcd_store_matches_model() {
                     sets,
                     a,
                 };
-                run_sequence(&mut h, which, &ops)
+                run_sequence(&mut h, which, &ops)?;
+                let prefix = h.a.store_mut().key_prefix().to_string();
+                assert_blocks_mirror_addresses(&c, &prefix);
+                Ok(())
             })
             .unwrap();
     });
@@ -323,5 +376,94 @@ fn next_free_reads_windows_past_long_taken_runs_and_foreign_keys() {
         // The foreign keys are not reservations: never listed, never
         // released.
         assert_eq!(st.reservations().unwrap().len(), 599);
+    });
+}
+
+/// What an older netns, a hand edit or another program could leave: address
+/// keys without their block bits, a block bit without its address key, a
+/// block value that is not a bitmap. None of it gives a duplicate or a
+/// false exhaustion, and the blocks end up mirroring the address keys.
+#[test]
+fn wrong_block_bitmaps_never_give_a_duplicate_or_a_false_exhaustion() {
+    in_private_netns_lo_up(|| {
+        let c = Cluster::start(1);
+        let conf = EtcdConfig::new(c.endpoints());
+        let ip = |k: u32| IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + k));
+        let hand_reserve = |prefix: &str, k: u32| {
+            let a = ip(k);
+            let hex = format!("{:08x}", 0x0a00_0000 + k);
+            let owner =
+                format!(r#"{{"ip":"{a}","containerID":"old{k}","ifname":"eth0","node":"n0"}}"#);
+            c.etcdctl(&["put", &format!("{prefix}ips/v4/{hex}"), &owner]);
+            c.etcdctl(&[
+                "put",
+                &format!("{prefix}owners/old{k}/eth0/v4/{hex}"),
+                &a.to_string(),
+            ]);
+        };
+
+        // 1. Reservations made without block keys (.1 to .20): the next
+        // ADD takes .21, and the block is rebuilt from the address keys.
+        let mut a = Allocator::new(
+            one_set("10.0.0.0/24"),
+            EtcdStore::open(&conf, "unindexed", "n0").unwrap(),
+        );
+        let prefix = a.store_mut().key_prefix().to_string();
+        for k in 1..=20 {
+            hand_reserve(&prefix, k);
+        }
+        let got = a.allocate("new", "eth0", &[]).unwrap();
+        assert_eq!(got[0].ip(), ip(21));
+        assert_blocks_mirror_addresses(&c, &prefix);
+        assert_eq!(a.store_mut().reservations().unwrap().len(), 21);
+
+        // 2. A block bit whose address key was deleted by hand: every
+        // other address taken, the ADD still gets it (not "no IP
+        // addresses available").
+        let mut a = Allocator::new(
+            one_set("10.0.0.0/29"),
+            EtcdStore::open(&conf, "stale", "n0").unwrap(),
+        );
+        let prefix = a.store_mut().key_prefix().to_string();
+        for k in 2..=6 {
+            assert_eq!(
+                a.allocate(&format!("c{k}"), "eth0", &[]).unwrap()[0].ip(),
+                ip(k)
+            );
+        }
+        c.etcdctl(&["del", &format!("{prefix}ips/v4/0a000004")]);
+        c.etcdctl(&["del", &format!("{prefix}owners/c4/eth0/v4/0a000004")]);
+        let got = a.allocate("again", "eth0", &[]).unwrap();
+        assert_eq!(got[0].ip(), ip(4));
+        assert_blocks_mirror_addresses(&c, &prefix);
+        let e = a.allocate("full", "eth0", &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no IP addresses available in range set"),
+            "{e}"
+        );
+
+        // 3. A block value that is not a bitmap: rebuilt from the keys.
+        let mut a = Allocator::new(
+            one_set("10.0.0.0/24"),
+            EtcdStore::open(&conf, "garbage", "n0").unwrap(),
+        );
+        let prefix = a.store_mut().key_prefix().to_string();
+        // (.1 is the gateway.)
+        for k in 2..=4 {
+            assert_eq!(
+                a.allocate(&format!("g{k}"), "eth0", &[]).unwrap()[0].ip(),
+                ip(k)
+            );
+        }
+        c.etcdctl(&["put", &format!("{prefix}blocks/v4/0a0000"), "not a bitmap"]);
+        let got = a.allocate("g5", "eth0", &[]).unwrap();
+        assert_eq!(got[0].ip(), ip(5));
+        assert_blocks_mirror_addresses(&c, &prefix);
+        for k in 2..=5 {
+            a.release(&format!("g{k}"), "eth0").unwrap();
+        }
+        // Every address released: no block key left behind.
+        assert!(keyspace(&c, &format!("{prefix}blocks/")).is_empty());
     });
 }

@@ -4,13 +4,16 @@
 
 use super::client::refusal;
 use super::wire::{ErrorReply, Kv, RangeReply, TxnReply};
-use super::{addr_part, parse_addr_part, parse_cursor, parse_cursor_key, Owner};
+use super::{
+    addr_part, block_part, decode_block, encode_block, parse_addr_part, parse_block_part,
+    parse_cursor, parse_cursor_key, Owner,
+};
 
 /// Treat `data` as the body of every reply the store reads: a range
 /// (`/v3/kv/range`), a txn (`/v3/kv/txn`, and its range response), an
 /// error body of a refused request (HTTP 400, 503), and each key-value
 /// pair of what parses as the store reads it (address key, owner value,
-/// cursor key and value). An address read from a key is written back as the same
+/// cursor key and value, block key and bitmap). An address read from a key is written back as the same
 /// key. Must never panic.
 pub fn reply(data: &[u8]) {
     if let Ok(r) = serde_json::from_slice::<RangeReply>(data) {
@@ -60,6 +63,13 @@ fn entry(kv: &Kv) {
     if let Some(n) = parse_cursor_key(&kv.key) {
         // Read back only as written: `cursor/N` in decimal.
         assert!(kv.key.ends_with(format!("cursor/{n}").as_bytes()));
+    }
+    if let Some((f, b)) = parse_block_part(&kv.key) {
+        assert!(kv.key.ends_with(block_part(f, b).as_bytes()));
+    }
+    if let Some(bits) = decode_block(&kv.value) {
+        // A value read as a bitmap is the value that bitmap is written as.
+        assert_eq!(encode_block(&bits), kv.value);
     }
     let _ = kv.mod_revision;
 }

@@ -121,6 +121,111 @@ pub struct EtcdStore {
     /// up to date by this operation's reservations: an ADD then reads the
     /// cursor without a request of its own. `None` until read.
     cursors: Option<HashMap<usize, IpAddr>>,
+    /// The block bitmaps this operation read or wrote, with their
+    /// revisions (the compare of the next write to each).
+    blocks: HashMap<(Family, u128), Block>,
+}
+
+/// log2 of the addresses per block key.
+const BLOCK_BITS: u32 = 8;
+/// The offset of an address within its block.
+const BLOCK_MASK: u128 = (1 << BLOCK_BITS) - 1;
+/// Writes of one reservation or release that may lose to other writes to
+/// the same block (the address itself still free) before the call gives up.
+const BLOCK_TRIES: usize = 64;
+
+/// One block bitmap: bit `i` of the 256 is set when the block's address `i`
+/// is reserved. `rev` is the block key's mod revision as last read or
+/// written (0: the key does not exist, the block is empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Block {
+    rev: i64,
+    bits: [u64; 4],
+}
+
+impl Block {
+    fn taken(&self, i: usize) -> bool {
+        (self.bits[i / 64] >> (i % 64)) & 1 == 1
+    }
+
+    fn with(&self, i: usize, taken: bool) -> [u64; 4] {
+        let mut bits = self.bits;
+        if taken {
+            bits[i / 64] |= 1 << (i % 64);
+        } else {
+            bits[i / 64] &= !(1 << (i % 64));
+        }
+        bits
+    }
+}
+
+/// A block's value, text as etcdctl prints it: 64 lowercase hex digits,
+/// 32 bytes in order, address `i` of the block in bit `i % 8` (the least
+/// significant first) of byte `i / 8`.
+fn encode_block(bits: &[u64; 4]) -> Vec<u8> {
+    let mut out = String::with_capacity(64);
+    for byte in bits.iter().flat_map(|w| w.to_le_bytes()) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out.into_bytes()
+}
+
+/// A block's bits, if `value` is one as [`encode_block`] writes it.
+fn decode_block(value: &[u8]) -> Option<[u64; 4]> {
+    if value.len() != 64 || !value.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut bits = [0u64; 4];
+    for (j, pair) in value.chunks_exact(2).enumerate() {
+        let byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        bits[j / 8] |= u64::from(byte) << (8 * (j % 8));
+    }
+    Some(bits)
+}
+
+/// `v4/0a0000`: the family and the block number (the address without its
+/// last 8 bits) in fixed-width hex.
+fn block_part(family: Family, block: u128) -> String {
+    match family {
+        Family::V4 => format!("v4/{block:06x}"),
+        Family::V6 => format!("v6/{block:030x}"),
+    }
+}
+
+/// The family and block of a key ending in [`block_part`], spelt exactly
+/// as it writes it.
+fn parse_block_part(key: &[u8]) -> Option<(Family, u128)> {
+    let text = std::str::from_utf8(key).ok()?;
+    let mut it = text.rsplitn(3, '/');
+    let hex = it.next()?;
+    if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let family = match it.next()? {
+        "v4" if hex.len() == 6 => Family::V4,
+        "v6" if hex.len() == 30 => Family::V6,
+        _ => return None,
+    };
+    u128::from_str_radix(hex, 16).ok().map(|b| (family, b))
+}
+
+/// A txn compare: block `key` is as last seen (`rev`; 0: absent).
+fn block_is(key: &[u8], rev: i64) -> serde_json::Value {
+    if rev == 0 {
+        wire::absent(key)
+    } else {
+        wire::mod_is(key, rev)
+    }
+}
+
+/// A txn op: write block `key` (an empty block is no key at all, so a
+/// network whose reservations are all released holds no block keys).
+fn block_write(key: &[u8], bits: &[u64; 4]) -> serde_json::Value {
+    if *bits == [0; 4] {
+        wire::delete(key)
+    } else {
+        wire::put(key, &encode_block(bits))
+    }
 }
 
 /// etcd's keys are bytes; ours are text with every byte outside
@@ -215,6 +320,7 @@ impl EtcdStore {
             seen: HashMap::new(),
             lost_races: 0,
             cursors: None,
+            blocks: HashMap::new(),
         })
     }
 
@@ -265,242 +371,141 @@ impl EtcdStore {
         Ok((r.body, r.resent))
     }
 
-    /// Every reservation of this network (all nodes), with the node that
-    /// made it, in address order.
-    pub fn reservations_with_node(&mut self) -> Result<Vec<(Reservation, String)>, StoreError> {
-        let start = format!("{}ips/", self.base).into_bytes();
-        let end = wire::prefix_end(&start);
-        let mut from = start;
-        let mut out = Vec::new();
+    fn block_key(&self, family: Family, block: u128) -> Vec<u8> {
+        format!("{}blocks/{}", self.base, block_part(family, block)).into_bytes()
+    }
+
+    /// How many free addresses `next_free` passes over: none, unless this
+    /// operation lost a race (see [`Store::next_free`]).
+    fn skip(&self) -> u64 {
+        if self.lost_races == 0 {
+            return 0;
+        }
+        let mut h = crate::store::FastHasher::default();
+        std::hash::Hasher::write(&mut h, self.node.as_bytes());
+        std::hash::Hasher::write_u32(&mut h, self.lost_races);
+        std::hash::Hasher::finish(&h) % 8
+    }
+
+    /// Read blocks `b0..=b1` (one request; serializable: a block a little
+    /// behind only makes a reservation's compare fail) into the cache. A
+    /// missing key is an empty block; a value this store cannot read is
+    /// rebuilt from the address keys.
+    fn read_blocks(&mut self, family: Family, b0: u128, b1: u128) -> Result<(), StoreError> {
+        let start = self.block_key(family, b0);
+        let mut end = self.block_key(family, b1);
+        end.push(0);
+        let page = self.range(&start, Some(&end), 0, false, Read::Serializable)?;
+        let mut b = b0;
         loop {
-            let page = self.range(&from, Some(&end), PAGE, false, Read::Linearizable)?;
+            self.blocks.insert((family, b), Block::default());
+            if b == b1 {
+                break;
+            }
+            b += 1;
+        }
+        for kv in page.kvs {
+            let Some((f, b)) = parse_block_part(&kv.key) else {
+                continue;
+            };
+            if f != family || b < b0 || b > b1 {
+                continue;
+            }
+            self.note_block(f, b, kv.mod_revision, &kv.value)?;
+        }
+        Ok(())
+    }
+
+    /// Cache block `b` as read (revision `rev`, value `value`).
+    fn note_block(&mut self, f: Family, b: u128, rev: i64, value: &[u8]) -> Result<(), StoreError> {
+        let bits = match decode_block(value) {
+            Some(bits) => bits,
+            None => self.bits_from_keys(f, b)?,
+        };
+        self.blocks.insert((f, b), Block { rev, bits });
+        Ok(())
+    }
+
+    /// Block `b`'s bits as its address keys say (linearizable), for a
+    /// block whose bitmap is unreadable or was found wrong.
+    fn bits_from_keys(&mut self, f: Family, b: u128) -> Result<[u64; 4], StoreError> {
+        let first = ip::from_u128(f, b << BLOCK_BITS);
+        let last = ip::from_u128(f, (b << BLOCK_BITS) | BLOCK_MASK);
+        let mut start = self.ip_key(&first);
+        let mut end = self.ip_key(&last);
+        end.push(0);
+        let mut bits = [0u64; 4];
+        loop {
+            let page = self.range(&start, Some(&end), SCAN, true, Read::Linearizable)?;
             for kv in &page.kvs {
-                let (Some(ip), Ok(o)) = (
-                    parse_addr_part(&kv.key),
-                    serde_json::from_slice::<Owner>(&kv.value),
-                ) else {
-                    // Not ours to interpret: never released by GC.
-                    continue;
-                };
-                let owner_k = format!(
-                    "{}{}",
-                    self.owner_prefix(&o.container_id, &o.ifname),
-                    addr_part(&ip)
-                );
-                self.seen
-                    .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
-                out.push((
-                    Reservation {
-                        ip,
-                        owner: owner_key(&o.container_id, &o.ifname),
-                    },
-                    o.node,
-                ));
+                if let Some(ip) = parse_addr_part(&kv.key) {
+                    let v = ip::to_u128(ip);
+                    if Family::of(&ip) == f && v >> BLOCK_BITS == b {
+                        let i = (v & BLOCK_MASK) as usize;
+                        bits[i / 64] |= 1 << (i % 64);
+                    }
+                }
             }
             match (page.more, page.kvs.last()) {
-                (true, Some(last)) => {
-                    from = last.key.clone();
-                    from.push(0);
+                (true, Some(kv)) => {
+                    start = kv.key.clone();
+                    start.push(0);
                 }
-                _ => break,
+                _ => return Ok(bits),
             }
         }
-        Ok(out)
-    }
-}
-
-impl Store for EtcdStore {
-    /// No lock: every reservation is a transaction of its own. (The start
-    /// of an operation: no race lost yet.)
-    fn lock(&mut self) -> Result<(), StoreError> {
-        self.lost_races = 0;
-        self.cursors = None;
-        Ok(())
     }
 
-    fn unlock(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn reserve(
-        &mut self,
-        id: &str,
-        ifname: &str,
-        ip: IpAddr,
-        range_id: usize,
-    ) -> Result<bool, StoreError> {
-        let ip = ip::canonical(ip);
-        let key = self.ip_key(&ip);
-        let owner_k = format!("{}{}", self.owner_prefix(id.trim(), ifname), addr_part(&ip));
-        let value = serde_json::to_vec(&Owner {
-            ip: ip.to_string(),
-            container_id: id.trim().to_string(),
-            ifname: ifname.to_string(),
-            node: self.node.clone(),
-        })
-        .map_err(|e| StoreError::Remote(e.to_string()))?;
-        let text = ip.to_string();
+    /// The block was found wrong (an address key it says is free exists):
+    /// rebuild it from the address keys and write it back if nobody wrote
+    /// it meanwhile.
+    fn repair_block(&mut self, f: Family, b: u128) -> Result<(), StoreError> {
+        let rev = self.blocks.get(&(f, b)).map_or(0, |k| k.rev);
+        let bits = self.bits_from_keys(f, b)?;
+        let key = self.block_key(f, b);
         let body = wire::txn(
-            vec![wire::absent(&key)],
-            vec![
-                wire::put(&key, &value),
-                wire::put(owner_k.as_bytes(), text.as_bytes()),
-                wire::put(&self.cursor_key(range_id), text.as_bytes()),
-            ],
-            vec![wire::get(&key)],
+            vec![block_is(&key, rev)],
+            vec![block_write(&key, &bits)],
+            vec![],
         );
-        let (reply, resent) = self.txn(&body)?;
-        if reply.succeeded {
-            self.seen
-                .insert(ip, (reply.header.revision, owner_k.into_bytes()));
-            self.lost_races = 0;
-            if let Some(c) = &mut self.cursors {
-                c.insert(range_id, ip);
-            }
-            return Ok(true);
-        }
-        // Taken; by this very reservation if an earlier attempt of it may
-        // have been applied before its reply was lost.
-        if resent {
-            if let Some(kv) = reply.range().and_then(|r| r.kvs.first()) {
-                if kv.value == value {
-                    self.seen
-                        .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
-                    if let Some(c) = &mut self.cursors {
-                        c.insert(range_id, ip);
-                    }
-                    return Ok(true);
-                }
-            }
-        }
-        // Lost to another allocator: the next free address this operation
-        // asks for is picked past a few others (see `next_free`).
-        self.lost_races = self.lost_races.saturating_add(1);
-        Ok(false)
-    }
-
-    fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
-        if let Some(c) = &self.cursors {
-            return Ok(c.get(&range_id).copied());
-        }
-        // Serializable: a cursor a little behind changes only which free
-        // address is tried first.
-        let key = self.cursor_key(range_id);
-        let r = self.range(&key, None, 1, false, Read::Serializable)?;
-        Ok(r.kvs.first().and_then(|kv| parse_cursor(&kv.value)))
-    }
-
-    fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
-        let ip = ip::canonical(ip);
-        let key = self.ip_key(&ip);
-        let (rev, owner_k) = match self.seen.get(&ip) {
-            Some(s) => s.clone(),
-            None => {
-                let r = self.range(&key, None, 1, false, Read::Linearizable)?;
-                let Some(kv) = r.kvs.first() else {
-                    return Ok(false);
-                };
-                let Ok(o) = serde_json::from_slice::<Owner>(&kv.value) else {
-                    return Err(StoreError::Remote(format!(
-                        "etcd: {}: not a reservation this store can read",
-                        String::from_utf8_lossy(&key)
-                    )));
-                };
-                let owner_k = format!(
-                    "{}{}",
-                    self.owner_prefix(&o.container_id, &o.ifname),
-                    addr_part(&ip)
-                );
-                (kv.mod_revision, owner_k.into_bytes())
-            }
-        };
-        let body = wire::txn(
-            vec![wire::mod_is(&key, rev)],
-            vec![wire::delete(&key), wire::delete(&owner_k)],
-            vec![wire::get(&key)],
-        );
-        let (reply, resent) = self.txn(&body)?;
-        self.seen.remove(&ip);
-        if reply.succeeded {
-            return Ok(true);
-        }
-        // Gone: by this release if an earlier attempt may have been applied.
-        Ok(resent && reply.range().is_none_or(|r| r.kvs.is_empty()))
-    }
-
-    fn ips_of_owner(&mut self, owner: &str) -> Result<Vec<IpAddr>, StoreError> {
-        // Only `ID\r\nIFNAME` owners are ever written here (no legacy
-        // id-only reservations in etcd).
-        let Some((id, ifname)) = owner.split_once("\r\n") else {
-            return Ok(Vec::new());
-        };
-        let prefix = self.owner_prefix(id, ifname).into_bytes();
-        let end = wire::prefix_end(&prefix);
-        // Linearizable: what this owner holds decides host-local's
-        // duplicate refusal and what DEL releases.
-        let r = if self.cursors.is_some() {
-            self.range(&prefix, Some(&end), 0, true, Read::Linearizable)?
-        } else {
-            // The first lookup of the operation also reads every cursor, in
-            // one read-only txn (linearizable too): an ADD's next request is
-            // then the search for a free address.
-            let cursors = format!("{}cursor/", self.base).into_bytes();
-            let cursors_end = wire::prefix_end(&cursors);
-            let body = wire::txn(
-                vec![],
-                vec![
-                    wire::range_op(&prefix, Some(&end), 0, true),
-                    wire::range_op(&cursors, Some(&cursors_end), 0, false),
-                ],
-                vec![],
-            );
-            let (reply, _) = self.txn(&body)?;
-            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
-            let (Some(owned), Some(cur)) = (ranges.next(), ranges.next()) else {
-                return Err(StoreError::Remote(
-                    "etcd /v3/kv/txn: a read of two ranges came back without both".to_string(),
-                ));
-            };
-            self.cursors = Some(
-                cur.kvs
-                    .iter()
-                    .filter_map(|kv| Some((parse_cursor_key(&kv.key)?, parse_cursor(&kv.value)?)))
-                    .collect(),
-            );
-            owned
-        };
-        let mut out = Vec::with_capacity(r.kvs.len());
-        for kv in r.kvs {
-            if let Some(ip) = parse_addr_part(&kv.key) {
-                self.seen.insert(ip, (kv.mod_revision, kv.key));
-                out.push(ip);
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    /// The first free address, as host-local picks it; after this
-    /// allocation lost a race for an address (another node reserved it
-    /// first), the 0th to 7th free one within the window of addresses
-    /// read, chosen by the node's name and the number of races lost: the
-    /// nodes that lost to the same winner would otherwise all go for the
-    /// same next address and lose again.
-    fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
-        let (from, to) = (ip::canonical(from), ip::canonical(to));
-        let family = Family::of(&from);
-        if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
-            return Ok(None);
-        }
-        let mut skip = if self.lost_races == 0 {
+        let (reply, _) = self.txn(&body)?;
+        let rev = if !reply.succeeded {
+            // Written meanwhile: read again when next needed.
+            self.blocks.remove(&(f, b));
+            return Ok(());
+        } else if bits == [0; 4] {
             0
         } else {
-            let mut h = crate::store::FastHasher::default();
-            std::hash::Hasher::write(&mut h, self.node.as_bytes());
-            std::hash::Hasher::write_u32(&mut h, self.lost_races);
-            std::hash::Hasher::finish(&h) % 8
+            reply.header.revision
         };
-        let (mut want, last) = (ip::to_u128(from), ip::to_u128(to));
+        self.blocks.insert((f, b), Block { rev, bits });
+        Ok(())
+    }
+
+    /// The cached block of `ip`, read first if this operation has not.
+    fn block_of(&mut self, ip: &IpAddr) -> Result<(Family, u128, usize, Block), StoreError> {
+        let f = Family::of(ip);
+        let v = ip::to_u128(*ip);
+        let b = v >> BLOCK_BITS;
+        if !self.blocks.contains_key(&(f, b)) {
+            self.read_blocks(f, b, b)?;
+        }
+        let blk = self.blocks.get(&(f, b)).copied().unwrap_or_default();
+        Ok((f, b, (v & BLOCK_MASK) as usize, blk))
+    }
+
+    /// The first free address of `from..=last` read from the address keys
+    /// themselves, one window of [`SCAN`] addresses at a time, passing over
+    /// `skip` free ones (within the window) as [`Store::next_free`] does:
+    /// what the block bitmaps are checked against when they find nothing.
+    fn scan_keys(
+        &mut self,
+        family: Family,
+        from: u128,
+        last: u128,
+        mut skip: u64,
+    ) -> Result<Option<IpAddr>, StoreError> {
+        let mut want = from;
         let mut fallback = None;
         // A free address: the answer, or one to pass over.
         let free = |v: u128, skip: &mut u64, fallback: &mut Option<IpAddr>| -> Option<IpAddr> {
@@ -571,6 +576,367 @@ impl Store for EtcdStore {
         }
     }
 
+    /// Every reservation of this network (all nodes), with the node that
+    /// made it, in address order.
+    pub fn reservations_with_node(&mut self) -> Result<Vec<(Reservation, String)>, StoreError> {
+        let start = format!("{}ips/", self.base).into_bytes();
+        let end = wire::prefix_end(&start);
+        let mut from = start;
+        let mut out = Vec::new();
+        loop {
+            let page = self.range(&from, Some(&end), PAGE, false, Read::Linearizable)?;
+            for kv in &page.kvs {
+                let (Some(ip), Ok(o)) = (
+                    parse_addr_part(&kv.key),
+                    serde_json::from_slice::<Owner>(&kv.value),
+                ) else {
+                    // Not ours to interpret: never released by GC.
+                    continue;
+                };
+                let owner_k = format!(
+                    "{}{}",
+                    self.owner_prefix(&o.container_id, &o.ifname),
+                    addr_part(&ip)
+                );
+                self.seen
+                    .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
+                out.push((
+                    Reservation {
+                        ip,
+                        owner: owner_key(&o.container_id, &o.ifname),
+                    },
+                    o.node,
+                ));
+            }
+            match (page.more, page.kvs.last()) {
+                (true, Some(last)) => {
+                    from = last.key.clone();
+                    from.push(0);
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store for EtcdStore {
+    /// No lock: every reservation is a transaction of its own. (The start
+    /// of an operation: no race lost yet.)
+    fn lock(&mut self) -> Result<(), StoreError> {
+        self.lost_races = 0;
+        self.cursors = None;
+        self.blocks.clear();
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn reserve(
+        &mut self,
+        id: &str,
+        ifname: &str,
+        ip: IpAddr,
+        range_id: usize,
+    ) -> Result<bool, StoreError> {
+        let ip = ip::canonical(ip);
+        let key = self.ip_key(&ip);
+        let owner_k = format!("{}{}", self.owner_prefix(id.trim(), ifname), addr_part(&ip));
+        let value = serde_json::to_vec(&Owner {
+            ip: ip.to_string(),
+            container_id: id.trim().to_string(),
+            ifname: ifname.to_string(),
+            node: self.node.clone(),
+        })
+        .map_err(|e| StoreError::Remote(e.to_string()))?;
+        let text = ip.to_string();
+        let (f, b, i, mut blk) = self.block_of(&ip)?;
+        let bkey = self.block_key(f, b);
+        for _ in 0..BLOCK_TRIES {
+            let bits = blk.with(i, true);
+            let body = wire::txn(
+                vec![wire::absent(&key), block_is(&bkey, blk.rev)],
+                vec![
+                    wire::put(&key, &value),
+                    wire::put(owner_k.as_bytes(), text.as_bytes()),
+                    wire::put(&self.cursor_key(range_id), text.as_bytes()),
+                    block_write(&bkey, &bits),
+                ],
+                vec![wire::get(&key), wire::get(&bkey)],
+            );
+            let (reply, resent) = self.txn(&body)?;
+            if reply.succeeded {
+                let rev = reply.header.revision;
+                self.seen.insert(ip, (rev, owner_k.into_bytes()));
+                self.blocks.insert((f, b), Block { rev, bits });
+                self.lost_races = 0;
+                if let Some(c) = &mut self.cursors {
+                    c.insert(range_id, ip);
+                }
+                return Ok(true);
+            }
+            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
+            let (Some(addr), Some(block)) = (ranges.next(), ranges.next()) else {
+                return Err(StoreError::Remote(
+                    "etcd /v3/kv/txn: a failed reservation came back without its reads".to_string(),
+                ));
+            };
+            match block.kvs.into_iter().next() {
+                Some(kv) => self.note_block(f, b, kv.mod_revision, &kv.value)?,
+                None => {
+                    self.blocks.insert((f, b), Block::default());
+                }
+            }
+            if let Some(kv) = addr.kvs.first() {
+                // Taken; by this very reservation if an earlier attempt of
+                // it may have been applied before its reply was lost.
+                if resent && kv.value == value {
+                    self.seen
+                        .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
+                    if let Some(c) = &mut self.cursors {
+                        c.insert(range_id, ip);
+                    }
+                    return Ok(true);
+                }
+                if !self.blocks.get(&(f, b)).is_some_and(|k| k.taken(i)) {
+                    // The block says free what is taken: written by
+                    // something other than this store. Not a race: the
+                    // next address is the next free one.
+                    self.repair_block(f, b)?;
+                    return Ok(false);
+                }
+                // Lost to another allocator: the next free address this
+                // operation asks for is picked past a few others (see
+                // `next_free`).
+                self.lost_races = self.lost_races.saturating_add(1);
+                return Ok(false);
+            }
+            // Only the block changed (another address of it was reserved
+            // or released meanwhile): again, with the block as it is now.
+            blk = self.blocks.get(&(f, b)).copied().unwrap_or_default();
+        }
+        Err(StoreError::Unavailable(format!(
+            "etcd: the block of {ip} changed under {BLOCK_TRIES} reservation attempts in a row"
+        )))
+    }
+
+    fn last_reserved_ip(&mut self, range_id: usize) -> Result<Option<IpAddr>, StoreError> {
+        if let Some(c) = &self.cursors {
+            return Ok(c.get(&range_id).copied());
+        }
+        // Serializable: a cursor a little behind changes only which free
+        // address is tried first.
+        let key = self.cursor_key(range_id);
+        let r = self.range(&key, None, 1, false, Read::Serializable)?;
+        Ok(r.kvs.first().and_then(|kv| parse_cursor(&kv.value)))
+    }
+
+    fn release_ip(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+        let ip = ip::canonical(ip);
+        let key = self.ip_key(&ip);
+        let (rev, owner_k) = match self.seen.get(&ip) {
+            Some(s) => s.clone(),
+            None => {
+                let r = self.range(&key, None, 1, false, Read::Linearizable)?;
+                let Some(kv) = r.kvs.first() else {
+                    return Ok(false);
+                };
+                let Ok(o) = serde_json::from_slice::<Owner>(&kv.value) else {
+                    return Err(StoreError::Remote(format!(
+                        "etcd: {}: not a reservation this store can read",
+                        String::from_utf8_lossy(&key)
+                    )));
+                };
+                let owner_k = format!(
+                    "{}{}",
+                    self.owner_prefix(&o.container_id, &o.ifname),
+                    addr_part(&ip)
+                );
+                (kv.mod_revision, owner_k.into_bytes())
+            }
+        };
+        let (f, b, i, mut blk) = self.block_of(&ip)?;
+        let bkey = self.block_key(f, b);
+        for _ in 0..BLOCK_TRIES {
+            let bits = blk.with(i, false);
+            let body = wire::txn(
+                vec![wire::mod_is(&key, rev), block_is(&bkey, blk.rev)],
+                vec![
+                    wire::delete(&key),
+                    wire::delete(&owner_k),
+                    block_write(&bkey, &bits),
+                ],
+                vec![wire::get(&key), wire::get(&bkey)],
+            );
+            let (reply, resent) = self.txn(&body)?;
+            if reply.succeeded {
+                self.seen.remove(&ip);
+                let rev = if bits == [0; 4] {
+                    0
+                } else {
+                    reply.header.revision
+                };
+                self.blocks.insert((f, b), Block { rev, bits });
+                return Ok(true);
+            }
+            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
+            let (Some(addr), Some(block)) = (ranges.next(), ranges.next()) else {
+                return Err(StoreError::Remote(
+                    "etcd /v3/kv/txn: a failed release came back without its reads".to_string(),
+                ));
+            };
+            match block.kvs.into_iter().next() {
+                Some(kv) => self.note_block(f, b, kv.mod_revision, &kv.value)?,
+                None => {
+                    self.blocks.insert((f, b), Block::default());
+                }
+            }
+            match addr.kvs.first() {
+                // Gone: by this release if an earlier attempt may have been
+                // applied.
+                None => {
+                    self.seen.remove(&ip);
+                    return Ok(resent);
+                }
+                // Someone else's reservation now.
+                Some(kv) if kv.mod_revision != rev => {
+                    self.seen.remove(&ip);
+                    return Ok(false);
+                }
+                // Only the block changed: again, with the block as it is.
+                Some(_) => blk = self.blocks.get(&(f, b)).copied().unwrap_or_default(),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "etcd: the block of {ip} changed under {BLOCK_TRIES} release attempts in a row"
+        )))
+    }
+
+    fn ips_of_owner(&mut self, owner: &str) -> Result<Vec<IpAddr>, StoreError> {
+        // Only `ID\r\nIFNAME` owners are ever written here (no legacy
+        // id-only reservations in etcd).
+        let Some((id, ifname)) = owner.split_once("\r\n") else {
+            return Ok(Vec::new());
+        };
+        let prefix = self.owner_prefix(id, ifname).into_bytes();
+        let end = wire::prefix_end(&prefix);
+        // Linearizable: what this owner holds decides host-local's
+        // duplicate refusal and what DEL releases.
+        let r = if self.cursors.is_some() {
+            self.range(&prefix, Some(&end), 0, true, Read::Linearizable)?
+        } else {
+            // The first lookup of the operation also reads every cursor, in
+            // one read-only txn (linearizable too): an ADD's next request is
+            // then the search for a free address.
+            let cursors = format!("{}cursor/", self.base).into_bytes();
+            let cursors_end = wire::prefix_end(&cursors);
+            let body = wire::txn(
+                vec![],
+                vec![
+                    wire::range_op(&prefix, Some(&end), 0, true),
+                    wire::range_op(&cursors, Some(&cursors_end), 0, false),
+                ],
+                vec![],
+            );
+            let (reply, _) = self.txn(&body)?;
+            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
+            let (Some(owned), Some(cur)) = (ranges.next(), ranges.next()) else {
+                return Err(StoreError::Remote(
+                    "etcd /v3/kv/txn: a read of two ranges came back without both".to_string(),
+                ));
+            };
+            self.cursors = Some(
+                cur.kvs
+                    .iter()
+                    .filter_map(|kv| Some((parse_cursor_key(&kv.key)?, parse_cursor(&kv.value)?)))
+                    .collect(),
+            );
+            owned
+        };
+        let mut out = Vec::with_capacity(r.kvs.len());
+        for kv in r.kvs {
+            if let Some(ip) = parse_addr_part(&kv.key) {
+                self.seen.insert(ip, (kv.mod_revision, kv.key));
+                out.push(ip);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The first free address, as host-local picks it, read from the block
+    /// bitmaps (4 blocks, then 64 at a time): one short read whatever the
+    /// occupancy. After this allocation lost a race for an address (another
+    /// node reserved it first), the 0th to 7th free one within the blocks
+    /// read, chosen by the node's name and the number of races lost: the
+    /// nodes that lost to the same winner would otherwise all go for the
+    /// same next address and lose again. Nothing free by the bitmaps is
+    /// `None`; [`Store::recheck_free`] then asks the address keys.
+    fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
+        let (from, to) = (ip::canonical(from), ip::canonical(to));
+        let family = Family::of(&from);
+        if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
+            return Ok(None);
+        }
+        let mut skip = self.skip();
+        let (mut want, last) = (ip::to_u128(from), ip::to_u128(to));
+        let mut fallback = None;
+        let mut count = 4u128;
+        loop {
+            let b0 = want >> BLOCK_BITS;
+            let b1 = b0.saturating_add(count - 1).min(last >> BLOCK_BITS);
+            self.read_blocks(family, b0, b1)?;
+            let wend = last.min((b1 << BLOCK_BITS) | BLOCK_MASK);
+            while want <= wend {
+                let bits = self
+                    .blocks
+                    .get(&(family, want >> BLOCK_BITS))
+                    .map_or([0; 4], |k| k.bits);
+                let i = (want & BLOCK_MASK) as usize;
+                if i % 64 == 0 && bits[i / 64] == u64::MAX && want | 63 <= wend {
+                    // 64 addresses taken: one step.
+                    if want | 63 == last {
+                        return Ok(fallback);
+                    }
+                    want = (want | 63) + 1;
+                    continue;
+                }
+                if (bits[i / 64] >> (i % 64)) & 1 == 0 {
+                    let ip = ip::from_u128(family, want);
+                    if skip == 0 {
+                        return Ok(Some(ip));
+                    }
+                    skip -= 1;
+                    fallback = Some(ip);
+                }
+                if want == last {
+                    return Ok(fallback);
+                }
+                want += 1;
+            }
+            // Passing over stops at the blocks read: further reads to skip
+            // free addresses would make the cost grow with occupancy.
+            if fallback.is_some() {
+                return Ok(fallback);
+            }
+            count = 64;
+        }
+    }
+
+    /// The bitmaps found nothing free: read the address keys, which are the
+    /// truth (a bitmap is only wrong after a write by something other than
+    /// this store: a hand edit, another program).
+    fn recheck_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
+        let (from, to) = (ip::canonical(from), ip::canonical(to));
+        let family = Family::of(&from);
+        if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
+            return Ok(None);
+        }
+        self.scan_keys(family, ip::to_u128(from), ip::to_u128(to), 0)
+    }
+
     fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError> {
         Ok(self
             .reservations_with_node()?
@@ -633,6 +999,49 @@ mod tests {
             "v6/+0010db8000000000000000000000001",
         ] {
             assert_eq!(parse_addr_part(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn blocks_encode_and_parse_only_as_written() {
+        let mut b = Block::default();
+        for i in [0, 1, 63, 64, 200, 255] {
+            b.bits = b.with(i, true);
+        }
+        assert!(b.taken(63) && b.taken(64) && b.taken(255) && !b.taken(2));
+        let v = encode_block(&b.bits);
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            "0300000000000080010000000000000000000000000000000001000000000080"
+        );
+        assert_eq!(decode_block(&v), Some(b.bits));
+        assert_eq!(decode_block(&v[..63]), None);
+        let mut upper = v.clone();
+        upper[1] = b'A';
+        assert_eq!(decode_block(&upper), None);
+        upper[1] = b'a';
+        assert!(decode_block(&upper).is_some());
+        assert_eq!(decode_block(b""), None);
+        b.bits = b.with(255, false);
+        assert!(!b.taken(255));
+        assert_eq!(block_part(Family::V4, 0x0a0000), "v4/0a0000");
+        assert_eq!(
+            parse_block_part(b"/p/n/blocks/v4/0a0000"),
+            Some((Family::V4, 0x0a0000))
+        );
+        let v6 = 0x0020_010d_b800_0000_0000_0000_0000_0000_u128;
+        assert_eq!(
+            parse_block_part(block_part(Family::V6, v6).as_bytes()),
+            Some((Family::V6, v6))
+        );
+        for bad in [
+            "v4/0A0000",
+            "v4/0a00000",
+            "v4/+a0000",
+            "v6/0a0000",
+            "v5/0a0000",
+        ] {
+            assert_eq!(parse_block_part(bad.as_bytes()), None, "{bad}");
         }
     }
 
