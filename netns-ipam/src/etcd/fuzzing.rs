@@ -10,11 +10,12 @@ use super::{
 };
 
 /// Treat `data` as the body of every reply the store reads: a range
-/// (`/v3/kv/range`), a txn (`/v3/kv/txn`, and its range response), an
-/// error body of a refused request (HTTP 400, 503), and each key-value
-/// pair of what parses as the store reads it (address key, owner value,
-/// cursor key and value, block key and bitmap). An address read from a key is written back as the same
-/// key. Must never panic.
+/// (`/v3/kv/range`), a txn (`/v3/kv/txn`, and each of its range
+/// responses), an error body of a refused request (HTTP 400, 503), and
+/// each key-value pair of what parses as the store reads it (address key,
+/// owner value, cursor key and value, block key and bitmap). An address or
+/// block read from a key, and a bitmap read from a value, is written back
+/// as the same bytes. Must never panic.
 pub fn reply(data: &[u8]) {
     if let Ok(r) = serde_json::from_slice::<RangeReply>(data) {
         range(&r);
