@@ -375,16 +375,74 @@ impl EtcdStore {
         format!("{}blocks/{}", self.base, block_part(family, block)).into_bytes()
     }
 
-    /// How many free addresses `next_free` passes over: none, unless this
-    /// operation lost a race (see [`Store::next_free`]).
-    fn skip(&self) -> u64 {
+    /// How many blocks past its own `next_free` looks first: none, unless
+    /// this operation lost a race (see [`Store::next_free`]); then 1 to 3,
+    /// by the node's name and the number of races lost.
+    fn skip_blocks(&self) -> u128 {
         if self.lost_races == 0 {
             return 0;
         }
         let mut h = crate::store::FastHasher::default();
         std::hash::Hasher::write(&mut h, self.node.as_bytes());
         std::hash::Hasher::write_u32(&mut h, self.lost_races);
-        std::hash::Hasher::finish(&h) % 8
+        1 + u128::from(std::hash::Hasher::finish(&h) % 3)
+    }
+
+    /// The first address of `from..=last` free by the block bitmaps,
+    /// looking at no more than `max_blocks` blocks (4, then 64 per read).
+    /// Blocks this operation already holds (read, or returned by a failed
+    /// write) are not read again.
+    fn first_free_by_blocks(
+        &mut self,
+        family: Family,
+        from: u128,
+        last: u128,
+        max_blocks: u128,
+    ) -> Result<Option<u128>, StoreError> {
+        let mut want = from;
+        let stop = (from >> BLOCK_BITS).saturating_add(max_blocks - 1);
+        let mut count = 4u128;
+        loop {
+            let b0 = want >> BLOCK_BITS;
+            if b0 > stop {
+                return Ok(None);
+            }
+            let b1 = b0
+                .saturating_add(count - 1)
+                .min(last >> BLOCK_BITS)
+                .min(stop);
+            let mut b = b0;
+            while self.blocks.contains_key(&(family, b)) && b < b1 {
+                b += 1;
+            }
+            if !self.blocks.contains_key(&(family, b)) {
+                self.read_blocks(family, b0, b1)?;
+            }
+            let wend = last.min((b1 << BLOCK_BITS) | BLOCK_MASK);
+            while want <= wend {
+                let bits = self
+                    .blocks
+                    .get(&(family, want >> BLOCK_BITS))
+                    .map_or([0; 4], |k| k.bits);
+                let i = (want & BLOCK_MASK) as usize;
+                if i % 64 == 0 && bits[i / 64] == u64::MAX && want | 63 <= wend {
+                    // 64 addresses taken: one step.
+                    if want | 63 == last {
+                        return Ok(None);
+                    }
+                    want = (want | 63) + 1;
+                    continue;
+                }
+                if (bits[i / 64] >> (i % 64)) & 1 == 0 {
+                    return Ok(Some(want));
+                }
+                if want == last {
+                    return Ok(None);
+                }
+                want += 1;
+            }
+            count = 64;
+        }
     }
 
     /// Read blocks `b0..=b1` (one request; serializable: a block a little
@@ -495,28 +553,15 @@ impl EtcdStore {
     }
 
     /// The first free address of `from..=last` read from the address keys
-    /// themselves, one window of [`SCAN`] addresses at a time, passing over
-    /// `skip` free ones (within the window) as [`Store::next_free`] does:
-    /// what the block bitmaps are checked against when they find nothing.
+    /// themselves, one window of [`SCAN`] addresses at a time: what the
+    /// block bitmaps are checked against when they find nothing.
     fn scan_keys(
         &mut self,
         family: Family,
         from: u128,
         last: u128,
-        mut skip: u64,
     ) -> Result<Option<IpAddr>, StoreError> {
         let mut want = from;
-        let mut fallback = None;
-        // A free address: the answer, or one to pass over.
-        let free = |v: u128, skip: &mut u64, fallback: &mut Option<IpAddr>| -> Option<IpAddr> {
-            let ip = ip::from_u128(family, v);
-            if *skip == 0 {
-                return Some(ip);
-            }
-            *skip -= 1;
-            *fallback = Some(ip);
-            None
-        };
         loop {
             // One window of SCAN addresses at a time: etcd counts every key
             // of a range it is asked for, whatever the limit, so the range
@@ -534,15 +579,12 @@ impl EtcdStore {
                     let Some(taken) = parse_addr_part(&kv.key).map(ip::to_u128) else {
                         continue;
                     };
-                    while want < taken {
-                        if let Some(ip) = free(want, &mut skip, &mut fallback) {
-                            return Ok(Some(ip));
-                        }
-                        want += 1;
+                    if want < taken {
+                        return Ok(Some(ip::from_u128(family, want)));
                     }
                     if taken == want {
                         if want == last {
-                            return Ok(fallback);
+                            return Ok(None);
                         }
                         want += 1;
                     }
@@ -557,21 +599,8 @@ impl EtcdStore {
                     _ => break,
                 }
             }
-            while want <= wend {
-                if let Some(ip) = free(want, &mut skip, &mut fallback) {
-                    return Ok(Some(ip));
-                }
-                if want == last {
-                    return Ok(fallback);
-                }
-                want += 1;
-            }
-            // Every address of the window is taken or passed over. Passing
-            // over stops at the window's end: at high occupancy the free
-            // addresses are far apart, and reading further windows to skip
-            // them would make the cost grow with occupancy.
-            if fallback.is_some() {
-                return Ok(fallback);
+            if want <= wend {
+                return Ok(Some(ip::from_u128(family, want)));
             }
         }
     }
@@ -869,60 +898,33 @@ impl Store for EtcdStore {
     /// The first free address, as host-local picks it, read from the block
     /// bitmaps (4 blocks, then 64 at a time): one short read whatever the
     /// occupancy. After this allocation lost a race for an address (another
-    /// node reserved it first), the 0th to 7th free one within the blocks
-    /// read, chosen by the node's name and the number of races lost: the
-    /// nodes that lost to the same winner would otherwise all go for the
-    /// same next address and lose again. Nothing free by the bitmaps is
-    /// `None`; [`Store::recheck_free`] then asks the address keys.
+    /// node reserved it first), the first free one 1 to 3 blocks further
+    /// on (by the node's name and the number of races lost), if any within
+    /// the blocks read: the nodes that lost to the same winner would
+    /// otherwise all go for the same next address, or at least the same
+    /// block, whose bitmap each of their reservations rewrites, and lose
+    /// again. Nothing free by the bitmaps is `None`;
+    /// [`Store::recheck_free`] then asks the address keys.
     fn next_free(&mut self, from: IpAddr, to: IpAddr) -> Result<Option<IpAddr>, StoreError> {
         let (from, to) = (ip::canonical(from), ip::canonical(to));
         let family = Family::of(&from);
         if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
             return Ok(None);
         }
-        let mut skip = self.skip();
-        let (mut want, last) = (ip::to_u128(from), ip::to_u128(to));
-        let mut fallback = None;
-        let mut count = 4u128;
-        loop {
-            let b0 = want >> BLOCK_BITS;
-            let b1 = b0.saturating_add(count - 1).min(last >> BLOCK_BITS);
-            self.read_blocks(family, b0, b1)?;
-            let wend = last.min((b1 << BLOCK_BITS) | BLOCK_MASK);
-            while want <= wend {
-                let bits = self
-                    .blocks
-                    .get(&(family, want >> BLOCK_BITS))
-                    .map_or([0; 4], |k| k.bits);
-                let i = (want & BLOCK_MASK) as usize;
-                if i % 64 == 0 && bits[i / 64] == u64::MAX && want | 63 <= wend {
-                    // 64 addresses taken: one step.
-                    if want | 63 == last {
-                        return Ok(fallback);
-                    }
-                    want = (want | 63) + 1;
-                    continue;
+        let (from, last) = (ip::to_u128(from), ip::to_u128(to));
+        let k = self.skip_blocks();
+        if k > 0 {
+            let b = (from >> BLOCK_BITS).saturating_add(k);
+            if b <= last >> BLOCK_BITS {
+                let start = b << BLOCK_BITS;
+                if let Some(v) = self.first_free_by_blocks(family, start, last, 4 - k)? {
+                    return Ok(Some(ip::from_u128(family, v)));
                 }
-                if (bits[i / 64] >> (i % 64)) & 1 == 0 {
-                    let ip = ip::from_u128(family, want);
-                    if skip == 0 {
-                        return Ok(Some(ip));
-                    }
-                    skip -= 1;
-                    fallback = Some(ip);
-                }
-                if want == last {
-                    return Ok(fallback);
-                }
-                want += 1;
             }
-            // Passing over stops at the blocks read: further reads to skip
-            // free addresses would make the cost grow with occupancy.
-            if fallback.is_some() {
-                return Ok(fallback);
-            }
-            count = 64;
         }
+        Ok(self
+            .first_free_by_blocks(family, from, last, u128::MAX)?
+            .map(|v| ip::from_u128(family, v)))
     }
 
     /// The bitmaps found nothing free: read the address keys, which are the
@@ -934,7 +936,7 @@ impl Store for EtcdStore {
         if family != Family::of(&to) || ip::to_u128(from) > ip::to_u128(to) {
             return Ok(None);
         }
-        self.scan_keys(family, ip::to_u128(from), ip::to_u128(to), 0)
+        self.scan_keys(family, ip::to_u128(from), ip::to_u128(to))
     }
 
     fn reservations(&mut self) -> Result<Vec<Reservation>, StoreError> {
