@@ -12,7 +12,9 @@
 //!    once (threads, one store each, each talking to its own member first)
 //!    on one range.
 //! 4. Occupancy of a /16 (65,533 allocatable addresses): one in-process
-//!    allocation (and its release) at 1% and at 99%, the holes scattered.
+//!    allocation (and its release) at 1% and at 99%, the holes scattered;
+//!    both networks filled first, then their cycles alternated, so etcd's
+//!    database is the same size for both.
 //!
 //! `cargo build --release -p netns-examples --example netns-cluster-ipam &&
 //!  cargo bench -p netns-benches --bench cluster_ipam`
@@ -162,8 +164,8 @@ fn three_nodes(c: &Cluster) {
 }
 
 /// Fill `pct`% of a /16 with holes scattered (a fixed-stride walk), from 4
-/// threads, then time `n` allocate/release cycles in process.
-fn occupancy(c: &Cluster, pct: usize, n: usize) -> ((f64, f64), (f64, f64)) {
+/// threads: an allocator on it.
+fn fill(c: &Cluster, pct: usize) -> Allocator<EtcdStore> {
     let net = format!("occ{pct}");
     let econf = EtcdConfig::new(c.endpoints());
     let taken = SLASH16_FREE * pct / 100;
@@ -197,18 +199,30 @@ fn occupancy(c: &Cluster, pct: usize, n: usize) -> ((f64, f64), (f64, f64)) {
         s.elapsed().as_secs_f64()
     );
     let st = EtcdStore::open(&econf, &net, "n0").unwrap();
-    let mut a = Allocator::new(one_set("10.50.0.0/16"), st);
-    let (mut al, mut rel) = (vec![], vec![]);
+    Allocator::new(one_set("10.50.0.0/16"), st)
+}
+
+/// `n` allocate/release cycles on each allocator in turn (so that the
+/// cluster's state, its database's size among it, and the machine's load
+/// weigh on all alike): per allocator, (allocate, release) as (median,
+/// mean) ms.
+type Cycles = Vec<((f64, f64), (f64, f64))>;
+fn cycles(allocators: &mut [Allocator<EtcdStore>], n: usize) -> Cycles {
+    let mut t: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(vec![], vec![]); allocators.len()];
     for i in 0..n {
-        let id = format!("b{i}");
-        let s = Instant::now();
-        a.allocate(&id, "eth0", &[]).unwrap();
-        al.push(s.elapsed());
-        let s = Instant::now();
-        a.release(&id, "eth0").unwrap();
-        rel.push(s.elapsed());
+        for (a, (al, rel)) in allocators.iter_mut().zip(t.iter_mut()) {
+            let id = format!("b{i}");
+            let s = Instant::now();
+            a.allocate(&id, "eth0", &[]).unwrap();
+            al.push(s.elapsed());
+            let s = Instant::now();
+            a.release(&id, "eth0").unwrap();
+            rel.push(s.elapsed());
+        }
     }
-    (stats(&mut al), stats(&mut rel))
+    t.iter_mut()
+        .map(|(al, rel)| (stats(al), stats(rel)))
+        .collect()
 }
 
 fn main() {
@@ -216,9 +230,13 @@ fn main() {
         let c = Cluster::start(3);
         floor_and_plugin(&c);
         three_nodes(&c);
-        let (a1, r1) = occupancy(&c, 1, 300);
-        let (a99, r99) = occupancy(&c, 99, 300);
-        println!("cluster_ipam/occupancy of a /16, in process (300 cycles, median / mean ms)");
+        let mut allocators = [fill(&c, 1), fill(&c, 99)];
+        let r = cycles(&mut allocators, 300);
+        let ((a1, r1), (a99, r99)) = (r[0], r[1]);
+        println!(
+            "cluster_ipam/occupancy of a /16, in process (300 cycles each, alternating, \
+             median / mean ms)"
+        );
         println!("  allocate at  1%   {:7.3} / {:7.3}", a1.0, a1.1);
         println!("  allocate at 99%   {:7.3} / {:7.3}", a99.0, a99.1);
         println!("  release  at  1%   {:7.3} / {:7.3}", r1.0, r1.1);
