@@ -11,15 +11,27 @@
 //! | `ips/v4/0a000005` (the address in fixed-width hex, so keys sort as addresses) | `{"ip":"10.0.0.5","containerID":"c1","ifname":"eth0","node":"n1"}` |
 //! | `owners/ID/IFNAME/v4/0a000005` (id and ifname percent-encoded) | `10.0.0.5` |
 //! | `cursor/N` | the last address reserved in range set N |
+//! | `blocks/v4/0a0000` (the address without its last 8 bits) | 64 hex digits: a bit per address of the block, set when reserved; no key when none is |
 //!
-//! A reservation is one transaction: if the address key does not exist,
-//! put it, its owner key and the range set's cursor. A release is one
-//! transaction too: if the address key was last written by that
-//! reservation (its revision), delete it and its owner key. So no reader
-//! ever sees half a reservation, and a release never removes an address
-//! someone else has reserved since. There is no lock: allocators on many
-//! nodes race on the transaction, and the loser moves on to the next
-//! candidate, in host-local's round-robin order after the cursor.
+//! A reservation is one transaction: if the address key does not exist and
+//! the block key is as last read, put the address key, its owner key, the
+//! range set's cursor and the block with the address's bit set. A release
+//! is one transaction too: if the address key was last written by that
+//! reservation (its revision) and the block is as read, delete the address
+//! and owner keys and clear the bit (deleting an empty block). So no reader
+//! ever sees half a reservation, a release never removes an address
+//! someone else has reserved since, and the blocks mirror the address
+//! keys, which let the search for a free address read 4 block keys instead
+//! of every taken address key in between, whatever the occupancy. A write
+//! that fails only because its block changed is sent again with the block
+//! as it is. The address keys stay the truth: a block found to say free
+//! what is taken (written by something other than this store), or not
+//! readable as a bitmap, is rebuilt from them, and a range set is declared
+//! exhausted only after they confirm it ([`Store::recheck_free`]).
+//!
+//! There is no lock: allocators on many nodes race on the transaction, and
+//! the loser moves on to another candidate, in host-local's round-robin
+//! order after the cursor (a loser looks a few blocks further on first).
 //!
 //! # Failures
 //!
