@@ -552,6 +552,30 @@ impl EtcdStore {
         Ok(())
     }
 
+    /// A reservation or release whose compare failed returns the address
+    /// key and block `b` as they are: cache the block, return the address
+    /// key (`None`: it does not exist).
+    fn failed_write(
+        &mut self,
+        reply: TxnReply,
+        f: Family,
+        b: u128,
+    ) -> Result<Option<wire::Kv>, StoreError> {
+        let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
+        let (Some(addr), Some(block)) = (ranges.next(), ranges.next()) else {
+            return Err(StoreError::Remote(
+                "etcd /v3/kv/txn: a failed write came back without its reads".to_string(),
+            ));
+        };
+        match block.kvs.into_iter().next() {
+            Some(kv) => self.note_block(f, b, kv.mod_revision, &kv.value)?,
+            None => {
+                self.blocks.insert((f, b), Block::default());
+            }
+        }
+        Ok(addr.kvs.into_iter().next())
+    }
+
     /// The cached block of `ip`, read first if this operation has not.
     fn block_of(&mut self, ip: &IpAddr) -> Result<(Family, u128, usize, Block), StoreError> {
         let f = Family::of(ip);
@@ -708,51 +732,39 @@ impl Store for EtcdStore {
                 vec![wire::get(&key), wire::get(&bkey)],
             );
             let (reply, resent) = self.txn(&body)?;
-            if reply.succeeded {
+            let won = if reply.succeeded {
                 let rev = reply.header.revision;
-                self.seen.insert(ip, (rev, owner_k.into_bytes()));
                 self.blocks.insert((f, b), Block { rev, bits });
+                Some(rev)
+            } else {
+                match self.failed_write(reply, f, b)? {
+                    // Taken by this very reservation: an earlier attempt of
+                    // it was applied before its reply was lost.
+                    Some(kv) if resent && kv.value == value => Some(kv.mod_revision),
+                    Some(_) if !self.blocks.get(&(f, b)).is_some_and(|k| k.taken(i)) => {
+                        // The block says free what is taken: written by
+                        // something other than this store. Not a race: the
+                        // next address is the next free one.
+                        self.repair_block(f, b)?;
+                        return Ok(false);
+                    }
+                    Some(_) => {
+                        // Lost to another allocator: the next free address
+                        // this operation asks for is looked for further on
+                        // (see `next_free`).
+                        self.lost_races = self.lost_races.saturating_add(1);
+                        return Ok(false);
+                    }
+                    None => None,
+                }
+            };
+            if let Some(rev) = won {
+                self.seen.insert(ip, (rev, owner_k.into_bytes()));
                 self.lost_races = 0;
                 if let Some(c) = &mut self.cursors {
                     c.insert(range_id, ip);
                 }
                 return Ok(true);
-            }
-            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
-            let (Some(addr), Some(block)) = (ranges.next(), ranges.next()) else {
-                return Err(StoreError::Remote(
-                    "etcd /v3/kv/txn: a failed reservation came back without its reads".to_string(),
-                ));
-            };
-            match block.kvs.into_iter().next() {
-                Some(kv) => self.note_block(f, b, kv.mod_revision, &kv.value)?,
-                None => {
-                    self.blocks.insert((f, b), Block::default());
-                }
-            }
-            if let Some(kv) = addr.kvs.first() {
-                // Taken; by this very reservation if an earlier attempt of
-                // it may have been applied before its reply was lost.
-                if resent && kv.value == value {
-                    self.seen
-                        .insert(ip, (kv.mod_revision, owner_k.into_bytes()));
-                    if let Some(c) = &mut self.cursors {
-                        c.insert(range_id, ip);
-                    }
-                    return Ok(true);
-                }
-                if !self.blocks.get(&(f, b)).is_some_and(|k| k.taken(i)) {
-                    // The block says free what is taken: written by
-                    // something other than this store. Not a race: the
-                    // next address is the next free one.
-                    self.repair_block(f, b)?;
-                    return Ok(false);
-                }
-                // Lost to another allocator: the next free address this
-                // operation asks for is picked past a few others (see
-                // `next_free`).
-                self.lost_races = self.lost_races.saturating_add(1);
-                return Ok(false);
             }
             // Only the block changed (another address of it was reserved
             // or released meanwhile): again, with the block as it is now.
@@ -822,19 +834,7 @@ impl Store for EtcdStore {
                 self.blocks.insert((f, b), Block { rev, bits });
                 return Ok(true);
             }
-            let mut ranges = reply.responses.into_iter().filter_map(|r| r.response_range);
-            let (Some(addr), Some(block)) = (ranges.next(), ranges.next()) else {
-                return Err(StoreError::Remote(
-                    "etcd /v3/kv/txn: a failed release came back without its reads".to_string(),
-                ));
-            };
-            match block.kvs.into_iter().next() {
-                Some(kv) => self.note_block(f, b, kv.mod_revision, &kv.value)?,
-                None => {
-                    self.blocks.insert((f, b), Block::default());
-                }
-            }
-            match addr.kvs.first() {
+            match self.failed_write(reply, f, b)? {
                 // Gone: by this release if an earlier attempt may have been
                 // applied.
                 None => {
