@@ -207,18 +207,23 @@ fn block_part(family: Family, block: u128) -> String {
 /// The family and block of a key ending in [`block_part`], spelt exactly
 /// as it writes it.
 fn parse_block_part(key: &[u8]) -> Option<(Family, u128)> {
+    match family_and_hex(key)? {
+        ("v4", hex) if hex.len() == 6 => Some((Family::V4, u128::from_str_radix(hex, 16).ok()?)),
+        ("v6", hex) if hex.len() == 30 => Some((Family::V6, u128::from_str_radix(hex, 16).ok()?)),
+        _ => None,
+    }
+}
+
+/// The last two `/`-separated fields of `key`, a family and lowercase hex
+/// digits (nothing else), as [`addr_part`] and [`block_part`] end keys.
+fn family_and_hex(key: &[u8]) -> Option<(&str, &str)> {
     let text = std::str::from_utf8(key).ok()?;
     let mut it = text.rsplitn(3, '/');
     let hex = it.next()?;
     if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    let family = match it.next()? {
-        "v4" if hex.len() == 6 => Family::V4,
-        "v6" if hex.len() == 30 => Family::V6,
-        _ => return None,
-    };
-    u128::from_str_radix(hex, 16).ok().map(|b| (family, b))
+    Some((it.next()?, hex))
 }
 
 /// A txn compare: block `key` is as last seen (`rev`; 0: absent).
@@ -269,17 +274,11 @@ fn addr_part(ip: &IpAddr) -> String {
 /// conditions on and deletes an address's one key (found by the etcd_wire
 /// fuzz target).
 fn parse_addr_part(key: &[u8]) -> Option<IpAddr> {
-    let text = std::str::from_utf8(key).ok()?;
-    let mut it = text.rsplitn(3, '/');
-    let hex = it.next()?;
-    if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    match it.next()? {
-        "v4" if hex.len() == 8 => u32::from_str_radix(hex, 16)
+    match family_and_hex(key)? {
+        ("v4", hex) if hex.len() == 8 => u32::from_str_radix(hex, 16)
             .ok()
             .map(|v| IpAddr::V4(Ipv4Addr::from(v))),
-        "v6" if hex.len() == 32 => u128::from_str_radix(hex, 16)
+        ("v6", hex) if hex.len() == 32 => u128::from_str_radix(hex, 16)
             .ok()
             .map(|v| IpAddr::V6(Ipv6Addr::from(v))),
         _ => None,
@@ -539,11 +538,12 @@ impl EtcdStore {
             vec![],
         );
         let (reply, _) = self.txn(&body)?;
-        let rev = if !reply.succeeded {
+        if !reply.succeeded {
             // Written meanwhile: read again when next needed.
             self.blocks.remove(&(f, b));
             return Ok(());
-        } else if bits == [0; 4] {
+        }
+        let rev = if bits == [0; 4] {
             0
         } else {
             reply.header.revision
